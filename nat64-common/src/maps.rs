@@ -1,1 +1,178 @@
-//! TODO
+//! Layouts of the BPF maps and of the configuration block, shared by the eBPF programs and
+//! the userspace loader. Every type is `#[repr(C)]` with its padding spelled out, and its size
+//! checked at compile time, so the kernel and userspace can never disagree on a layout.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Names of the maps in the eBPF object; userspace looks them up and pins them by these.
+pub mod names {
+    pub const CONFIG: &str = "NAT64_CONFIG";
+    pub const V6_TO_V4: &str = "NAT64_V6_TO_V4";
+    pub const V4_TO_V6: &str = "NAT64_V4_TO_V6";
+    pub const EAM_V6: &str = "NAT64_EAM_V6";
+    pub const EAM_V4: &str = "NAT64_EAM_V4";
+    pub const COUNTERS: &str = "NAT64_COUNTERS";
+}
+
+/// Upper bound of dynamic plus static host mappings the kernel tables hold (a /15 pool has
+/// 131,070 usable addresses; TAYGA's largest practical pools are smaller).
+pub const MAX_MAPPINGS: u32 = 262_144;
+/// Upper bound of RFC 7757 explicit address mappings (`map` lines).
+pub const MAX_EAM: u32 = 4_096;
+
+/// Key of the IPv6 → IPv4 host table: an IPv6 host address in network byte order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct Ipv6HostKey {
+    pub addr: [u8; 16],
+}
+
+/// Key of the IPv4 → IPv6 host table: an IPv4 address in network byte order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct Ipv4HostKey {
+    pub addr: [u8; 4],
+}
+
+/// Where a host mapping came from; a static one never expires.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MappingKind {
+    Dynamic = 0,
+    Static = 1,
+}
+
+/// Value of the IPv6 → IPv4 host table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct V6ToV4Mapping {
+    pub v4: [u8; 4],
+    /// A [`MappingKind`] as u32.
+    pub kind: u32,
+    /// `bpf_ktime_get_boot_ns` of the last translated packet, stamped by the datapath, read
+    /// by userspace expiry (boot time, so a suspended host does not expire everything).
+    pub last_use_ns: u64,
+}
+
+/// Value of the IPv4 → IPv6 host table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct V4ToV6Mapping {
+    pub v6: [u8; 16],
+    /// A [`MappingKind`] as u32.
+    pub kind: u32,
+    pub _pad: u32,
+    pub last_use_ns: u64,
+}
+
+/// Key of an LPM trie over IPv6 prefixes (layout fixed by the kernel: length first).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Ipv6LpmKey {
+    pub prefix_len: u32,
+    pub addr: [u8; 16],
+}
+
+/// Key of an LPM trie over IPv4 prefixes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Ipv4LpmKey {
+    pub prefix_len: u32,
+    pub addr: [u8; 4],
+}
+
+/// One RFC 7757 explicit address mapping, stored under both of its prefixes so either
+/// direction finds it with one LPM lookup.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct EamEntry {
+    pub v6: [u8; 16],
+    pub v4: [u8; 4],
+    pub v6_len: u8,
+    pub v4_len: u8,
+    pub _pad: [u8; 2],
+}
+
+/// How IPv4 UDP datagrams with a zero checksum are handled (TAYGA's `udp-cksum-mode`).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpZeroChecksum {
+    Drop = 0,
+    Forward = 1,
+    Calculate = 2,
+}
+
+/// The translator's settings as the datapath sees them: one element of an array map,
+/// written once by userspace before the programs are attached.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct ConfigBlock {
+    /// RFC 6052 prefix (network byte order) and its length; length 0 means no prefix.
+    pub prefix: [u8; 16],
+    /// The translator's own IPv6 address: source of the ICMPv6 errors it originates.
+    pub ipv6_addr: [u8; 16],
+    /// The translator's own IPv4 address: source of the ICMPv4 errors it originates.
+    pub ipv4_addr: [u8; 4],
+    /// RFC 6791 source of ICMPv4 errors whose IPv6 source has no IPv4 form.
+    pub rfc6791_v4: [u8; 4],
+    /// ifindex of the `tun-device`, where translated packets are redirected to (ingress).
+    pub tun_ifindex: u32,
+    pub prefix_len: u8,
+    /// 1: the RFC 6052 §3.1 rule for 64:ff9b::/96 (non-global IPv4 not translated).
+    pub wkpf_strict: u8,
+    /// A [`UdpZeroChecksum`] as u8.
+    pub udp_zero_checksum: u8,
+    /// 1 when `rfc6791_v4` is set.
+    pub has_rfc6791_v4: u8,
+    /// IPv6 packets translated from IPv4 are fragmented to fit this (TAYGA `offlink-mtu`).
+    pub lowest_ipv6_mtu: u16,
+    pub ipv4_mtu: u16,
+    pub ipv6_mtu: u16,
+    pub _pad: [u8; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<Ipv6HostKey>() == 16);
+const _: () = assert!(core::mem::size_of::<Ipv4HostKey>() == 4);
+const _: () = assert!(core::mem::size_of::<V6ToV4Mapping>() == 16);
+const _: () = assert!(core::mem::size_of::<V4ToV6Mapping>() == 32);
+const _: () = assert!(core::mem::size_of::<Ipv6LpmKey>() == 20);
+const _: () = assert!(core::mem::size_of::<Ipv4LpmKey>() == 8);
+const _: () = assert!(core::mem::size_of::<EamEntry>() == 24);
+const _: () = assert!(core::mem::size_of::<ConfigBlock>() == 56);
+
+#[cfg(feature = "user")]
+mod aya_pod {
+    // SAFETY: every type is #[repr(C)], has no padding bytes (bytemuck::Pod is derived, which
+    // checks exactly that) and is valid for any bit pattern.
+    unsafe impl aya::Pod for super::Ipv6HostKey {}
+    unsafe impl aya::Pod for super::Ipv4HostKey {}
+    unsafe impl aya::Pod for super::V6ToV4Mapping {}
+    unsafe impl aya::Pod for super::V4ToV6Mapping {}
+    unsafe impl aya::Pod for super::EamEntry {}
+    unsafe impl aya::Pod for super::ConfigBlock {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_block_round_trips_through_bytes() {
+        let mut block = ConfigBlock::zeroed();
+        block.prefix[..12].copy_from_slice(&[0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0]);
+        block.prefix_len = 96;
+        block.lowest_ipv6_mtu = 1280;
+        let bytes = bytemuck::bytes_of(&block);
+        assert_eq!(bytes.len(), 56);
+        let back: ConfigBlock = bytemuck::pod_read_unaligned(bytes);
+        assert_eq!(back, block);
+    }
+
+    #[test]
+    fn lpm_keys_put_the_length_first_as_the_kernel_expects() {
+        let key = Ipv6LpmKey { prefix_len: 40, addr: [0x20; 16] };
+        let bytes = bytemuck::bytes_of(&key);
+        assert_eq!(&bytes[..4], &40u32.to_ne_bytes());
+        assert_eq!(&bytes[4..], &[0x20; 16]);
+    }
+}

@@ -1,1 +1,93 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for building, testing, benchmarking and running nat64,
+//! so a fresh machine needs nothing but this repository and `cargo`.
+
+mod cmd;
+mod setup;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Build, test, benchmark and run nat64")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what the build needs: nightly rust-src, LLVM 22, bpf-linker, test tools.
+    Setup,
+    /// Build the eBPF object and the `nat64` binary that embeds it.
+    Build {
+        #[arg(long)]
+        release: bool,
+    },
+    /// Run every test: unit, vectors, eBPF programs through BPF_PROG_TEST_RUN, namespaces.
+    Test {
+        /// Extra arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the benchmarks under bench/ and print their tables.
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build (release) and run the gateway as root: `cargo xtask run -- --iface eth0`.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    match cli.task {
+        Task::Setup => setup::ensure_all(&root),
+        Task::Build { release } => {
+            setup::ensure_build_tools(&root)?;
+            build(&root, release)
+        }
+        Task::Test { args } => {
+            setup::ensure_all(&root)?;
+            let mut cargo = cmd::cargo(&root);
+            cargo.args(["test", "--workspace", "--exclude", "nat64-ebpf"]);
+            cargo.args(&args);
+            cmd::run(&mut cargo)
+        }
+        Task::Bench { args } => {
+            setup::ensure_all(&root)?;
+            let mut cargo = cmd::cargo(&root);
+            cargo.args(["bench", "--package", "nat64-bench"]);
+            cargo.args(&args);
+            cmd::run(&mut cargo)
+        }
+        Task::Run { args } => {
+            setup::ensure_build_tools(&root)?;
+            build(&root, true)?;
+            let binary = root.join("target/release/nat64");
+            let mut gateway = cmd::as_root(&binary);
+            gateway.arg("run").args(&args);
+            cmd::run(&mut gateway)
+        }
+    }
+}
+
+fn build(root: &std::path::Path, release: bool) -> Result<()> {
+    let mut cargo = cmd::cargo(root);
+    cargo.args(["build", "--package", "nat64-user"]);
+    if release {
+        cargo.arg("--release");
+    }
+    cmd::run(&mut cargo)
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}

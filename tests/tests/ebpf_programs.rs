@@ -1,0 +1,86 @@
+//! The eBPF object embedded in the `nat64` binary loads into this kernel, passes the
+//! verifier, and its programs run packet by packet through BPF_PROG_TEST_RUN.
+
+use aya::{
+    programs::{SchedClassifier, TestRun, TestRunOptions, Xdp},
+    Ebpf,
+};
+use nat64_tests::privileges::require_root;
+
+/// TC_ACT_OK and XDP_PASS, as the kernel defines them.
+const TC_ACT_OK: u32 = 0;
+const XDP_PASS: u32 = 2;
+
+/// An Ethernet frame carrying an IPv6 UDP datagram to 64:ff9b::c000:201 (192.0.2.1).
+fn ipv6_udp_frame() -> Vec<u8> {
+    let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv6(
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10],
+            [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1],
+            64,
+        )
+        .udp(40000, 53);
+    let payload = [0xabu8; 32];
+    let mut frame = Vec::with_capacity(builder.size(payload.len()));
+    builder
+        .write(&mut frame, &payload)
+        .expect("writing to a Vec cannot fail");
+    frame
+}
+
+fn load() -> Ebpf {
+    let object = nat64::ebpf_object::object().expect("the binary carries its eBPF object");
+    Ebpf::load(object).expect("the kernel accepts the eBPF object")
+}
+
+#[test]
+fn tc_program_passes_the_verifier_and_runs() {
+    if !require_root("tc_program_passes_the_verifier_and_runs") {
+        return;
+    }
+    let mut ebpf = load();
+    let program: &mut SchedClassifier = ebpf
+        .program_mut("nat64_tc")
+        .expect("program nat64_tc is in the object")
+        .try_into()
+        .expect("nat64_tc is a classifier");
+    program.load().expect("the verifier accepts nat64_tc");
+
+    let frame = ipv6_udp_frame();
+    let mut out = vec![0u8; frame.len() + 64];
+    let result = program
+        .test_run(TestRunOptions {
+            data_in: Some(&frame),
+            data_out: Some(&mut out),
+            ..Default::default()
+        })
+        .expect("BPF_PROG_TEST_RUN runs nat64_tc");
+    assert_eq!(result.return_value, TC_ACT_OK);
+    assert_eq!(&out[..result.data_size_out as usize], &frame[..]);
+}
+
+#[test]
+fn xdp_program_passes_the_verifier_and_runs() {
+    if !require_root("xdp_program_passes_the_verifier_and_runs") {
+        return;
+    }
+    let mut ebpf = load();
+    let program: &mut Xdp = ebpf
+        .program_mut("nat64_xdp")
+        .expect("program nat64_xdp is in the object")
+        .try_into()
+        .expect("nat64_xdp is an XDP program");
+    program.load().expect("the verifier accepts nat64_xdp");
+
+    let frame = ipv6_udp_frame();
+    let mut out = vec![0u8; frame.len() + 64];
+    let result = program
+        .test_run(TestRunOptions {
+            data_in: Some(&frame),
+            data_out: Some(&mut out),
+            ..Default::default()
+        })
+        .expect("BPF_PROG_TEST_RUN runs nat64_xdp");
+    assert_eq!(result.return_value, XDP_PASS);
+    assert_eq!(&out[..result.data_size_out as usize], &frame[..]);
+}
