@@ -170,7 +170,10 @@ mod tests {
 
     #[test]
     fn lpm_keys_put_the_length_first_as_the_kernel_expects() {
-        let key = Ipv6LpmKey { prefix_len: 40, addr: [0x20; 16] };
+        let key = Ipv6LpmKey {
+            prefix_len: 40,
+            addr: [0x20; 16],
+        };
         let bytes = bytemuck::bytes_of(&key);
         assert_eq!(&bytes[..4], &40u32.to_ne_bytes());
         assert_eq!(&bytes[4..], &[0x20; 16]);

@@ -2,3 +2,4 @@
 
 pub mod ebpf_object;
 pub mod translate;
+pub mod tun;

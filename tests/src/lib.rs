@@ -1,3 +1,5 @@
 //! Helpers shared by the test files under `tests/tests/`.
 
+pub mod netns;
+pub mod packets;
 pub mod privileges;

@@ -8,7 +8,9 @@ pub fn require_root(test: &str) -> bool {
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    let message = format!("SKIPPED {test}: needs root (BPF and network namespaces); run `sudo cargo xtask test`");
+    let message = format!(
+        "SKIPPED {test}: needs root (BPF and network namespaces); run `sudo cargo xtask test`"
+    );
     if std::env::var_os("NAT64_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
         panic!("{message} (NAT64_REQUIRE_ROOT_TESTS=1)");
     }

@@ -17,6 +17,7 @@ const BUILD_PACKAGES: &[&str] = &["llvm-22-dev", "libpolly-22-dev"];
 const TEST_PACKAGES: &[&str] = &[
     "tayga",
     "iproute2",
+    "iputils-ping",
     "iperf3",
     "tcpdump",
     "nftables",
@@ -89,7 +90,13 @@ fn install_rust_src_from_shared(root: &Path) -> Result<()> {
         })
         .with_context(|| format!("no rust-src tarball in {}", shared.display()))?;
     let rustlib = Path::new(&nightly_sysroot()?).join("lib/rustlib");
-    cmd::run(Command::new("tar").arg("-C").arg(&rustlib).arg("-xJf").arg(&tarball))?;
+    cmd::run(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rustlib)
+            .arg("-xJf")
+            .arg(&tarball),
+    )?;
     if !has_rust_src()? {
         bail!(
             "{} did not provide rust-src for this nightly (`rustc +nightly -vV` must match its name)",
