@@ -1,5 +1,6 @@
 //! The nat64 daemon as a library, so tests and benchmarks drive the same code the binary runs.
 
+pub mod cli;
 pub mod ebpf_object;
 pub mod translate;
 pub mod tun;
