@@ -2,5 +2,6 @@
 
 pub mod cli;
 pub mod ebpf_object;
+pub mod host;
 pub mod translate;
 pub mod tun;

@@ -64,6 +64,29 @@ impl Netns {
             .context("the child just pushed is there")
     }
 
+    /// Runs `body` on a thread of its own that has entered this namespace (a network
+    /// namespace is per thread), so library code — netlink sockets, child processes — acts
+    /// inside it without touching the test runner's namespace.
+    pub fn run_inside<T: Send + 'static>(
+        &self,
+        body: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let path = format!("/run/netns/{}", self.name);
+        let thread = std::thread::spawn(move || -> Result<T> {
+            let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+            // SAFETY: setns on a namespace file descriptor we own; it affects this thread only.
+            let rc =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                bail!("setns {path}: {}", std::io::Error::last_os_error());
+            }
+            body()
+        });
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
     /// Joins this namespace to `peer` with a veth pair named `here`/`there`.
     pub fn link(&self, here: &str, peer: &Netns, there: &str) -> Result<()> {
         run_checked(Command::new("ip").args([

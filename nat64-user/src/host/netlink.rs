@@ -1,0 +1,190 @@
+//! Interfaces, addresses and routes through rtnetlink: what TAYGA users do by hand with
+//! `ip link`, `ip addr` and `ip route`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use anyhow::{anyhow, Context, Result};
+use futures_util::TryStreamExt;
+use rtnetlink::{
+    packet_route::{
+        address::AddressAttribute,
+        route::{RouteAttribute, RouteMessage, RouteMetric},
+    },
+    Handle, LinkUnspec, RouteMessageBuilder,
+};
+
+/// A route the gateway owns: destination prefix out of one interface, optionally with an MTU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedRoute {
+    pub destination: IpAddr,
+    pub prefix_len: u8,
+    pub ifindex: u32,
+    pub mtu: Option<u32>,
+}
+
+impl OwnedRoute {
+    fn message(&self) -> RouteMessage {
+        let mut message = match self.destination {
+            IpAddr::V4(addr) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(addr, self.prefix_len)
+                .output_interface(self.ifindex)
+                .build(),
+            IpAddr::V6(addr) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(addr, self.prefix_len)
+                .output_interface(self.ifindex)
+                .build(),
+        };
+        if let Some(mtu) = self.mtu {
+            message
+                .attributes
+                .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
+        }
+        message
+    }
+}
+
+/// A netlink connection, its driver task spawned on the current tokio runtime.
+pub struct Netlink {
+    handle: Handle,
+}
+
+impl Netlink {
+    pub fn connect() -> Result<Self> {
+        let (connection, handle, _) =
+            rtnetlink::new_connection().context("opening a netlink socket")?;
+        tokio::spawn(connection);
+        Ok(Self { handle })
+    }
+
+    pub async fn ifindex(&self, name: &str) -> Result<u32> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_owned())
+            .execute();
+        match links.try_next().await {
+            Ok(Some(link)) => Ok(link.header.index),
+            Ok(None) => Err(anyhow!("no interface named {name}")),
+            Err(err) => Err(anyhow!("no interface named {name}: {err}")),
+        }
+    }
+
+    pub async fn set_up(&self, ifindex: u32) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(ifindex).up().build())
+            .execute()
+            .await
+            .with_context(|| format!("setting interface {ifindex} up"))
+    }
+
+    pub async fn add_address(&self, ifindex: u32, addr: IpAddr, prefix_len: u8) -> Result<()> {
+        self.handle
+            .address()
+            .add(ifindex, addr, prefix_len)
+            .execute()
+            .await
+            .with_context(|| format!("adding {addr}/{prefix_len} to interface {ifindex}"))
+    }
+
+    pub async fn add_route(&self, route: &OwnedRoute) -> Result<()> {
+        self.handle
+            .route()
+            .add(route.message())
+            .execute()
+            .await
+            .with_context(|| format!("adding route {}/{}", route.destination, route.prefix_len))
+    }
+
+    pub async fn delete_route(&self, route: &OwnedRoute) -> Result<()> {
+        self.handle
+            .route()
+            .del(route.message())
+            .execute()
+            .await
+            .with_context(|| format!("deleting route {}/{}", route.destination, route.prefix_len))
+    }
+
+    /// The interface of the IPv4 default route in the main table: where masquerade applies
+    /// unless `--egress` names another.
+    pub async fn default_route_ifindex_v4(&self) -> Result<Option<u32>> {
+        let query = RouteMessageBuilder::<Ipv4Addr>::new().build();
+        let mut routes = self.handle.route().get(query).execute();
+        while let Some(route) = routes.try_next().await? {
+            if route.header.destination_prefix_length != 0
+                || route.header.table != RouteMessageBuilder::<Ipv4Addr>::new().build().header.table
+            {
+                continue;
+            }
+            let oif = route.attributes.iter().find_map(|attr| match attr {
+                RouteAttribute::Oif(index) => Some(*index),
+                _ => None,
+            });
+            if oif.is_some() {
+                return Ok(oif);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first global-scope IPv6 address of an interface (what `ipv6-addr` defaults to in
+    /// native mode with the well-known prefix).
+    pub async fn global_ipv6_of(&self, ifindex: u32) -> Result<Option<Ipv6Addr>> {
+        let mut addresses = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(ifindex)
+            .execute();
+        while let Some(message) = addresses.try_next().await? {
+            for attr in &message.attributes {
+                if let AddressAttribute::Address(IpAddr::V6(addr)) = attr {
+                    if is_global_unicast_v6(addr) {
+                        return Ok(Some(*addr));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn name_of(&self, ifindex: u32) -> Result<String> {
+        let mut links = self.handle.link().get().match_index(ifindex).execute();
+        let link = links
+            .try_next()
+            .await?
+            .ok_or_else(|| anyhow!("no interface with index {ifindex}"))?;
+        link.attributes
+            .iter()
+            .find_map(|attr| match attr {
+                rtnetlink::packet_route::link::LinkAttribute::IfName(name) => Some(name.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| anyhow!("interface {ifindex} has no name"))
+    }
+}
+
+/// Global unicast: not link-local, loopback, multicast, unspecified or unique-local.
+fn is_global_unicast_v6(addr: &Ipv6Addr) -> bool {
+    let first = addr.segments()[0];
+    !(addr.is_loopback()
+        || addr.is_unspecified()
+        || addr.is_multicast()
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xfe00) == 0xfc00)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_global_unicast_v6_is_taken_as_the_translators_address() {
+        assert!(is_global_unicast_v6(&"2001:db8::1".parse().unwrap()));
+        assert!(!is_global_unicast_v6(&"fe80::1".parse().unwrap()));
+        assert!(!is_global_unicast_v6(&"fd00::1".parse().unwrap()));
+        assert!(!is_global_unicast_v6(&"::1".parse().unwrap()));
+        assert!(!is_global_unicast_v6(&"ff02::1".parse().unwrap()));
+    }
+}
