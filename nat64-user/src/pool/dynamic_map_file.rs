@@ -13,11 +13,11 @@
 //! ###
 //! ###
 //!
-//! 192.0.2.231	2001:db8::1	1700000000
+//! 192.0.2.231<TAB>2001:db8::1<TAB>1700000000
 //! ```
 //!
 //! One mapping a line: IPv4, IPv6, last use in seconds since the Unix epoch, separated by
-//! spaces or tabs (TAYGA writes tabs). A line whose first word starts with `#` is a comment.
+//! spaces or tabs (TAYGA writes one tab). A line whose first word starts with `#` is a comment.
 
 use std::ffi::OsString;
 use std::fmt;
