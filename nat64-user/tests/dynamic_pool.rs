@@ -250,3 +250,70 @@ fn reserved_top_address_is_skipped_at_load() {
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].line, Some(14));
 }
+
+/// Produced by TAYGA 0.9.2 itself (Debian 0.9.2-8, amd64) in a throwaway network namespace:
+/// `dynamic-pool 192.0.2.0/25`, `ipv4-addr 192.0.2.1`, one ping from each host, then SIGTERM.
+fn real_tayga_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tayga-0.9.2-real-dynamic.map")
+}
+
+fn real_tayga_config() -> PoolConfig {
+    let mut cfg = PoolConfig::new(Ipv4Addr::new(192, 0, 2, 0), 25).unwrap();
+    cfg.reserved_v4.insert(Ipv4Addr::new(192, 0, 2, 1));
+    cfg
+}
+
+/// Just after TAYGA wrote the fixture.
+const REAL_NOW: u64 = 1_795_431_100;
+
+const REAL_TAYGA_CHOICES: [(&str, [u8; 4]); 4] = [
+    ("2001:db8::1", [192, 0, 2, 42]),
+    ("2001:db8::2", [192, 0, 2, 50]),
+    ("2001:db8:1::42", [192, 0, 2, 56]),
+    ("2001:db8:abcd::1234", [192, 0, 2, 87]),
+];
+
+#[cfg(target_endian = "little")]
+#[test]
+fn assigns_the_addresses_real_tayga_assigned() {
+    let mut pool = DynamicPool::new(real_tayga_config());
+    for (host, v4) in REAL_TAYGA_CHOICES {
+        assert_eq!(
+            pool.get_or_allocate(&v6(host), NOW),
+            Ok(Ipv4Addr::from(v4)),
+            "{host}"
+        );
+    }
+}
+
+#[test]
+fn loads_a_file_real_tayga_wrote() {
+    let (pool, warnings) =
+        pool::load(&real_tayga_fixture(), real_tayga_config(), REAL_NOW).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(pool.len(), 4);
+    for (host, v4) in REAL_TAYGA_CHOICES {
+        assert_eq!(
+            pool.lookup_v6(&v6(host)),
+            Some(Ipv4Addr::from(v4)),
+            "{host}"
+        );
+    }
+    assert_eq!(
+        pool.get(&Ipv4Addr::new(192, 0, 2, 42)).unwrap().last_use,
+        1_795_431_082
+    );
+}
+
+#[test]
+fn writes_mapping_lines_exactly_as_real_tayga() {
+    let dir = ScratchDir::new();
+    let (pool, _) = pool::load(&real_tayga_fixture(), real_tayga_config(), REAL_NOW).unwrap();
+    // TAYGA stamped the header with its own clock; use the same second.
+    let written_at = 1_795_431_087; // Mon Nov 23 10:51:27 2026
+    pool::save_at(&pool, &dir.map_file(), written_at).unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.map_file()).unwrap(),
+        fs::read_to_string(real_tayga_fixture()).unwrap()
+    );
+}
