@@ -4,5 +4,6 @@ pub mod cli;
 pub mod daemon;
 pub mod ebpf_object;
 pub mod host;
+pub mod pool;
 pub mod translate;
 pub mod tun;
