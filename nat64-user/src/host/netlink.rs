@@ -149,6 +149,22 @@ impl Netlink {
         Ok(None)
     }
 
+    /// The MTU of an interface.
+    pub async fn mtu_of(&self, ifindex: u32) -> Result<u32> {
+        let mut links = self.handle.link().get().match_index(ifindex).execute();
+        let link = links
+            .try_next()
+            .await?
+            .ok_or_else(|| anyhow!("no interface with index {ifindex}"))?;
+        link.attributes
+            .iter()
+            .find_map(|attr| match attr {
+                rtnetlink::packet_route::link::LinkAttribute::Mtu(mtu) => Some(*mtu),
+                _ => None,
+            })
+            .ok_or_else(|| anyhow!("interface {ifindex} reports no MTU"))
+    }
+
     pub async fn name_of(&self, ifindex: u32) -> Result<String> {
         let mut links = self.handle.link().get().match_index(ifindex).execute();
         let link = links

@@ -8,7 +8,7 @@ mod ioctl;
 use std::{
     fs::{File, OpenOptions},
     io,
-    os::fd::AsRawFd,
+    os::{fd::AsRawFd, unix::fs::OpenOptionsExt},
 };
 
 pub use ioctl::InterfaceName;
@@ -92,9 +92,11 @@ pub fn remove_persistent(name: &InterfaceName) -> io::Result<()> {
 }
 
 fn open_one(name: &InterfaceName, extra_flags: libc::c_int) -> io::Result<TunQueue> {
+    // Non-blocking: workers drain a burst and go back to poll() when the queue is empty.
     let file = OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NONBLOCK)
         .open(CLONE_DEVICE)
         .map_err(|err| io::Error::new(err.kind(), format!("{CLONE_DEVICE}: {err}")))?;
     ioctl::set_iff(
