@@ -167,7 +167,7 @@ fn broken_toml_reports_everything_in_toml_syntax() {
     let text = e.to_string();
     for expected in [
         "broken.toml:3: prefix 2001:db8::/33: RFC 6052 allows /32, /40, /48, /56, /64 or /96; write e.g. prefix = \"64:ff9b::/96\"",
-        "broken.toml:5: data-dir var/lib/tayga is not an absolute path; write e.g. data_dir = \"/var/lib/tayga\"",
+        "broken.toml:5: data_dir var/lib/tayga is not an absolute path; write e.g. data_dir = \"/var/lib/tayga\"",
         "broken.toml:9: allow_source 2001:db8::1/64 has host bits set; write e.g. allow_source = [\"2001:db8::/64\"]",
         "broken.toml:13: map 192.0.2.1/24 2001:db8:5::/120: host bits are set",
         "broken.toml:17: map 198.51.100.0/24 2001:db8:6::/64",

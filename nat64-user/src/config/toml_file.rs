@@ -49,7 +49,7 @@ use super::error::Diagnostics;
 use super::net::{IpNet, Ipv4Net, Ipv6Net};
 use super::raw::{closest, Located, RawConfig, Val};
 use super::tayga_conf::{parse_map_args, parse_udp_cksum_mode, set_log_option};
-use super::{validate, Config, ConfigError, Datapath, Format, LogOptions};
+use super::{validate, Config, ConfigError, Datapath, Diagnostic, Format, LogOptions};
 
 const FMT: Format = Format::Toml;
 
@@ -139,7 +139,42 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         }
     };
     let raw = convert(doc, text, &mut d);
-    validate::build(raw, FMT, d)
+    match validate::build(raw, FMT, d) {
+        Ok(mut c) => {
+            c.warnings.iter_mut().for_each(use_toml_names);
+            Ok(c)
+        }
+        Err(mut e) => {
+            e.problems.iter_mut().for_each(use_toml_names);
+            Err(e)
+        }
+    }
+}
+
+/// Validation names settings as `tayga.conf` does (`ipv4-addr`); a TOML user
+/// should read the key they wrote (`ipv4_addr`).
+fn use_toml_names(d: &mut Diagnostic) {
+    const HYPHENATED: &[&str] = &[
+        "tun-device",
+        "ipv4-addr",
+        "ipv6-addr",
+        "wkpf-strict",
+        "dynamic-pool",
+        "data-dir",
+        "map-file",
+        "udp-cksum-mode",
+        "offlink-mtu",
+        "tun-up",
+        "tun-ip",
+        "tun-route",
+    ];
+    for name in HYPHENATED {
+        let key = name.replace('-', "_");
+        d.message = d.message.replace(name, &key);
+        if let Some(fix) = &mut d.fix {
+            *fix = fix.replace(name, &key);
+        }
+    }
 }
 
 /// The key named in toml's "unknown field `x`, expected ..." message.
@@ -204,7 +239,17 @@ impl Reader<'_> {
     ) -> Vec<Located<T>> {
         items
             .into_iter()
-            .filter_map(|s| self.parsed(Some(s), key, example, d, &parse))
+            .filter_map(|s| {
+                let line = self.line(&s);
+                match parse(s.get_ref()) {
+                    Ok(v) => Some(Located::new(v, line)),
+                    Err(e) => {
+                        let fix = FMT.write(key, Val::List(&[example]));
+                        d.error(line, format!("{}: {e}", FMT.key(key)), Some(fix));
+                        None
+                    }
+                }
+            })
             .collect()
     }
 }

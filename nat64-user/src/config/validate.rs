@@ -69,7 +69,11 @@ pub(crate) fn build(
         check_prefix(&p.value, p.line, fmt, &mut d);
         c.prefix = Some(p.value);
     }
-    let prefix = c.prefix.map(|p| Located::new(p, prefix_line));
+    // An invalid prefix is reported once; checking maps against it would only add noise.
+    let prefix = c
+        .prefix
+        .filter(|p| RFC6052_LENGTHS.contains(&p.prefix_len()))
+        .map(|p| Located::new(p, prefix_line));
 
     for m in &raw.maps {
         check_map(&m.value, m.line, fmt, &mut d);
@@ -115,7 +119,16 @@ pub(crate) fn build(
         );
     }
 
-    resolve_ipv6_addr(&raw, &mut c, prefix.as_ref(), ipv4_line, fmt, &mut d);
+    // Unfiltered: "no ipv6-addr without a prefix" must not fire for a prefix that is merely invalid.
+    let written_prefix = c.prefix.map(|p| Located::new(p, prefix_line));
+    resolve_ipv6_addr(
+        &raw,
+        &mut c,
+        written_prefix.as_ref(),
+        ipv4_line,
+        fmt,
+        &mut d,
+    );
 
     if let Some(dir) = &raw.data_dir {
         if !dir.value.is_absolute() {
@@ -176,7 +189,7 @@ pub(crate) fn build(
                     "tun-route {} has host bits set (the kernel refuses such a route)",
                     r.value
                 ),
-                Some(fmt.write("tun-route", Val::Str(&network_of(&r.value)))),
+                Some(fmt.write("tun-route", Val::List(&[&network_of(&r.value)]))),
             );
         }
     }
@@ -416,8 +429,12 @@ pub(crate) fn check_map(m: &StaticMap, line: usize, fmt: Format, d: &mut Diagnos
         d.error(
             line,
             format!(
-                "map {} {}: the IPv4 and IPv6 subnets must be the same size (32 - {n} = 128 - {len6}, RFC 7757)",
-                m.ipv4, m.ipv6
+                "map {} {}: the IPv4 and IPv6 subnets must be the same size (RFC 7757): \
+                 /{n} leaves {} host bits, /{len6} leaves {}",
+                m.ipv4,
+                m.ipv6,
+                32 - u32::from(n),
+                128 - u32::from(len6)
             ),
             Some(fmt.write("map", Val::Map(&v4, &v6))),
         );
