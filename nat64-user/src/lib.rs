@@ -1,6 +1,7 @@
 //! The nat64 daemon as a library, so tests and benchmarks drive the same code the binary runs.
 
 pub mod cli;
+pub mod config;
 pub mod daemon;
 pub mod ebpf_object;
 pub mod host;

@@ -1,0 +1,736 @@
+//! The rules a configuration must obey, shared by both formats.
+//!
+//! Pure functions: a [`RawConfig`] and its line numbers in, a [`Config`] or every
+//! problem found out. The rules are TAYGA's (conffile.c `config_read` and
+//! `config_validate`, addrmap.c `validate_ip4_addr`/`validate_ip6_addr`) plus the
+//! RFC 6052 and RFC 7757 checks TAYGA leaves to chance.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use super::error::Diagnostics;
+use super::net::{embed_ipv4, IpNet, Ipv4Net, Ipv6Net};
+use super::raw::{Located, RawConfig, Val};
+use super::{
+    Config, ConfigError, Format, StaticMap, MAX_IFNAME_LEN, MAX_WORKERS, NATIVE_DEFAULT_IPV6_ADDR,
+    WELL_KNOWN_PREFIX,
+};
+
+const RFC6052_LENGTHS: [u8; 6] = [32, 40, 48, 56, 64, 96];
+
+pub(crate) fn build(
+    raw: RawConfig,
+    fmt: Format,
+    mut d: Diagnostics,
+) -> Result<Config, ConfigError> {
+    let native = fmt == Format::Toml;
+    let mut c = if native {
+        Config::native_defaults()
+    } else {
+        Config::tayga_defaults()
+    };
+
+    if let Some(t) = &raw.tun_device {
+        check_ifname("tun-device", &t.value, t.line, fmt, &mut d);
+        c.tun_device = t.value.clone();
+    } else if !native {
+        d.error(
+            0,
+            "no tun-device directive (TAYGA requires one)",
+            Some(fmt.write("tun-device", Val::Str("nat64"))),
+        );
+    }
+
+    if let Some(w) = &raw.wkpf_strict {
+        c.wkpf_strict = w.value;
+    }
+
+    if let Some(a) = &raw.ipv4_addr {
+        check_unicast_ipv4(
+            "ipv4-addr",
+            a.value,
+            a.line,
+            fmt,
+            &mut d,
+            Val::Str("192.168.255.1"),
+        );
+        c.ipv4_addr = a.value;
+    } else if !native {
+        d.error(
+            0,
+            "no ipv4-addr directive (TAYGA requires one)",
+            Some(fmt.write("ipv4-addr", Val::Str("192.168.255.1"))),
+        );
+    }
+    let ipv4_line = raw.ipv4_addr.as_ref().map_or(0, |a| a.line);
+
+    let prefix_line = raw.prefix.as_ref().map_or(0, |p| p.line);
+    if let Some(p) = &raw.prefix {
+        check_prefix(&p.value, p.line, fmt, &mut d);
+        c.prefix = Some(p.value);
+    }
+    // An invalid prefix is reported once; checking maps against it would only add noise.
+    let prefix = c
+        .prefix
+        .filter(|p| RFC6052_LENGTHS.contains(&p.prefix_len()))
+        .map(|p| Located::new(p, prefix_line));
+
+    for m in &raw.maps {
+        check_map(&m.value, m.line, fmt, &mut d);
+    }
+    check_maps_disjoint(&[], &raw.maps, &mut d);
+    for m in &raw.maps {
+        check_map_against(prefix.as_ref(), m, fmt, &mut d);
+    }
+    c.maps = raw.maps.iter().map(|m| m.value).collect();
+    if let Some(m) = raw.maps.iter().find(|m| m.value.ipv4.contains(c.ipv4_addr)) {
+        d.error(
+            ipv4_line,
+            format!(
+                "ipv4-addr {} is inside map {} (line {})",
+                c.ipv4_addr, m.value.ipv4, m.line
+            ),
+            Some("give ipv4-addr an address outside every map's IPv4 subnet".into()),
+        );
+    }
+
+    if let Some(p) = &raw.dynamic_pool {
+        check_pool(&p.value, p.line, fmt, &mut d);
+        c.dynamic_pool = Some(p.value);
+    }
+    if let Some(pool) = c.dynamic_pool {
+        let pool_line = raw.dynamic_pool.as_ref().map_or(0, |p| p.line);
+        // TAYGA takes a map's addresses out of the pool, but a map that covers the whole
+        // pool leaves nothing in it and conflicts in TAYGA's map table.
+        for m in raw.maps.iter().filter(|m| m.value.ipv4.covers(&pool)) {
+            d.error(
+                pool_line,
+                format!("dynamic-pool {pool} is entirely inside map {} (line {})", m.value.ipv4, m.line),
+                Some("use a dynamic-pool outside the map's IPv4 subnet (a map inside the pool is fine)".into()),
+            );
+        }
+    }
+
+    if c.prefix.is_none() && c.maps.is_empty() {
+        d.error(
+            0,
+            "no prefix and no map directive: nothing would be translated",
+            Some(fmt.write("prefix", Val::Str("64:ff9b::/96"))),
+        );
+    }
+
+    // Unfiltered: "no ipv6-addr without a prefix" must not fire for a prefix that is merely invalid.
+    let written_prefix = c.prefix.map(|p| Located::new(p, prefix_line));
+    resolve_ipv6_addr(
+        &raw,
+        &mut c,
+        written_prefix.as_ref(),
+        ipv4_line,
+        fmt,
+        &mut d,
+    );
+
+    if let Some(dir) = &raw.data_dir {
+        if !dir.value.is_absolute() {
+            let fixed = format!("/{}", dir.value.display());
+            d.error(
+                dir.line,
+                format!("data-dir {} is not an absolute path", dir.value.display()),
+                Some(fmt.write("data-dir", Val::Str(&fixed))),
+            );
+        }
+        c.data_dir = Some(dir.value.clone());
+    }
+    if let Some(f) = &raw.map_file {
+        if f.value.as_os_str().is_empty() {
+            d.error(
+                f.line,
+                "map-file is empty",
+                Some(fmt.write("map-file", Val::Str("static.map"))),
+            );
+        } else if f.value.is_relative() && c.data_dir.is_none() {
+            d.warn(
+                f.line,
+                format!(
+                    "map-file {} is relative and there is no data-dir: it is read from the working directory",
+                    f.value.display()
+                ),
+                Some("give map-file an absolute path or set data-dir".into()),
+            );
+        }
+        c.map_file = Some(f.value.clone());
+    }
+
+    if let Some(m) = &raw.udp_cksum_mode {
+        c.udp_cksum_mode = m.value;
+    }
+    if let Some(l) = &raw.log {
+        c.log = l.value;
+    }
+    if let Some(m) = &raw.offlink_mtu {
+        match u16::try_from(m.value) {
+            Ok(v) if v >= 1280 => c.offlink_mtu = v,
+            _ => d.error(
+                m.line,
+                format!("offlink-mtu {} is outside 1280..=65535", m.value),
+                Some(fmt.write("offlink-mtu", Val::Int(1280))),
+            ),
+        }
+    }
+    if let Some(t) = &raw.tun_up {
+        c.tun_up = t.value;
+    }
+    c.tun_ips = raw.tun_ips.iter().map(|n| n.value).collect();
+    for r in &raw.tun_routes {
+        if r.value.has_host_bits() {
+            d.error(
+                r.line,
+                format!(
+                    "tun-route {} has host bits set (the kernel refuses such a route)",
+                    r.value
+                ),
+                Some(fmt.write("tun-route", Val::List(&[&network_of(&r.value)]))),
+            );
+        }
+    }
+    c.tun_routes = raw.tun_routes.iter().map(|n| n.value).collect();
+    if let Some(w) = &raw.workers {
+        match u16::try_from(w.value) {
+            Ok(v) if v <= MAX_WORKERS => c.workers = Some(v),
+            _ => d.error(
+                w.line,
+                format!("workers {} is more than {MAX_WORKERS}", w.value),
+                Some(fmt.write("workers", Val::Int(4))),
+            ),
+        }
+    }
+
+    check_native(&raw, &mut c, fmt, &mut d);
+
+    c.warnings = d.finish()?;
+    Ok(c)
+}
+
+/// The nat64-only settings (only a TOML file sets them).
+fn check_native(raw: &RawConfig, c: &mut Config, fmt: Format, d: &mut Diagnostics) {
+    if let Some(p) = &raw.datapath {
+        c.datapath = p.value;
+    }
+    for i in &raw.interfaces {
+        check_ifname("interfaces", &i.value, i.line, fmt, d);
+    }
+    c.interfaces = raw.interfaces.iter().map(|i| i.value.clone()).collect();
+    if let Some(e) = &raw.egress {
+        check_ifname("egress", &e.value, e.line, fmt, d);
+        c.egress = Some(e.value.clone());
+    }
+    for s in &raw.allow_source {
+        if s.value.has_host_bits() {
+            d.error(
+                s.line,
+                format!("allow_source {} has host bits set", s.value),
+                Some(
+                    fmt.write(
+                        "allow_source",
+                        Val::List(&[&Ipv6Net::new(s.value.network(), s.value.prefix_len())
+                            .expect("same length")
+                            .to_string()]),
+                    ),
+                ),
+            );
+        }
+    }
+    c.allow_source = raw.allow_source.iter().map(|s| s.value).collect();
+    if let Some(s) = &raw.mapping_idle_secs {
+        if s.value == 0 {
+            d.error(
+                s.line,
+                "mapping_idle_secs must be more than 0",
+                Some(fmt.write("mapping_idle_secs", Val::Int(7440))),
+            );
+        }
+        c.mapping_idle = Duration::from_secs(s.value);
+    }
+    if let Some(s) = &raw.mapping_forget_secs {
+        c.mapping_forget = Duration::from_secs(s.value);
+    }
+    if c.mapping_forget < c.mapping_idle {
+        let line = raw
+            .mapping_forget_secs
+            .as_ref()
+            .or(raw.mapping_idle_secs.as_ref())
+            .map_or(0, |s| s.line);
+        d.error(
+            line,
+            format!(
+                "mapping_forget_secs ({}) is shorter than mapping_idle_secs ({}): a mapping would be forgotten while in use",
+                c.mapping_forget.as_secs(),
+                c.mapping_idle.as_secs()
+            ),
+            Some(fmt.write("mapping_forget_secs", Val::Int(c.mapping_idle.as_secs().max(1_209_600)))),
+        );
+    }
+    if let Some(k) = &raw.keep {
+        c.keep = k.value;
+    }
+}
+
+/// TAYGA's rules for its own IPv6 address (conffile.c `config_validate`, 0.9.5+).
+fn resolve_ipv6_addr(
+    raw: &RawConfig,
+    c: &mut Config,
+    prefix: Option<&Located<Ipv6Net>>,
+    ipv4_line: usize,
+    fmt: Format,
+    d: &mut Diagnostics,
+) {
+    let own_example = Val::Str("2001:db8:1::2");
+    if let Some(a) = &raw.ipv6_addr {
+        c.ipv6_addr = a.value;
+        c.ipv6_addr_configured = true;
+        if is_reserved_ipv6(a.value) {
+            d.error(
+                a.line,
+                format!("ipv6-addr {} is a reserved address (unspecified, IPv4-compatible, multicast or link-local)", a.value),
+                Some(fmt.write("ipv6-addr", own_example)),
+            );
+        } else if c.wkpf_strict && in_well_known_96(a.value) {
+            d.error(
+                a.line,
+                format!(
+                    "ipv6-addr {} is inside the well-known prefix 64:ff9b::/96",
+                    a.value
+                ),
+                Some(format!(
+                    "{} (an address of yours, routed to tun-device)",
+                    fmt.write("ipv6-addr", own_example)
+                )),
+            );
+        } else if let Some(p) = prefix.filter(|p| p.value.contains(a.value)) {
+            d.error(
+                a.line,
+                format!(
+                    "ipv6-addr {} is inside the NAT64 prefix {}{}",
+                    a.value,
+                    p.value,
+                    on_line(p.line)
+                ),
+                Some(format!(
+                    "{} (an address outside the prefix)",
+                    fmt.write("ipv6-addr", own_example)
+                )),
+            );
+        }
+        check_own_ipv6_outside_maps(a.value, a.line, raw, d);
+        return;
+    }
+    let Some(p) = prefix else {
+        if !raw.maps.is_empty() {
+            d.error(
+                0,
+                "no ipv6-addr directive: it is required when there is no prefix directive",
+                Some(fmt.write("ipv6-addr", own_example)),
+            );
+        }
+        return;
+    };
+    if !RFC6052_LENGTHS.contains(&p.value.prefix_len()) {
+        return; // Already reported; there is no address to derive.
+    }
+    let wkp = p.value.network() == WELL_KNOWN_PREFIX && p.value.prefix_len() == 96;
+    if wkp && c.wkpf_strict && !is_global(c.ipv4_addr) {
+        if fmt == Format::Toml {
+            // nat64's own default, outside the /96, instead of refusing.
+            c.ipv6_addr = NATIVE_DEFAULT_IPV6_ADDR;
+            check_own_ipv6_outside_maps(c.ipv6_addr, 0, raw, d);
+            return;
+        }
+        d.error(
+            ipv4_line,
+            format!(
+                "ipv6-addr must be given: with prefix 64:ff9b::/96, ipv4-addr {} is not a global address, \
+                 so TAYGA will not build ipv6-addr from it (RFC 6052 section 3.1)",
+                c.ipv4_addr
+            ),
+            Some(format!(
+                "{} (an address of yours outside 64:ff9b::/96, routed to tun-device), or {}",
+                fmt.write("ipv6-addr", own_example),
+                fmt.setting("wkpf-strict", Val::Bool(false))
+            )),
+        );
+        return;
+    }
+    c.ipv6_addr = embed_ipv4(&p.value, c.ipv4_addr);
+}
+
+fn check_own_ipv6_outside_maps(a: Ipv6Addr, line: usize, raw: &RawConfig, d: &mut Diagnostics) {
+    if let Some(m) = raw.maps.iter().find(|m| m.value.ipv6.contains(a)) {
+        d.error(
+            line,
+            format!(
+                "ipv6-addr {a} is inside map {} (line {})",
+                m.value.ipv6, m.line
+            ),
+            Some("give ipv6-addr an address outside every map's IPv6 subnet".into()),
+        );
+    }
+}
+
+fn on_line(line: usize) -> String {
+    if line > 0 {
+        format!(" (line {line})")
+    } else {
+        String::new()
+    }
+}
+
+fn check_prefix(p: &Ipv6Net, line: usize, fmt: Format, d: &mut Diagnostics) {
+    let example = Val::Str("64:ff9b::/96");
+    if !RFC6052_LENGTHS.contains(&p.prefix_len()) {
+        d.error(
+            line,
+            format!("prefix {p}: RFC 6052 allows /32, /40, /48, /56, /64 or /96"),
+            Some(fmt.write("prefix", example)),
+        );
+        return;
+    }
+    if p.has_host_bits() {
+        let fixed = format!("{}/{}", p.network(), p.prefix_len());
+        d.error(
+            line,
+            format!("prefix {p} has bits set after the first {}", p.prefix_len()),
+            Some(fmt.write("prefix", Val::Str(&fixed))),
+        );
+    } else if p.prefix_len() == 96 && p.addr().octets()[8] != 0 {
+        let mut octets = p.addr().octets();
+        octets[8] = 0;
+        let fixed = format!("{}/96", Ipv6Addr::from(octets));
+        d.error(
+            line,
+            format!("prefix {p}: bits 64 to 71 must be zero (RFC 6052 section 2.2)"),
+            Some(fmt.write("prefix", Val::Str(&fixed))),
+        );
+    }
+    if is_reserved_ipv6(p.addr()) {
+        d.error(
+            line,
+            format!("prefix {p} is reserved address space (unspecified, IPv4-compatible, multicast or link-local)"),
+            Some(format!("{} or a prefix of your own", fmt.write("prefix", example))),
+        );
+    }
+}
+
+/// One `map` on its own: RFC 7757 sizes, clean subnets, usable addresses.
+pub(crate) fn check_map(m: &StaticMap, line: usize, fmt: Format, d: &mut Diagnostics) {
+    let (n, len6) = (m.ipv4.prefix_len(), m.ipv6.prefix_len());
+    if 32 - u32::from(n) != 128 - u32::from(len6) {
+        let v4 = m.ipv4.to_string();
+        let v6 = format!("{}/{}", m.ipv6.addr(), 96 + n);
+        d.error(
+            line,
+            format!(
+                "map {} {}: the IPv4 and IPv6 subnets must be the same size (RFC 7757): \
+                 /{n} leaves {} host bits, /{len6} leaves {}",
+                m.ipv4,
+                m.ipv6,
+                32 - u32::from(n),
+                128 - u32::from(len6)
+            ),
+            Some(fmt.write("map", Val::Map(&v4, &v6))),
+        );
+        return;
+    }
+    if m.ipv4.has_host_bits() || m.ipv6.has_host_bits() {
+        let v4 = format!("{}/{}", m.ipv4.network(), n);
+        let v6 = format!("{}/{}", m.ipv6.network(), len6);
+        d.error(
+            line,
+            format!(
+                "map {} {}: host bits are set; a subnet starts at its first address",
+                m.ipv4, m.ipv6
+            ),
+            Some(fmt.write("map", Val::Map(&v4, &v6))),
+        );
+    }
+    match ipv4_reservation(m.ipv4.addr()) {
+        Reservation::None => {}
+        Reservation::LinkLocal => d.warn(
+            line,
+            format!("map {}: link-local IPv4 address, use with caution", m.ipv4),
+            None,
+        ),
+        Reservation::Reserved(why) => d.error(
+            line,
+            format!("map {}: {why} cannot be translated", m.ipv4),
+            Some(fmt.write("map", Val::Map("192.168.5.42", "2001:db8:1:4444::1"))),
+        ),
+    }
+    if is_reserved_ipv6(m.ipv6.addr()) {
+        d.error(
+            line,
+            format!("map {}: reserved IPv6 address (unspecified, IPv4-compatible, multicast or link-local)", m.ipv6),
+            Some(fmt.write("map", Val::Map("192.168.5.42", "2001:db8:1:4444::1"))),
+        );
+    }
+}
+
+/// No two maps may share an address on either side. `fixed` are maps already
+/// accepted (from tayga.conf, when checking a map-file); `new` are checked against
+/// them and against each other.
+pub(crate) fn check_maps_disjoint(
+    fixed: &[Located<StaticMap>],
+    new: &[Located<StaticMap>],
+    d: &mut Diagnostics,
+) {
+    for (i, m) in new.iter().enumerate() {
+        let earlier = fixed.iter().chain(&new[..i]);
+        for e in earlier {
+            if m.value.ipv4.overlaps(&e.value.ipv4) {
+                d.error(
+                    m.line,
+                    format!(
+                        "map {}: the IPv4 side overlaps map {} {}",
+                        m.value.ipv4,
+                        e.value.ipv4,
+                        where_(e.line, fixed.contains(e))
+                    ),
+                    Some("give each map its own IPv4 addresses, or delete one of the two".into()),
+                );
+            }
+            if m.value.ipv6.overlaps(&e.value.ipv6) {
+                d.error(
+                    m.line,
+                    format!(
+                        "map {}: the IPv6 side overlaps map {} {}",
+                        m.value.ipv6,
+                        e.value.ipv6,
+                        where_(e.line, fixed.contains(e))
+                    ),
+                    Some("give each map its own IPv6 addresses, or delete one of the two".into()),
+                );
+            }
+        }
+    }
+}
+
+fn where_(line: usize, in_main_config: bool) -> String {
+    if in_main_config {
+        "(in the main configuration)".into()
+    } else {
+        format!("(line {line})")
+    }
+}
+
+/// A map against the prefix and the translator's own addresses.
+pub(crate) fn check_map_against(
+    prefix: Option<&Located<Ipv6Net>>,
+    m: &Located<StaticMap>,
+    fmt: Format,
+    d: &mut Diagnostics,
+) {
+    if let Some(p) = prefix.filter(|p| p.value.overlaps(&m.value.ipv6)) {
+        d.error(
+            m.line,
+            format!(
+                "map {}: the IPv6 side overlaps the NAT64 prefix {}{}",
+                m.value.ipv6,
+                p.value,
+                on_line(p.line)
+            ),
+            Some(format!(
+                "use IPv6 addresses outside {} ({}): addresses inside the prefix are translated by RFC 6052 already",
+                p.value,
+                fmt.setting("map", Val::Map("192.168.5.42", "2001:db8:1:4444::1"))
+            )),
+        );
+    }
+}
+
+fn check_pool(p: &Ipv4Net, line: usize, fmt: Format, d: &mut Diagnostics) {
+    if p.prefix_len() > 31 {
+        d.error(
+            line,
+            format!("dynamic-pool {p}: the prefix must be /31 or shorter (its first address is never handed out)"),
+            Some(fmt.write("dynamic-pool", Val::Str("192.168.255.0/24"))),
+        );
+    } else if p.has_host_bits() {
+        let fixed = format!("{}/{}", p.network(), p.prefix_len());
+        d.error(
+            line,
+            format!("dynamic-pool {p} has host bits set"),
+            Some(fmt.write("dynamic-pool", Val::Str(&fixed))),
+        );
+    }
+    match ipv4_reservation(p.addr()) {
+        Reservation::None => {}
+        Reservation::LinkLocal => d.warn(
+            line,
+            format!("dynamic-pool {p}: link-local addresses, use with caution"),
+            None,
+        ),
+        Reservation::Reserved(why) => d.error(
+            line,
+            format!("dynamic-pool {p}: {why} cannot be handed out"),
+            Some(fmt.write("dynamic-pool", Val::Str("192.168.255.0/24"))),
+        ),
+    }
+}
+
+fn check_unicast_ipv4(
+    name: &str,
+    a: Ipv4Addr,
+    line: usize,
+    fmt: Format,
+    d: &mut Diagnostics,
+    example: Val<'_>,
+) {
+    match ipv4_reservation(a) {
+        Reservation::None => {}
+        Reservation::LinkLocal => d.warn(
+            line,
+            format!("{name} {a} is link-local, use with caution"),
+            None,
+        ),
+        Reservation::Reserved(why) => d.error(
+            line,
+            format!("{name} {a}: {why} cannot be used"),
+            Some(fmt.write(name, example)),
+        ),
+    }
+}
+
+fn check_ifname(name: &str, value: &str, line: usize, fmt: Format, d: &mut Diagnostics) {
+    let bad = value.is_empty()
+        || value.len() > MAX_IFNAME_LEN
+        || value == "."
+        || value == ".."
+        || value.contains(['/', ':'])
+        || value.contains(char::is_whitespace);
+    if bad {
+        let example = if name == "tun-device" {
+            "nat64"
+        } else {
+            "eth0"
+        };
+        let fix = if name == "interfaces" {
+            fmt.write(name, Val::List(&[example]))
+        } else {
+            fmt.write(name, Val::Str(example))
+        };
+        d.error(
+            line,
+            format!("{name} \"{value}\" is not a valid interface name (1 to {MAX_IFNAME_LEN} characters, no '/', ':' or spaces)"),
+            Some(fix),
+        );
+    }
+}
+
+fn network_of(n: &IpNet) -> String {
+    match n {
+        IpNet::V4(n) => format!("{}/{}", n.network(), n.prefix_len()),
+        IpNet::V6(n) => format!("{}/{}", n.network(), n.prefix_len()),
+    }
+}
+
+enum Reservation {
+    None,
+    LinkLocal,
+    Reserved(&'static str),
+}
+
+/// TAYGA's `validate_ip4_addr` (0.9.5+): these can never be translated.
+/// Class E (240/4) is allowed, as TAYGA now does.
+fn ipv4_reservation(a: Ipv4Addr) -> Reservation {
+    let o = a.octets();
+    if o[0] == 0 {
+        Reservation::Reserved("0.0.0.0/8 (\"this network\")")
+    } else if o[0] == 127 {
+        Reservation::Reserved("127.0.0.0/8 (loopback)")
+    } else if a.is_multicast() {
+        Reservation::Reserved("224.0.0.0/4 (multicast)")
+    } else if a.is_broadcast() {
+        Reservation::Reserved("255.255.255.255 (broadcast)")
+    } else if a.is_link_local() {
+        Reservation::LinkLocal
+    } else {
+        Reservation::None
+    }
+}
+
+/// TAYGA's `validate_ip6_addr`: 64:ff9b::/32 is fine (well-known and local-use
+/// translation space); otherwise ::/8, multicast and link-local are refused.
+fn is_reserved_ipv6(a: Ipv6Addr) -> bool {
+    let s = a.segments();
+    if s[0] == 0x64 && s[1] == 0xff9b {
+        return false;
+    }
+    a.octets()[0] == 0 || a.is_multicast() || (s[0] & 0xffc0) == 0xfe80
+}
+
+fn in_well_known_96(a: Ipv6Addr) -> bool {
+    let s = a.segments();
+    s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+}
+
+/// Whether `a` is globally reachable per the IANA IPv4 special-purpose registry.
+/// TODO: use nat64_common::ipv4_scope::is_global once merged
+fn is_global(a: Ipv4Addr) -> bool {
+    let o = a.octets();
+    let n = u32::from(a);
+    let in_net = |net: u32, len: u32| n >> (32 - len) == net >> (32 - len);
+    !(o[0] == 0
+        || a.is_private()
+        || in_net(0x6440_0000, 10) // 100.64.0.0/10 shared address space
+        || a.is_loopback()
+        || a.is_link_local()
+        // 192.0.0.0/24 protocol assignments, except the two anycast relays that are global
+        || (in_net(0xc000_0000, 24) && o[3] != 9 && o[3] != 10)
+        || a.is_documentation()
+        || in_net(0xc612_0000, 15) // 198.18.0.0/15 benchmarking
+        || o[0] >= 240 // reserved and broadcast
+        || in_net(0xc058_6300, 24)) // 192.88.99.0/24 deprecated 6to4 relay
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_addresses() {
+        for a in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "192.0.0.9",
+            "100.63.255.255",
+            "100.128.0.0",
+        ] {
+            assert!(is_global(a.parse().unwrap()), "{a}");
+        }
+        for a in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.255.1",
+            "100.64.0.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "192.0.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "203.0.113.5",
+            "240.0.0.1",
+            "0.1.2.3",
+        ] {
+            assert!(!is_global(a.parse().unwrap()), "{a}");
+        }
+    }
+
+    #[test]
+    fn reserved_ipv6() {
+        assert!(!is_reserved_ipv6("64:ff9b::1".parse().unwrap()));
+        assert!(!is_reserved_ipv6("64:ff9b:1::1".parse().unwrap()));
+        assert!(is_reserved_ipv6("::1".parse().unwrap()));
+        assert!(is_reserved_ipv6("ff02::1".parse().unwrap()));
+        assert!(is_reserved_ipv6("fe80::1".parse().unwrap()));
+        assert!(!is_reserved_ipv6("2001:db8::1".parse().unwrap()));
+    }
+}
