@@ -232,19 +232,14 @@ impl fmt::Display for IpNet {
     }
 }
 
-/// RFC 6052 section 2.2: the IPv4 address follows the prefix, skipping bits 64–71
-/// (the "u" octet). Only meaningful for the six lengths RFC 6052 allows.
+/// RFC 6052 section 2.2 embedding, by the code the datapath uses. Only meaningful for the
+/// six lengths RFC 6052 allows (validation checks the length first).
 pub(crate) fn embed_ipv4(prefix: &Ipv6Net, v4: Ipv4Addr) -> Ipv6Addr {
-    let mut bytes = prefix.network().octets();
-    let mut pos = usize::from(prefix.prefix_len() / 8);
-    for octet in v4.octets() {
-        if pos == 8 {
-            pos += 1;
-        }
-        bytes[pos] = octet;
-        pos += 1;
+    let prefix = nat64_common::rfc6052::Prefix::new(prefix.network().octets(), prefix.prefix_len());
+    match prefix {
+        Ok(prefix) => Ipv6Addr::from(prefix.embed(v4.octets())),
+        Err(_) => Ipv6Addr::UNSPECIFIED,
     }
-    Ipv6Addr::from(bytes)
 }
 
 #[cfg(test)]

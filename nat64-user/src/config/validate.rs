@@ -672,23 +672,9 @@ fn in_well_known_96(a: Ipv6Addr) -> bool {
     s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
 }
 
-/// Whether `a` is globally reachable per the IANA IPv4 special-purpose registry.
-/// TODO: use nat64_common::ipv4_scope::is_global once merged
+/// RFC 6052 section 3.1's notion of global, shared with the datapath.
 fn is_global(a: Ipv4Addr) -> bool {
-    let o = a.octets();
-    let n = u32::from(a);
-    let in_net = |net: u32, len: u32| n >> (32 - len) == net >> (32 - len);
-    !(o[0] == 0
-        || a.is_private()
-        || in_net(0x6440_0000, 10) // 100.64.0.0/10 shared address space
-        || a.is_loopback()
-        || a.is_link_local()
-        // 192.0.0.0/24 protocol assignments, except the two anycast relays that are global
-        || (in_net(0xc000_0000, 24) && o[3] != 9 && o[3] != 10)
-        || a.is_documentation()
-        || in_net(0xc612_0000, 15) // 198.18.0.0/15 benchmarking
-        || o[0] >= 240 // reserved and broadcast
-        || in_net(0xc058_6300, 24)) // 192.88.99.0/24 deprecated 6to4 relay
+    nat64_common::ipv4_scope::is_global(a.octets())
 }
 
 #[cfg(test)]
