@@ -1,1 +1,175 @@
-fn main() {}
+//! The `nat64` binary: `nat64 run`, `nat64 config check`, and TAYGA's command line when
+//! called as `tayga` (or `nat64 tayga`).
+
+use std::{ffi::OsString, process::ExitCode};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use nat64::{
+    cli::{
+        self,
+        native::{ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs},
+        tayga_flags::TaygaFlags,
+    },
+    config::{self, Config, Datapath},
+    daemon,
+    gateway::{self, Mode, Privileges},
+    logging::{self, LogTarget},
+    tun::{self, InterfaceName},
+};
+use tracing::warn;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let result = if cli::invoked_as_tayga(&args) {
+        run_tayga(TaygaFlags::parse_from(cli::tayga_args(&args)))
+    } else {
+        match NativeCli::parse_from(&args).command {
+            NativeCommand::Run(run) => run_native(run),
+            NativeCommand::Config(ConfigCommand::Check { file }) => check(&file),
+            NativeCommand::Tayga { .. } => unreachable!("dispatched above"),
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("nat64: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: &std::path::Path) -> Result<Config> {
+    // Every problem at once, each naming its line and the fix, before the host is touched.
+    config::check_file(path).map_err(|err| anyhow::anyhow!("configuration refused:\n{err}"))
+}
+
+fn check(file: &std::path::Path) -> Result<()> {
+    let config = load_config(file)?;
+    for warning in &config.warnings {
+        println!("warning: {warning}");
+    }
+    println!("{}: OK", file.display());
+    Ok(())
+}
+
+fn run_native(args: RunArgs) -> Result<()> {
+    let mut config = match &args.config {
+        Some(path) => load_config(path)?,
+        None => Config::native_defaults(),
+    };
+    apply_address_overrides(&mut config, &args)?;
+    if !args.interfaces.is_empty() {
+        config.interfaces = args.interfaces.clone();
+    }
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = Some(dir.clone());
+    }
+    if args.egress.is_some() {
+        config.egress = args.egress.clone();
+    }
+    if let Some(datapath) = args.datapath {
+        config.datapath = match datapath {
+            DatapathArg::Auto => Datapath::Auto,
+            DatapathArg::Tc => Datapath::Tc,
+            DatapathArg::Tun => Datapath::Tun,
+        };
+    }
+    config.keep |= args.keep;
+    logging::init(LogTarget::Stderr, &args.log);
+    log_warnings(&config);
+    let mode = Mode::Native {
+        interfaces: config.interfaces.clone(),
+        egress: config.egress.clone(),
+    };
+    gateway::run(config, mode, Privileges::default())
+}
+
+/// `--prefix` and `--pool` on the command line, checked by the same rules as a file.
+fn apply_address_overrides(config: &mut Config, args: &RunArgs) -> Result<()> {
+    if args.prefix.is_none() && args.pool.is_none() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    text.push_str(&format!("tun_device = \"{}\"\n", config.tun_device));
+    text.push_str(&format!("ipv4_addr = \"{}\"\n", config.ipv4_addr));
+    if config.ipv6_addr_configured {
+        text.push_str(&format!("ipv6_addr = \"{}\"\n", config.ipv6_addr));
+    }
+    let prefix = args
+        .prefix
+        .clone()
+        .or(config.prefix.map(|p| format!("{}/{}", p.network(), p.prefix_len())));
+    if let Some(prefix) = prefix {
+        text.push_str(&format!("prefix = \"{prefix}\"\n"));
+    }
+    let pool = args
+        .pool
+        .clone()
+        .or(config.dynamic_pool.map(|p| format!("{}/{}", p.network(), p.prefix_len())));
+    if let Some(pool) = pool {
+        text.push_str(&format!("dynamic_pool = \"{pool}\"\n"));
+    }
+    let overrides = config::parse_str(&text, std::path::Path::new("command line"), config::Format::Toml)
+        .map_err(|err| anyhow::anyhow!("--prefix/--pool refused:\n{err}"))?;
+    config.prefix = overrides.prefix;
+    config.dynamic_pool = overrides.dynamic_pool;
+    config.ipv6_addr = overrides.ipv6_addr;
+    config.ipv6_addr_configured = overrides.ipv6_addr_configured;
+    Ok(())
+}
+
+fn run_tayga(flags: TaygaFlags) -> Result<()> {
+    let config = load_config(&flags.config)?;
+    let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
+    let (uid, gid) = resolve_ids(&flags)?;
+    let target = if flags.stdout {
+        LogTarget::Stdout
+    } else if flags.syslog || flags.journal || !flags.stays_in_foreground() {
+        LogTarget::Syslog
+    } else {
+        LogTarget::Stderr
+    };
+    logging::init(target, if flags.debug { "debug" } else { "info" });
+    log_warnings(&config);
+
+    if flags.mktun {
+        tun::make_persistent(&device, uid, gid).with_context(|| format!("--mktun {device}"))?;
+        tracing::info!("Created persistent tun device {device}");
+        return Ok(());
+    }
+    if flags.rmtun {
+        tun::remove_persistent(&device).with_context(|| format!("--rmtun {device}"))?;
+        tracing::info!("Removed persistent tun device {device}");
+        return Ok(());
+    }
+    if !flags.stays_in_foreground() {
+        daemon::detach().context("detaching from the terminal")?;
+    }
+    if let Some(pidfile) = &flags.pidfile {
+        daemon::write_pidfile(pidfile)?;
+    }
+    let privileges = Privileges {
+        chroot: flags.chroot.then(|| config.data_dir.clone()).flatten(),
+        uid,
+        gid,
+    };
+    if flags.chroot && privileges.chroot.is_none() {
+        anyhow::bail!("--chroot needs a data-dir in {}", flags.config.display());
+    }
+    gateway::run(config, Mode::Tayga, privileges)
+}
+
+fn resolve_ids(flags: &TaygaFlags) -> Result<(Option<u32>, Option<u32>)> {
+    let user = flags.user.as_deref().map(daemon::resolve_user).transpose()?;
+    let group = flags.group.as_deref().map(daemon::resolve_group).transpose()?;
+    // As TAYGA: -u alone also takes the user's primary group.
+    let gid = group.or(user.map(|(_, gid)| gid));
+    Ok((user.map(|(uid, _)| uid), gid))
+}
+
+fn log_warnings(config: &Config) {
+    for warning in &config.warnings {
+        warn!("{warning}");
+    }
+}

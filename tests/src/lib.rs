@@ -1,5 +1,8 @@
 //! Helpers shared by the test files under `tests/tests/`.
 
+pub mod binary;
+pub mod gateway_bed;
 pub mod netns;
 pub mod packets;
 pub mod privileges;
+pub mod tempdir;

@@ -14,6 +14,9 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 pub struct Netns {
     name: String,
     children: Vec<Child>,
+    /// Output files of the children, in the same order (a pipe nobody reads would stall a
+    /// chatty daemon).
+    logs: Vec<std::path::PathBuf>,
 }
 
 impl Netns {
@@ -25,6 +28,7 @@ impl Netns {
         let ns = Self {
             name,
             children: Vec::new(),
+            logs: Vec::new(),
         };
         ns.exec(&["ip", "link", "set", "lo", "up"])?;
         Ok(ns)
@@ -47,21 +51,47 @@ impl Netns {
         run_checked(self.command(program).args(args))
     }
 
-    /// Starts `argv` in the background inside the namespace; killed when the namespace goes.
+    /// Starts `argv` in the background inside the namespace, its output going to a log file;
+    /// killed when the namespace goes.
     pub fn spawn(&mut self, argv: &[&str]) -> Result<&mut Child> {
         let (program, args) = argv.split_first().context("empty command")?;
+        let log = std::env::temp_dir().join(format!("{}-{}.log", self.name, self.children.len()));
+        let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let err = out.try_clone()?;
         let child = self
             .command(program)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .with_context(|| format!("starting {argv:?} in {}", self.name))?;
         self.children.push(child);
+        self.logs.push(log);
         self.children
             .last_mut()
             .context("the child just pushed is there")
+    }
+
+    /// The most recently started background process.
+    pub fn last_child(&mut self) -> Option<&mut Child> {
+        self.children.last_mut()
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn last_child_exit(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        match self.children.last_mut() {
+            Some(child) => Ok(child.try_wait()?),
+            None => Ok(None),
+        }
+    }
+
+    /// What it has printed so far.
+    pub fn last_child_output(&self) -> String {
+        self.logs
+            .last()
+            .and_then(|log| std::fs::read_to_string(log).ok())
+            .unwrap_or_default()
     }
 
     /// Runs `body` on a thread of its own that has entered this namespace (a network
@@ -113,6 +143,9 @@ impl Drop for Netns {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 let _ = Command::new("kill").args(["-9", pid]).status();
             }
+        }
+        for log in &self.logs {
+            let _ = std::fs::remove_file(log);
         }
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])

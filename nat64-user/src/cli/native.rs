@@ -1,0 +1,72 @@
+//! nat64's own command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "nat64", version, about = "NAT64 gateway: eBPF fast path, TAYGA-compatible control plane")]
+pub struct NativeCli {
+    #[command(subcommand)]
+    pub command: NativeCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NativeCommand {
+    /// Run the gateway. Without --config: prefix 64:ff9b::/96, pool 100.64.0.0/10,
+    /// ipv4-addr 100.64.0.1, interface nat64, masquerade out of the default route's interface.
+    Run(RunArgs),
+    /// Run with TAYGA's command line (also: call this binary through a link named `tayga`).
+    Tayga {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate a tayga.conf or TOML file; print every problem with its line and the fix.
+    Check { file: PathBuf },
+}
+
+#[derive(Parser, Debug, Clone)]
+pub struct RunArgs {
+    /// A tayga.conf or nat64 TOML file; the defaults above apply without one.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A physical interface facing the IPv6 clients (repeatable). Its global IPv6 address
+    /// becomes the translator's with the well-known prefix.
+    #[arg(long = "iface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// The IPv4 uplink to masquerade out of (default: the IPv4 default route's interface).
+    #[arg(long, value_name = "IFACE")]
+    pub egress: Option<String>,
+    /// The RFC 6052 prefix (default 64:ff9b::/96).
+    #[arg(long, value_name = "IPV6/LEN")]
+    pub prefix: Option<String>,
+    /// The dynamic pool (default 100.64.0.0/10).
+    #[arg(long, value_name = "IPV4/LEN")]
+    pub pool: Option<String>,
+    /// Where dynamic.map is kept (default /var/lib/nat64).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Which datapath to run.
+    #[arg(long, value_enum)]
+    pub datapath: Option<DatapathArg>,
+    /// Leave the interface, routes and rules in place on stop.
+    #[arg(long)]
+    pub keep: bool,
+    /// Log level filter (tracing's RUST_LOG syntax), e.g. `debug`.
+    #[arg(long, default_value = "info", env = "RUST_LOG")]
+    pub log: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DatapathArg {
+    Auto,
+    Tc,
+    Tun,
+}

@@ -1,0 +1,219 @@
+//! The running gateway: set the host up, serve the datapath, answer signals, and leave the
+//! host as it was on a clean stop.
+
+pub mod host_plan;
+pub mod persistence;
+pub mod pool_lookup;
+pub mod translator_setup;
+pub mod tun_workers;
+
+use std::{
+    sync::{atomic::Ordering, Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info, warn};
+
+pub use host_plan::Mode;
+use pool_lookup::{now_epoch_seconds, SharedPool};
+use tun_workers::{TunCounters, WorkerShared};
+
+use crate::{
+    config::{Config, WELL_KNOWN_PREFIX},
+    daemon,
+    host::{netlink::Netlink, HostChanges},
+    pool::{DynamicPool, PoolConfig},
+    translate::Translator,
+    tun::{self, InterfaceName},
+};
+
+/// How often expiry runs and `dynamic.map` is considered for a write.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// What TAYGA's `-r`, `-u` and `-g` ask for, applied once the host is set up (which needs
+/// root) and before the first packet is served.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Privileges {
+    pub chroot: Option<std::path::PathBuf>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// Serves until SIGTERM or SIGINT. Starts the tokio runtime, so call it after daemonising.
+pub fn run(config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the control-plane runtime")?;
+    runtime.block_on(serve(config, mode, privileges))
+}
+
+async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
+    let netlink = Netlink::connect()?;
+    adopt_interface_address(&mut config, &mode, &netlink).await?;
+
+    let static_maps = config.load_map_file().map_err(|err| anyhow::anyhow!("{err}"))?;
+    let translator = Translator::new(translator_setup::translator_config(&config, &static_maps)?)?;
+    let pool = persistence::load_pool(&config, now_epoch_seconds())?
+        .unwrap_or_else(|| DynamicPool::new(empty_pool_config()));
+
+    let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
+    let workers = worker_count(&config);
+    let (queues, single_queue_note) = tun::open_queues(&device, workers)
+        .with_context(|| format!("opening TUN device {device}"))?;
+    if let Some(note) = single_queue_note {
+        info!("{note}");
+    }
+
+    let mut changes = HostChanges::default();
+    if let Err(err) = host_plan::apply(&config, &mode, &netlink, &mut changes).await {
+        if let Err(undo) = changes.undo_all(&netlink).await {
+            error!("{undo:#}");
+        }
+        return Err(err.context("setting the host up"));
+    }
+
+    if let Err(err) = drop_privileges(&mut config, &privileges) {
+        if let Err(undo) = changes.undo_all(&netlink).await {
+            error!("{undo:#}");
+        }
+        return Err(err);
+    }
+
+    let shared = Arc::new(WorkerShared {
+        translator,
+        pool: SharedPool {
+            pool: Mutex::new(pool),
+            allow_source: config.allow_source.clone(),
+        },
+        counters: TunCounters::default(),
+        stop: Default::default(),
+    });
+    let queue_count = queues.len();
+    let handles = tun_workers::start(queues, Arc::clone(&shared))?;
+    info!(
+        "datapath tun: {queue_count} worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
+        config.prefix.map_or("none".into(), |p| format!("{}/{}", p.network(), p.prefix_len())),
+        config.dynamic_pool.map_or("none".into(), |p| format!("{}/{}", p.network(), p.prefix_len())),
+        config.ipv4_addr,
+        config.ipv6_addr,
+    );
+
+    let served = serve_signals(&config, &shared).await;
+
+    shared.stop.store(true, Ordering::Relaxed);
+    for handle in handles {
+        if handle.join().is_err() {
+            error!("a TUN worker panicked");
+        }
+    }
+    save(&config, &shared);
+    if config.keep {
+        info!("--keep: leaving the interface, routes and rules in place");
+    } else if let Err(err) = changes.undo_all(&netlink).await {
+        error!("{err:#}");
+    }
+    served
+}
+
+/// SIGHUP: write dynamic.map (and re-read the map-file, which needs a restart for now);
+/// SIGTERM/SIGINT: stop; a timer runs expiry and TAYGA's periodic write.
+async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
+    let mut last_write = Instant::now();
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                info!("SIGHUP: writing dynamic.map");
+                save(config, shared);
+                last_write = Instant::now();
+                if config.map_file.is_some() {
+                    match config.load_map_file() {
+                        Ok(maps) => warn!(
+                            "SIGHUP: map-file re-read ({} maps); changed maps take effect after a restart",
+                            maps.len()
+                        ),
+                        Err(err) => error!("SIGHUP: map-file refused, keeping the old maps: {err}"),
+                    }
+                }
+            }
+            _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
+            _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
+            _ = maintenance.tick() => {
+                let (expired, dirty, commit_delay) = {
+                    let mut pool = shared.pool.pool.lock().unwrap_or_else(|p| p.into_inner());
+                    let expired = pool.expire(now_epoch_seconds());
+                    (expired.len(), pool.take_dirty(), pool.timers().commit_delay())
+                };
+                if expired > 0 {
+                    info!("{expired} dynamic mappings forgotten");
+                }
+                if dirty || expired > 0 || last_write.elapsed() >= commit_delay {
+                    save(config, shared);
+                    last_write = Instant::now();
+                }
+            }
+        }
+    }
+}
+
+fn drop_privileges(config: &mut Config, privileges: &Privileges) -> Result<()> {
+    if let Some(dir) = &privileges.chroot {
+        daemon::chroot_to(dir)?;
+        // dynamic.map now lives at the root of the chroot.
+        config.data_dir = Some("/".into());
+    }
+    daemon::drop_privileges(privileges.uid, privileges.gid)
+}
+
+fn save(config: &Config, shared: &WorkerShared) {
+    let pool = shared.pool.pool.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(err) = persistence::save_pool(config, &pool) {
+        error!("{err:#}");
+    }
+}
+
+/// Native mode with the well-known prefix: the translator's IPv6 address is the global
+/// address of the first `--iface`, as the TurnKey appliance configures it.
+async fn adopt_interface_address(config: &mut Config, mode: &Mode, netlink: &Netlink) -> Result<()> {
+    let Mode::Native { interfaces, .. } = mode else {
+        return Ok(());
+    };
+    let well_known = config.prefix.is_some_and(|p| p.network() == WELL_KNOWN_PREFIX && p.prefix_len() == 96);
+    let Some(first) = interfaces.first() else {
+        return Ok(());
+    };
+    if config.ipv6_addr_configured || !well_known {
+        return Ok(());
+    }
+    let index = netlink.ifindex(first).await.with_context(|| format!("--iface {first}"))?;
+    match netlink.global_ipv6_of(index).await? {
+        Some(addr) => {
+            info!("ipv6-addr {addr}: the global address of {first}");
+            config.ipv6_addr = addr;
+        }
+        None => info!("{first} has no global IPv6 address; ipv6-addr stays {}", config.ipv6_addr),
+    }
+    Ok(())
+}
+
+fn worker_count(config: &Config) -> usize {
+    match config.workers {
+        Some(0) => 1,
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// A pool that never allocates, for configurations without `dynamic-pool`.
+fn empty_pool_config() -> PoolConfig {
+    let mut config = PoolConfig::new(std::net::Ipv4Addr::new(0, 0, 0, 0), 31)
+        .unwrap_or_else(|_| unreachable!("0.0.0.0/31 is a valid pool"));
+    config.reserved_v4.insert(std::net::Ipv4Addr::new(0, 0, 0, 1));
+    config
+}

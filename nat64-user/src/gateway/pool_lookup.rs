@@ -1,0 +1,84 @@
+//! The dynamic pool as the translator consults it, shared by the TUN workers.
+
+use std::{
+    net::{Ipv4Addr, Ipv6Addr},
+    sync::Mutex,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use crate::{
+    config::Ipv6Net,
+    pool::DynamicPool,
+    translate::DynamicMap,
+};
+
+/// Wall-clock seconds, the unit `dynamic.map` stores last use in.
+pub fn now_epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The pool and the policy around it, shared by every worker.
+pub struct SharedPool {
+    pub pool: Mutex<DynamicPool>,
+    /// IPv6 sources allowed to get a mapping; empty: every source.
+    pub allow_source: Vec<Ipv6Net>,
+}
+
+/// One packet's view of the pool: lookups stamp last use, allocation happens only for
+/// sources of packets being translated (never for addresses quoted in ICMP errors).
+pub struct PoolLookup<'a> {
+    pub shared: &'a SharedPool,
+    pub now: u64,
+    /// Set when allocation found the pool full: the worker logs it once per burst.
+    pub pool_full: bool,
+}
+
+impl<'a> PoolLookup<'a> {
+    pub fn new(shared: &'a SharedPool, now: u64) -> Self {
+        Self {
+            shared,
+            now,
+            pool_full: false,
+        }
+    }
+
+    fn allowed(&self, v6: &Ipv6Addr) -> bool {
+        self.shared.allow_source.is_empty()
+            || self.shared.allow_source.iter().any(|net| net.contains(*v6))
+    }
+}
+
+impl DynamicMap for PoolLookup<'_> {
+    fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr> {
+        // A poisoned lock means a worker panicked mid-update; the pool's own invariants are
+        // kept by its methods, so carrying on beats stopping the datapath.
+        let mut pool = self.shared.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if !allocate {
+            return pool.lookup_v6(v6);
+        }
+        if !self.allowed(v6) {
+            return None;
+        }
+        match pool.get_or_allocate(v6, self.now) {
+            Ok(v4) => Some(v4),
+            Err(_full) => {
+                self.pool_full = true;
+                None
+            }
+        }
+    }
+
+    fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+        let mut pool = self.shared.pool.lock().unwrap_or_else(|p| p.into_inner());
+        // TAYGA does not translate towards a mapping that has gone idle: its address may be
+        // handed to another host at any moment.
+        if pool.is_idle(v4, self.now) != Some(false) {
+            return None;
+        }
+        pool.touch(*v4, self.now);
+        pool.lookup_v4(v4)
+    }
+}

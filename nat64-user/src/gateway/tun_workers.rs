@@ -1,0 +1,167 @@
+//! The TUN datapath: worker threads that read packets from the `tun-device`, translate them
+//! and write the results back, one thread per queue.
+
+use std::{
+    io,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use nat64_common::counters::DropReason;
+use tracing::{debug, warn};
+
+use super::pool_lookup::{now_epoch_seconds, PoolLookup, SharedPool};
+use crate::{
+    translate::{Output, Translator, Verdict},
+    tun::TunQueue,
+};
+
+/// How long a worker waits for a packet before it looks at the stop flag again.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Larger than any packet a TUN device with a 64 KiB MTU can hand over.
+const READ_BUFFER: usize = 65_536;
+
+/// Counters of the TUN datapath, summed over workers.
+#[derive(Default)]
+pub struct TunCounters {
+    pub received: AtomicU64,
+    pub translated_packets_out: AtomicU64,
+    pub icmp_errors_sent: AtomicU64,
+    pub write_errors: AtomicU64,
+    pub dropped: [AtomicU64; DropReason::COUNT],
+}
+
+impl TunCounters {
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped
+            .get(reason as usize)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// What every worker shares.
+pub struct WorkerShared {
+    pub translator: Translator,
+    pub pool: SharedPool,
+    pub counters: TunCounters,
+    pub stop: AtomicBool,
+}
+
+/// Starts one worker per queue.
+pub fn start(queues: Vec<TunQueue>, shared: Arc<WorkerShared>) -> io::Result<Vec<JoinHandle<()>>> {
+    queues
+        .into_iter()
+        .enumerate()
+        .map(|(index, queue)| {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name(format!("nat64-tun-{index}"))
+                .spawn(move || worker(queue, &shared))
+        })
+        .collect()
+}
+
+fn worker(queue: TunQueue, shared: &WorkerShared) {
+    let mut packet = vec![0u8; READ_BUFFER];
+    let mut out = Output::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        match wait_readable(&queue) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(err) => {
+                warn!("polling the TUN device failed: {err}");
+                std::thread::sleep(POLL_INTERVAL);
+                continue;
+            }
+        }
+        // Drain what is queued before polling again: one poll per burst, not per packet.
+        loop {
+            let len = match queue.read(&mut packet) {
+                Ok(len) => len,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    warn!("reading the TUN device failed: {err}");
+                    break;
+                }
+            };
+            handle_packet(packet.get(..len).unwrap_or(&[]), &queue, shared, &mut out);
+        }
+    }
+}
+
+fn handle_packet(packet: &[u8], queue: &TunQueue, shared: &WorkerShared, out: &mut Output) {
+    shared.counters.received.fetch_add(1, Ordering::Relaxed);
+    if is_quiet_ipv6_control(packet) {
+        return;
+    }
+    let mut lookup = PoolLookup::new(&shared.pool, now_epoch_seconds());
+    let verdict = shared.translator.translate(packet, &mut lookup, out);
+    if lookup.pool_full {
+        warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
+    }
+    match verdict {
+        Verdict::Translated => {
+            shared
+                .counters
+                .translated_packets_out
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+        }
+        Verdict::IcmpError(reason) => {
+            count_drop(shared, reason);
+            shared.counters.icmp_errors_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        Verdict::Drop(reason) => {
+            count_drop(shared, reason);
+            debug!("dropped a packet: {}", reason.as_str());
+            return;
+        }
+    }
+    for result in out.packets() {
+        if let Err(err) = queue.write(result) {
+            shared.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            debug!("writing to the TUN device failed: {err}");
+        }
+    }
+}
+
+fn count_drop(shared: &WorkerShared, reason: DropReason) {
+    if let Some(counter) = shared.counters.dropped.get(reason as usize) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// IPv6 on the TUN device sends MLD reports and router solicitations of its own; they reach
+/// the reader and are not traffic to translate.
+fn is_quiet_ipv6_control(packet: &[u8]) -> bool {
+    let is_v6 = packet.first().is_some_and(|b| b >> 4 == 6);
+    let multicast_dst = packet.get(24) == Some(&0xff);
+    is_v6 && multicast_dst
+}
+
+fn wait_readable(queue: &TunQueue) -> io::Result<bool> {
+    let mut fds = libc::pollfd {
+        fd: queue.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let timeout = POLL_INTERVAL.as_millis() as libc::c_int;
+    // SAFETY: one valid pollfd for the duration of the call.
+    let rc = unsafe { libc::poll(&mut fds, 1, timeout) };
+    match rc {
+        n if n > 0 => Ok(true),
+        0 => Ok(false),
+        _ => {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Three namespaces as a TAYGA user's network looks: an IPv6-only client, the gateway, an
+//! IPv4-only server; veth between them. The gateway's interfaces are named `eth0` (towards
+//! the clients) and `eth1` (the IPv4 uplink, where the default route points).
+//!
+//! client c0 2001:db8:1::2/64 ── eth0 2001:db8:1::1/64 [gateway] eth1 192.0.2.1/24 ── s0 192.0.2.2/24 server
+
+use std::{
+    net::{Ipv4Addr, Ipv6Addr},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+use crate::netns::Netns;
+
+pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+pub const GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+pub const GATEWAY_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub const SERVER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// The prefix the tests translate through (documentation space: RFC 6052's well-known
+/// prefix would refuse the documentation addresses the servers have).
+pub const PREFIX: &str = "2001:db8:64::/96";
+/// SERVER_V4 behind PREFIX.
+pub const SERVER_VIA_PREFIX: &str = "2001:db8:64::c000:202";
+
+pub struct GatewayBed {
+    pub client: Netns,
+    pub gateway: Netns,
+    pub server: Netns,
+}
+
+impl GatewayBed {
+    pub fn new() -> Result<Self> {
+        let client = Netns::new("cli")?;
+        let gateway = Netns::new("gw")?;
+        let server = Netns::new("srv")?;
+        client.link("c0", &gateway, "eth0")?;
+        gateway.link("eth1", &server, "s0")?;
+        client.exec(&["ip", "-6", "addr", "add", "2001:db8:1::2/64", "dev", "c0", "nodad"])?;
+        client.exec(&["ip", "-6", "route", "add", "default", "via", "2001:db8:1::1"])?;
+        gateway.exec(&["ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", "eth0", "nodad"])?;
+        gateway.exec(&["ip", "addr", "add", "192.0.2.1/24", "dev", "eth1"])?;
+        gateway.exec(&["ip", "route", "add", "default", "via", "192.0.2.2"])?;
+        server.exec(&["ip", "addr", "add", "192.0.2.2/24", "dev", "s0"])?;
+        Ok(Self {
+            client,
+            gateway,
+            server,
+        })
+    }
+
+    /// Starts `nat64 <args>` in the gateway namespace and waits until its interface routes
+    /// the prefix (the gateway is serving), or fails with its output.
+    pub fn start_gateway(&mut self, args: &[&str]) -> Result<()> {
+        let binary = crate::binary::nat64();
+        let binary = binary.to_str().context("binary path is UTF-8")?.to_owned();
+        let mut argv = vec![binary.as_str()];
+        argv.extend_from_slice(args);
+        self.gateway.spawn(&argv)?;
+        self.wait_for_route("2001:db8:64::/96", Duration::from_secs(20))
+    }
+
+    fn wait_for_route(&mut self, route: &str, limit: Duration) -> Result<()> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let routes = self.gateway.exec(&["ip", "-6", "route", "show", route])?;
+            if !routes.stdout.is_empty() {
+                return Ok(());
+            }
+            if let Some(status) = self.gateway.last_child_exit()? {
+                bail!("nat64 exited early ({status}): {}", self.gateway.last_child_output());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("nat64 did not route {route} within {limit:?}: {}", self.gateway.last_child_output())
+    }
+}
+
+/// A UDP and TCP echo server on the server, in python3 (what the machine has).
+pub fn spawn_echo_server(ns: &mut Netns, port: u16) -> Result<()> {
+    let script = format!(
+        r#"
+import socket, threading
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", {port}))
+    while True:
+        data, peer = s.recvfrom(65535)
+        s.sendto(data, peer)
+def tcp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", {port}))
+    s.listen(16)
+    while True:
+        c, _ = s.accept()
+        def serve(c):
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                c.sendall(data)
+            c.close()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+threading.Thread(target=udp, daemon=True).start()
+tcp()
+"#
+    );
+    ns.spawn(&["python3", "-c", &script])?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(())
+}
+
+/// Sends `payload` to the echo server over UDP or TCP from the client; returns the echo.
+pub fn echo_through(ns: &Netns, proto: &str, target: &str, port: u16, payload_len: usize) -> Result<Vec<u8>> {
+    let script = format!(
+        r#"
+import socket, sys
+payload = bytes((i * 7 + 3) % 256 for i in range({payload_len}))
+kind = socket.SOCK_DGRAM if "{proto}" == "udp" else socket.SOCK_STREAM
+s = socket.socket(socket.AF_INET6, kind)
+s.settimeout(5)
+s.connect(("{target}", {port}))
+s.sendall(payload)
+got = b""
+while len(got) < len(payload):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+sys.stdout.buffer.write(got)
+"#
+    );
+    let out = ns
+        .command("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .context("running the echo client")?;
+    if !out.status.success() {
+        bail!("echo client failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(out.stdout)
+}
+
+/// The bytes the echo client sends.
+pub fn echo_payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i * 7 + 3) % 256) as u8).collect()
+}
+
+/// Sends SIGTERM to every process of the namespace started by the bed and waits for them.
+pub fn terminate(child: &mut Child, limit: Duration) -> Result<std::process::ExitStatus> {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            bail!("did not stop within {limit:?} after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

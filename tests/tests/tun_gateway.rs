@@ -1,0 +1,76 @@
+//! `nat64 run --iface eth0` on the TUN datapath, with no config file, between real
+//! namespaces: ping, UDP and TCP from an IPv6-only client to an IPv4-only server through the
+//! gateway's masquerade; a clean stop leaves the host as it found it and keeps the mapping
+//! in dynamic.map.
+
+use std::time::Duration;
+
+use nat64_tests::{
+    gateway_bed::{self, GatewayBed, SERVER_VIA_PREFIX},
+    privileges::require_root,
+};
+
+fn gateway_args(data_dir: &std::path::Path) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "--iface", "eth0", "--prefix", gateway_bed::PREFIX, "--datapath", "tun"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push("--data-dir".into());
+    args.push(data_dir.display().to_string());
+    args
+}
+
+#[test]
+fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
+    if !require_root("native_mode_translates_ping_udp_and_tcp_and_cleans_up") {
+        return;
+    }
+    let mut bed = GatewayBed::new().expect("namespaces");
+    gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
+    let data_dir = nat64_tests::tempdir::TempDir::new("tun-gateway").expect("temporary data-dir");
+    let args = gateway_args(data_dir.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    bed.start_gateway(&args).expect("gateway starts");
+
+    let ping = bed
+        .client
+        .command("ping")
+        .args(["-c", "3", "-i", "0.2", "-W", "2", SERVER_VIA_PREFIX])
+        .output()
+        .expect("ping runs");
+    assert!(
+        ping.status.success(),
+        "ping through the gateway failed: {}\ngateway log:\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        bed.gateway.last_child_output()
+    );
+
+    for proto in ["udp", "tcp"] {
+        for len in [64usize, 1200] {
+            let echoed = gateway_bed::echo_through(&bed.client, proto, SERVER_VIA_PREFIX, 7777, len)
+                .unwrap_or_else(|e| panic!("{proto} echo of {len} bytes: {e:#}\n{}", bed.gateway.last_child_output()));
+            assert_eq!(echoed, gateway_bed::echo_payload(len), "{proto} echo of {len} bytes");
+        }
+    }
+
+    // The server saw the gateway's masqueraded address, not the pool.
+    let conntrack_free_check = bed.gateway.exec(&["nft", "list", "table", "ip", "nat64_nat64"]).expect("nft");
+    assert!(String::from_utf8_lossy(&conntrack_free_check.stdout).contains("masquerade"));
+
+    let gateway = bed.gateway.last_child().expect("gateway process");
+    let status = gateway_bed::terminate(gateway, Duration::from_secs(10)).expect("gateway stops on SIGTERM");
+    assert!(status.success(), "exit status {status}: {}", bed.gateway.last_child_output());
+
+    let routes = bed.gateway.exec(&["ip", "-6", "route", "show"]).expect("routes");
+    assert!(
+        !String::from_utf8_lossy(&routes.stdout).contains("2001:db8:64::"),
+        "prefix route left behind"
+    );
+    let dynamic_map = std::fs::read_to_string(data_dir.path().join("dynamic.map")).expect("dynamic.map written on stop");
+    assert!(
+        dynamic_map.lines().any(|l| l.contains("2001:db8:1::2") && l.starts_with("100.")),
+        "the client's mapping in dynamic.map:\n{dynamic_map}"
+    );
+    let tables = bed.gateway.exec(&["nft", "list", "tables"]).expect("nft");
+    assert!(!String::from_utf8_lossy(&tables.stdout).contains("nat64_nat64"), "masquerade table left behind");
+}
