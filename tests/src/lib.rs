@@ -1,1 +1,3 @@
 //! Helpers shared by the test files under `tests/tests/`.
+
+pub mod jool;
