@@ -5,7 +5,46 @@ use nat64_tests::jool::{self, Case};
 
 /// Cases whose expected packets encode a choice Jool (or the kernel around it) makes that we
 /// make differently on purpose. Keyed by the sent packet's file.
-const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[];
+const EXT_AFTER_FRAGMENT: &str = "extension headers after the Fragment header: Jool's host \
+     answers admin-prohibited; we skip them like any other and translate the fragment";
+
+const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "manual/6791v66t.pkt",
+        "hairpinning: Jool turns the packet around inside the translator; we emit it to IPv4 and \
+         the kernel routes it back through us (TAYGA's behaviour)",
+    ),
+    (
+        "7915/gat1.pkt",
+        "hairpinning: Jool turns the packet around inside the translator; we emit it to IPv4 and \
+         the kernel routes it back through us (TAYGA's behaviour)",
+    ),
+    (
+        "7915/act1.pkt",
+        EXT_AFTER_FRAGMENT,
+    ),
+    (
+        "7915/act2.pkt",
+        EXT_AFTER_FRAGMENT,
+    ),
+    (
+        "7915/act3.pkt",
+        EXT_AFTER_FRAGMENT,
+    ),
+    (
+        "7915/act4.pkt",
+        EXT_AFTER_FRAGMENT,
+    ),
+    (
+        "7915/act5.pkt",
+        EXT_AFTER_FRAGMENT,
+    ),
+    (
+        "7915/act6.pkt",
+        "extension headers after the Fragment header, the last a routing header with segments \
+         left: Jool's host answers admin-prohibited, we answer Parameter Problem (RFC 7915 5.1)",
+    ),
+];
 
 enum Outcome {
     Pass,

@@ -28,10 +28,6 @@ pub(crate) fn translate<M: DynamicMap>(
             return originate::icmp6_error(tr, pkt, 4, 0, pointer, DropReason::SegmentsLeft, out);
         }
     };
-    if h.payload_len == 0 {
-        // Jumbograms (RFC 2675) have no IPv4 form.
-        return Verdict::Drop(DropReason::BadIpHeader);
-    }
     let end = 40 + usize::from(h.payload_len);
     let Some(pkt) = pkt.get(..end) else {
         return Verdict::Drop(DropReason::Truncated);
@@ -77,21 +73,16 @@ pub(crate) fn translate<M: DynamicMap>(
         return originate::icmp6_error(tr, pkt, 2, 0, mtu, DropReason::PacketTooBig, out);
     }
 
-    let (id, dont_fragment, frag_offset, more) = match h.frag {
-        Some(f) => (f.id as u16, false, f.offset, f.more),
-        None if total_len > DF_THRESHOLD => (0, true, 0, false),
-        None => (tr.next_ipv4_id(), false, 0, false),
-    };
-
     let start = out.buf.len();
     // The header is written with a provisional length and checksum, fixed at the end (ICMP
     // errors change size).
+    let (frag_offset, more) = h.frag.map_or((0, false), |f| (f.offset, f.more));
     wire::write_v4_header(
         &mut out.buf,
         h.traffic_class,
         0,
-        id,
-        dont_fragment,
+        0,
+        false,
         frag_offset,
         more,
         h.hop_limit - 1,
@@ -115,6 +106,15 @@ pub(crate) fn translate<M: DynamicMap>(
         return Verdict::Drop(DropReason::TooLarge);
     };
     wire::set_u16(header, 2, total_len as u16);
+    let id = match h.frag {
+        Some(f) => f.id as u16,
+        None if total_len > DF_THRESHOLD => {
+            wire::set_u8(header, 6, 0x40);
+            0
+        }
+        None => tr.next_ipv4_id(),
+    };
+    wire::set_u16(header, 4, id);
     wire::set_u16(header, 10, 0);
     let c = checksum::finish(checksum::sum(header, 0));
     wire::set_u16(header, 10, c);
