@@ -106,6 +106,7 @@ pub fn pseudo_header_v6(src: &[u8; 16], dst: &[u8; 16], next_header: u8, length:
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -116,17 +117,25 @@ mod tests {
     #[test]
     fn rfc1071_example() {
         // RFC 1071 §3: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2.
-        assert_eq!(fold(sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7], 0)), 0xddf2);
+        assert_eq!(
+            fold(sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7], 0)),
+            0xddf2
+        );
     }
 
     #[test]
     fn odd_length_pads_with_zero() {
-        assert_eq!(sum(&[0x12, 0x34, 0x56], 0), sum(&[0x12, 0x34, 0x56, 0x00], 0));
+        assert_eq!(
+            sum(&[0x12, 0x34, 0x56], 0),
+            sum(&[0x12, 0x34, 0x56, 0x00], 0)
+        );
     }
 
     #[test]
     fn verifying_a_correct_checksum_gives_zero() {
-        let mut data = [0x45u8, 0, 0, 0x54, 0x12, 0x34, 0x40, 0, 0x40, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut data = [
+            0x45u8, 0, 0, 0x54, 0x12, 0x34, 0x40, 0, 0x40, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         let c = recompute(&data);
         data[10..12].copy_from_slice(&c.to_be_bytes());
         assert_eq!(recompute(&data), 0);
@@ -168,10 +177,17 @@ mod tests {
             let after = recompute(&data);
             let inc = update_bytes(before, &old, &new);
             // 0x0000 and 0xFFFF are the same one's-complement value.
-            assert_eq!(fold(u32::from(inc)) % 0xffff, fold(u32::from(after)) % 0xffff);
+            assert_eq!(
+                fold(u32::from(inc)) % 0xffff,
+                fold(u32::from(after)) % 0xffff
+            );
             let w_old = u16::from_be_bytes([old[0], old[1]]);
             let w_new = u16::from_be_bytes([new[0], new[1]]);
-            let inc_w = update_word(update_word(before, w_old, w_new), u16::from_be_bytes([old[2], old[3]]), u16::from_be_bytes([new[2], new[3]]));
+            let inc_w = update_word(
+                update_word(before, w_old, w_new),
+                u16::from_be_bytes([old[2], old[3]]),
+                u16::from_be_bytes([new[2], new[3]]),
+            );
             assert_eq!(inc_w % 0xffff, after % 0xffff);
         }
     }

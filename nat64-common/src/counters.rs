@@ -82,6 +82,7 @@ impl DropReason {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -91,7 +92,12 @@ mod tests {
             assert_eq!(*r as usize, i);
             assert_eq!(DropReason::from_index(i as u32), Some(*r));
             let name = r.as_str();
-            assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
+            assert!(
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+            );
         }
         assert_eq!(DropReason::from_index(DropReason::COUNT as u32), None);
         let mut names: [&str; DropReason::COUNT] = [""; DropReason::COUNT];

@@ -34,7 +34,11 @@ const GLOBAL_EXCEPTIONS: [[u8; 4]; 2] = [
 
 #[inline(always)]
 fn in_block(addr: u32, net: [u8; 4], len: u8) -> bool {
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    };
     addr & mask == u32::from_be_bytes(net) & mask
 }
 
@@ -55,6 +59,7 @@ pub fn is_global(v4: [u8; 4]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -4,7 +4,12 @@
 //! same code can be inlined into a verifier-checked BPF program and into the userspace
 //! translator, and both datapaths translate identically.
 #![no_std]
-#![deny(clippy::panic, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![deny(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 pub mod checksum;
 pub mod counters;

@@ -38,7 +38,9 @@ impl core::fmt::Display for PrefixError {
                 "prefix length /{len} is not one of /32, /40, /48, /56, /64, /96 (RFC 6052)"
             ),
             PrefixError::HostBitsSet => f.write_str("prefix has bits set after its length"),
-            PrefixError::UOctetSet => f.write_str("bits 64-71 of the prefix must be zero (RFC 6052)"),
+            PrefixError::UOctetSet => {
+                f.write_str("bits 64-71 of the prefix must be zero (RFC 6052)")
+            }
         }
     }
 }
@@ -135,6 +137,7 @@ impl Prefix {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -156,7 +159,13 @@ mod tests {
             }
             g
         };
-        let count = |part: &str| if part.is_empty() { 0 } else { part.split(':').count() };
+        let count = |part: &str| {
+            if part.is_empty() {
+                0
+            } else {
+                part.split(':').count()
+            }
+        };
         let h = parse(head);
         out[..count(head)].copy_from_slice(&h[..count(head)]);
         if let Some(t) = tail {
@@ -196,7 +205,12 @@ mod tests {
     fn round_trips_every_length() {
         for len in [32u8, 40, 48, 56, 64, 96] {
             let p = Prefix::new(v6("2001:db8::"), len).unwrap();
-            for v4 in [[0, 0, 0, 0], [255, 255, 255, 255], [1, 2, 3, 4], [203, 0, 113, 8]] {
+            for v4 in [
+                [0, 0, 0, 0],
+                [255, 255, 255, 255],
+                [1, 2, 3, 4],
+                [203, 0, 113, 8],
+            ] {
                 let a = p.embed(v4);
                 assert!(p.contains(&a));
                 assert_eq!(a[8], 0, "u-octet stays zero for /{len}");
@@ -208,16 +222,34 @@ mod tests {
     #[test]
     fn well_known_prefix() {
         assert_eq!(Prefix::new(v6("64:ff9b::"), 96), Ok(WELL_KNOWN_PREFIX));
-        assert_eq!(WELL_KNOWN_PREFIX.embed([192, 0, 2, 33]), v6("64:ff9b::c000:221"));
+        assert_eq!(
+            WELL_KNOWN_PREFIX.embed([192, 0, 2, 33]),
+            v6("64:ff9b::c000:221")
+        );
     }
 
     #[test]
     fn rejects() {
-        assert_eq!(Prefix::new(v6("2001:db8::"), 33), Err(PrefixError::BadLength(33)));
-        assert_eq!(Prefix::new(v6("2001:db8::"), 128), Err(PrefixError::BadLength(128)));
-        assert_eq!(Prefix::new(v6("2001:db8::1"), 96), Err(PrefixError::HostBitsSet));
-        assert_eq!(Prefix::new(v6("2001:db8:100::"), 32), Err(PrefixError::HostBitsSet));
-        assert_eq!(Prefix::new(v6("2001:db8:0:0:ff00::"), 96), Err(PrefixError::UOctetSet));
+        assert_eq!(
+            Prefix::new(v6("2001:db8::"), 33),
+            Err(PrefixError::BadLength(33))
+        );
+        assert_eq!(
+            Prefix::new(v6("2001:db8::"), 128),
+            Err(PrefixError::BadLength(128))
+        );
+        assert_eq!(
+            Prefix::new(v6("2001:db8::1"), 96),
+            Err(PrefixError::HostBitsSet)
+        );
+        assert_eq!(
+            Prefix::new(v6("2001:db8:100::"), 32),
+            Err(PrefixError::HostBitsSet)
+        );
+        assert_eq!(
+            Prefix::new(v6("2001:db8:0:0:ff00::"), 96),
+            Err(PrefixError::UOctetSet)
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@ pub const TRANSLATOR_IPV4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const TRANSLATOR_IPV6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x1c0, 2, 1, 0, 0, 0);
 
 /// Mappings of Jool's `setup-jool.sh`, in force for every case.
-const BASE_EAMS: &[(&str, &str)] = &[("1.0.0.0/24", "2001:db8:3::/120"), ("10.0.0.0/24", "2001:db8:2::/120")];
+const BASE_EAMS: &[(&str, &str)] = &[
+    ("1.0.0.0/24", "2001:db8:3::/120"),
+    ("10.0.0.0/24", "2001:db8:2::/120"),
+];
 
 /// Which way a case goes, and what kind of answer it expects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,20 +56,35 @@ pub struct Case {
 impl Case {
     /// A one-line label: row, sent and expected files.
     pub fn label(&self) -> String {
-        format!("#{} {} -> {}", self.row, self.sent_file, self.expected_files.join(","))
+        format!(
+            "#{} {} -> {}",
+            self.row,
+            self.sent_file,
+            self.expected_files.join(",")
+        )
     }
 
     pub fn setting(&self, key: &str) -> Option<&str> {
-        self.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.settings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether `actual` matches expected packet `i`, byte for byte outside the ignored offsets.
     /// `Err` describes the first differences.
     pub fn compare(&self, i: usize, actual: &[u8]) -> Result<(), String> {
-        let expected = self.expected.get(i).ok_or_else(|| format!("unexpected extra packet {i}"))?;
+        let expected = self
+            .expected
+            .get(i)
+            .ok_or_else(|| format!("unexpected extra packet {i}"))?;
         let mut diffs = Vec::new();
         if expected.len() != actual.len() {
-            diffs.push(format!("length {} expected {}", actual.len(), expected.len()));
+            diffs.push(format!(
+                "length {} expected {}",
+                actual.len(),
+                expected.len()
+            ));
         }
         for (off, (a, e)) in actual.iter().zip(expected.iter()).enumerate() {
             if a != e && !self.ignore_offsets.contains(&off) {
@@ -81,7 +99,11 @@ impl Case {
             Err(format!(
                 "packet {i}: {}{}",
                 shown.join(", "),
-                if more > 0 { format!(" (+{more} more)") } else { String::new() }
+                if more > 0 {
+                    format!(" (+{more} more)")
+                } else {
+                    String::new()
+                }
             ))
         }
     }
@@ -113,7 +135,8 @@ pub fn load_cases() -> Vec<Case> {
 
 pub fn try_load_cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
     let tsv_path = dir.join("cases.tsv");
-    let tsv = std::fs::read_to_string(&tsv_path).with_context(|| format!("reading {}", tsv_path.display()))?;
+    let tsv = std::fs::read_to_string(&tsv_path)
+        .with_context(|| format!("reading {}", tsv_path.display()))?;
     let read = |name: &str| -> anyhow::Result<Vec<u8>> {
         let path = dir.join(name);
         std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
@@ -135,11 +158,17 @@ pub fn try_load_cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
             other => bail!("cases.tsv line {}: unknown direction {other:?}", n + 1),
         };
         let expected_files: Vec<String> = expected.split(',').map(str::to_owned).collect();
-        let expected = expected_files.iter().map(|f| read(f)).collect::<anyhow::Result<_>>()?;
+        let expected = expected_files
+            .iter()
+            .map(|f| read(f))
+            .collect::<anyhow::Result<_>>()?;
         let ignore_offsets = ignore
             .split(',')
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse().with_context(|| format!("cases.tsv line {}: offset {s:?}", n + 1)))
+            .map(|s| {
+                s.parse()
+                    .with_context(|| format!("cases.tsv line {}: offset {s:?}", n + 1))
+            })
             .collect::<anyhow::Result<_>>()?;
         let settings = settings
             .split(';')
@@ -197,11 +226,14 @@ pub fn config_for(case: &Case) -> anyhow::Result<TranslatorConfig> {
             "pool6" if value == "null" => cfg.prefix = None,
             "pool6" => {
                 let (a, l) = parse_v6_net(value)?;
-                cfg.prefix = Some(Prefix::new(a.octets(), l).map_err(|e| anyhow!("pool6 {value}: {e}"))?);
+                cfg.prefix =
+                    Some(Prefix::new(a.octets(), l).map_err(|e| anyhow!("pool6 {value}: {e}"))?);
             }
             "eam+" => {
                 for pair in value.split(',') {
-                    let (v4, v6) = pair.split_once('=').ok_or_else(|| anyhow!("eam+ entry {pair:?}"))?;
+                    let (v4, v6) = pair
+                        .split_once('=')
+                        .ok_or_else(|| anyhow!("eam+ entry {pair:?}"))?;
                     cfg.eam.push(eam(v4, v6)?);
                 }
             }

@@ -19,26 +19,11 @@ const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
         "hairpinning: Jool turns the packet around inside the translator; we emit it to IPv4 and \
          the kernel routes it back through us (TAYGA's behaviour)",
     ),
-    (
-        "7915/act1.pkt",
-        EXT_AFTER_FRAGMENT,
-    ),
-    (
-        "7915/act2.pkt",
-        EXT_AFTER_FRAGMENT,
-    ),
-    (
-        "7915/act3.pkt",
-        EXT_AFTER_FRAGMENT,
-    ),
-    (
-        "7915/act4.pkt",
-        EXT_AFTER_FRAGMENT,
-    ),
-    (
-        "7915/act5.pkt",
-        EXT_AFTER_FRAGMENT,
-    ),
+    ("7915/act1.pkt", EXT_AFTER_FRAGMENT),
+    ("7915/act2.pkt", EXT_AFTER_FRAGMENT),
+    ("7915/act3.pkt", EXT_AFTER_FRAGMENT),
+    ("7915/act4.pkt", EXT_AFTER_FRAGMENT),
+    ("7915/act5.pkt", EXT_AFTER_FRAGMENT),
     (
         "7915/act6.pkt",
         "extension headers after the Fragment header, the last a routing header with segments \
@@ -72,7 +57,11 @@ fn run(case: &Case) -> Outcome {
     }
     let packets: Vec<&[u8]> = out.packets().collect();
     if packets.len() != case.expected.len() {
-        return Outcome::Fail(format!("{} packets, expected {}", packets.len(), case.expected.len()));
+        return Outcome::Fail(format!(
+            "{} packets, expected {}",
+            packets.len(),
+            case.expected.len()
+        ));
     }
     let diffs: Vec<String> = packets
         .iter()
@@ -118,5 +107,9 @@ fn jool_siit_vectors() {
     for f in &failed {
         println!("FAILED {f}");
     }
-    assert!(failed.is_empty(), "{} Jool vector cases failed", failed.len());
+    assert!(
+        failed.is_empty(),
+        "{} Jool vector cases failed",
+        failed.len()
+    );
 }

@@ -40,9 +40,9 @@ pub(crate) struct AddrMap {
 impl AddrMap {
     pub(crate) fn new(cfg: &TranslatorConfig) -> AddrMap {
         let mut eam_by_v4 = cfg.eam.clone();
-        eam_by_v4.sort_by(|a, b| b.v4_len.cmp(&a.v4_len));
+        eam_by_v4.sort_by_key(|e| std::cmp::Reverse(e.v4_len));
         let mut eam_by_v6 = cfg.eam.clone();
-        eam_by_v6.sort_by(|a, b| b.v6_len.cmp(&a.v6_len));
+        eam_by_v6.sort_by_key(|e| std::cmp::Reverse(e.v6_len));
         AddrMap {
             eam_by_v4,
             eam_by_v6,

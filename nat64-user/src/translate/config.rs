@@ -28,8 +28,14 @@ pub struct Eam {
 
 impl Eam {
     pub fn new(v4: Ipv4Addr, v4_len: u8, v6: Ipv6Addr, v6_len: u8) -> anyhow::Result<Eam> {
-        ensure!(v4_len <= 32, "IPv4 prefix length /{v4_len} is longer than 32");
-        ensure!(v6_len <= 128, "IPv6 prefix length /{v6_len} is longer than 128");
+        ensure!(
+            v4_len <= 32,
+            "IPv4 prefix length /{v4_len} is longer than 32"
+        );
+        ensure!(
+            v6_len <= 128,
+            "IPv6 prefix length /{v6_len} is longer than 128"
+        );
         let v4_suffix = 32 - u32::from(v4_len);
         let v6_suffix = 128 - u32::from(v6_len);
         if v6_suffix < v4_suffix {
@@ -46,7 +52,12 @@ impl Eam {
             u128::from(v6) & !mask128(v6_len) == 0,
             "{v6}/{v6_len} has host bits set"
         );
-        Ok(Eam { v4, v4_len, v6, v6_len })
+        Ok(Eam {
+            v4,
+            v4_len,
+            v6,
+            v6_len,
+        })
     }
 
     /// Where the IPv4 suffix starts, counted from the least significant bit of the IPv6 address.
@@ -61,7 +72,9 @@ impl Eam {
             return None;
         }
         let suffix = u128::from(a & !mask);
-        Some(Ipv6Addr::from(u128::from(self.v6) | suffix.checked_shl(self.shift()).unwrap_or(0)))
+        Some(Ipv6Addr::from(
+            u128::from(self.v6) | suffix.checked_shl(self.shift()).unwrap_or(0),
+        ))
     }
 
     pub fn v6_to_v4(&self, addr: Ipv6Addr) -> Option<Ipv4Addr> {
@@ -75,11 +88,15 @@ impl Eam {
 }
 
 pub(crate) fn mask32(len: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0)
+    u32::MAX
+        .checked_shl(32 - u32::from(len.min(32)))
+        .unwrap_or(0)
 }
 
 pub(crate) fn mask128(len: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0)
+    u128::MAX
+        .checked_shl(128 - u32::from(len.min(128)))
+        .unwrap_or(0)
 }
 
 /// The translator's configuration (TAYGA `tayga.conf` terms in brackets).

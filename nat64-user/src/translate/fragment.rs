@@ -12,7 +12,11 @@ const HEADERS: usize = 48;
 /// carries the original offset, More Fragments flag and identification.
 pub(crate) fn split_v6(out: &mut Output, limit: usize) {
     let start = out.packet_start();
-    let Some(template) = out.buf.get(start..).and_then(|p| wire::array_at::<HEADERS>(p, 0)) else {
+    let Some(template) = out
+        .buf
+        .get(start..)
+        .and_then(|p| wire::array_at::<HEADERS>(p, 0))
+    else {
         out.abandon_packet();
         return;
     };

@@ -94,7 +94,8 @@ pub(crate) fn icmp6_to_icmp4<M: DynamicMap>(
         IcmpAction::ParameterProblem { ty, code } => {
             header[0] = ty;
             header[1] = code;
-            header[4] = icmp_tables::pointer6_to_pointer4(rest).ok_or(DropReason::UntranslatableIcmp)?;
+            header[4] =
+                icmp_tables::pointer6_to_pointer4(rest).ok_or(DropReason::UntranslatableIcmp)?;
             length_at = None;
         }
         IcmpAction::PacketTooBig { ty, code } => {
@@ -109,10 +110,16 @@ pub(crate) fn icmp6_to_icmp4<M: DynamicMap>(
             header[6..8].copy_from_slice(&mtu.to_be_bytes());
             length_at = None;
         }
-        IcmpAction::Informational { .. } | IcmpAction::Drop => return Err(DropReason::UntranslatableIcmp),
+        IcmpAction::Informational { .. } | IcmpAction::Drop => {
+            return Err(DropReason::UntranslatableIcmp)
+        }
     }
     let payload = icmp.get(8..).unwrap_or(&[]);
-    let quote_len = if matches!(hdr[0], 1 | 3) { usize::from(hdr[4]) * 8 } else { 0 };
+    let quote_len = if matches!(hdr[0], 1 | 3) {
+        usize::from(hdr[4]) * 8
+    } else {
+        0
+    };
     let body = split_body(payload, quote_len);
 
     let mut scratch = std::mem::take(&mut out.scratch);
@@ -120,7 +127,15 @@ pub(crate) fn icmp6_to_icmp4<M: DynamicMap>(
     let result = quote_v6_to_v4(tr, body.quote, map, &mut scratch);
     if result.is_ok() {
         let start = out.buf.len();
-        assemble(&mut out.buf, header, &scratch, body.extension, MAX_ICMP4_ERROR, 4, length_at);
+        assemble(
+            &mut out.buf,
+            header,
+            &scratch,
+            body.extension,
+            MAX_ICMP4_ERROR,
+            4,
+            length_at,
+        );
         finish_icmp4(out.buf.get_mut(start..).unwrap_or(&mut []));
     }
     out.scratch = scratch;
@@ -178,9 +193,15 @@ pub(crate) fn icmp4_to_icmp6<M: DynamicMap>(
             header[4..8].copy_from_slice(&mtu.to_be_bytes());
             length_at = None;
         }
-        IcmpAction::Informational { .. } | IcmpAction::Drop => return Err(DropReason::UntranslatableIcmp),
+        IcmpAction::Informational { .. } | IcmpAction::Drop => {
+            return Err(DropReason::UntranslatableIcmp)
+        }
     }
-    let quote_len = if matches!(hdr[0], 3 | 11 | 12) { usize::from(hdr[5]) * 4 } else { 0 };
+    let quote_len = if matches!(hdr[0], 3 | 11 | 12) {
+        usize::from(hdr[5]) * 4
+    } else {
+        0
+    };
     let body = split_body(payload, quote_len);
 
     let mut scratch = std::mem::take(&mut out.scratch);
@@ -188,7 +209,15 @@ pub(crate) fn icmp4_to_icmp6<M: DynamicMap>(
     let result = quote_v4_to_v6(tr, body.quote, map, &mut scratch);
     if result.is_ok() {
         let start = out.buf.len();
-        assemble(&mut out.buf, header, &scratch, body.extension, MAX_ICMP6_ERROR, 8, length_at);
+        assemble(
+            &mut out.buf,
+            header,
+            &scratch,
+            body.extension,
+            MAX_ICMP6_ERROR,
+            8,
+            length_at,
+        );
         finish_icmp6(out.buf.get_mut(start..).unwrap_or(&mut []), src6, dst6);
     }
     out.scratch = scratch;
@@ -225,7 +254,10 @@ fn quote_v6_to_v4<M: DynamicMap>(
         Err(wire::V6Error::Truncated) => return Err(DropReason::Truncated),
         Err(_) => return Err(DropReason::BadIcmpError),
     };
-    let src4 = tr.addrs.v6_to_v4(&h.src, map, Role::Remote).ok_or(DropReason::NoSourceMapping)?;
+    let src4 = tr
+        .addrs
+        .v6_to_v4(&h.src, map, Role::Remote)
+        .ok_or(DropReason::NoSourceMapping)?;
     let dst4 = tr
         .addrs
         .v6_to_v4(&h.dst, map, Role::Host { allocate: false })
@@ -293,7 +325,10 @@ fn quote_v4_to_v6<M: DynamicMap>(
         .addrs
         .v4_to_v6(h.src, map, Role::Host { allocate: false })
         .ok_or(DropReason::NoSourceMapping)?;
-    let dst6 = tr.addrs.v4_to_v6(h.dst, map, Role::Remote).ok_or(DropReason::NoDestinationMapping)?;
+    let dst6 = tr
+        .addrs
+        .v4_to_v6(h.dst, map, Role::Remote)
+        .ok_or(DropReason::NoDestinationMapping)?;
     let proto6 = match h.proto {
         PROTO_ICMP => PROTO_ICMPV6,
         PROTO_ICMPV6 => return Err(DropReason::BadIcmpError),
@@ -303,7 +338,15 @@ fn quote_v4_to_v6<M: DynamicMap>(
     let fragmented = h.frag.is_fragmented();
     let payload_len = (l4_len + if fragmented { 8 } else { 0 }).min(0xffff) as u16;
     if fragmented {
-        wire::write_v6_header(out, h.tos, payload_len, wire::NH_FRAGMENT, h.ttl, &src6, &dst6);
+        wire::write_v6_header(
+            out,
+            h.tos,
+            payload_len,
+            wire::NH_FRAGMENT,
+            h.ttl,
+            &src6,
+            &dst6,
+        );
         wire::write_fragment_header(out, proto6, h.frag.offset, h.frag.more, h.frag.id);
     } else {
         wire::write_v6_header(out, h.tos, payload_len, proto6, h.ttl, &src6, &dst6);

@@ -152,7 +152,12 @@ impl Translator {
     }
 
     /// Translates one packet that starts at its IP header.
-    pub fn translate<M: DynamicMap>(&self, packet: &[u8], map: &mut M, out: &mut Output) -> Verdict {
+    pub fn translate<M: DynamicMap>(
+        &self,
+        packet: &[u8],
+        map: &mut M,
+        out: &mut Output,
+    ) -> Verdict {
         out.clear();
         let verdict = match packet.first().map(|b| b >> 4) {
             Some(6) => v6_to_v4::translate(self, packet, map, out),

@@ -30,9 +30,19 @@ pub(crate) fn icmp6_error(
     if tr.cfg.ipv6_addr == Ipv6Addr::UNSPECIFIED || dst == [0; 16] || dst[0] == 0xff {
         return Verdict::Drop(reason);
     }
-    let quote = offending.get(..offending.len().min(1280 - 48)).unwrap_or(&[]);
+    let quote = offending
+        .get(..offending.len().min(1280 - 48))
+        .unwrap_or(&[]);
     let icmp_len = 8 + quote.len();
-    wire::write_v6_header(&mut out.buf, 0, icmp_len as u16, PROTO_ICMPV6, ORIGINATED_HOP_LIMIT, &src, &dst);
+    wire::write_v6_header(
+        &mut out.buf,
+        0,
+        icmp_len as u16,
+        PROTO_ICMPV6,
+        ORIGINATED_HOP_LIMIT,
+        &src,
+        &dst,
+    );
     let at = out.buf.len();
     let mut header = [0u8; 8];
     header[0] = ty;
@@ -68,7 +78,9 @@ pub(crate) fn icmp4_error(
     {
         return Verdict::Drop(reason);
     }
-    let quote = offending.get(..offending.len().min(576 - 28)).unwrap_or(&[]);
+    let quote = offending
+        .get(..offending.len().min(576 - 28))
+        .unwrap_or(&[]);
     let total_len = 28 + quote.len();
     let id = tr.next_ipv4_id();
     wire::write_v4_header(

@@ -42,7 +42,10 @@ pub(crate) fn translate<M: DynamicMap>(
     };
     let is_icmp_error = icmp_type.is_some_and(|t| matches!(t, 3 | 4 | 5 | 11 | 12));
 
-    let Some(dst6) = tr.addrs.v4_to_v6(h.dst, map, Role::Host { allocate: false }) else {
+    let Some(dst6) = tr
+        .addrs
+        .v4_to_v6(h.dst, map, Role::Host { allocate: false })
+    else {
         return Verdict::Drop(DropReason::NoDestinationMapping);
     };
     let src6 = match tr.addrs.v4_to_v6(h.src, map, Role::Remote) {
@@ -74,7 +77,11 @@ pub(crate) fn translate<M: DynamicMap>(
     if h.proto == PROTO_ICMPV6 {
         return Verdict::Drop(DropReason::UnsupportedProtocol);
     }
-    let proto6 = if h.proto == PROTO_ICMP { PROTO_ICMPV6 } else { h.proto };
+    let proto6 = if h.proto == PROTO_ICMP {
+        PROTO_ICMPV6
+    } else {
+        h.proto
+    };
 
     let mut compute_udp_checksum = false;
     if h.proto == PROTO_UDP && first_fragment && wire::u16_at(payload, UDP_CHECKSUM) == Some(0) {
@@ -83,7 +90,9 @@ pub(crate) fn translate<M: DynamicMap>(
             _ if h.frag.is_fragmented() => {
                 return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
             }
-            UdpChecksumMode::Drop => return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out),
+            UdpChecksumMode::Drop => {
+                return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
+            }
             UdpChecksumMode::Forward => {}
             UdpChecksumMode::Calc => compute_udp_checksum = true,
         }
@@ -106,7 +115,15 @@ pub(crate) fn translate<M: DynamicMap>(
     let start = out.buf.len();
     let hop_limit = h.ttl - 1;
     if fragmented || split_at.is_some() {
-        wire::write_v6_header(&mut out.buf, h.tos, 0, wire::NH_FRAGMENT, hop_limit, &src6, &dst6);
+        wire::write_v6_header(
+            &mut out.buf,
+            h.tos,
+            0,
+            wire::NH_FRAGMENT,
+            hop_limit,
+            &src6,
+            &dst6,
+        );
         wire::write_fragment_header(&mut out.buf, proto6, h.frag.offset, h.frag.more, h.frag.id);
     } else {
         wire::write_v6_header(&mut out.buf, h.tos, 0, proto6, hop_limit, &src6, &dst6);
@@ -114,7 +131,16 @@ pub(crate) fn translate<M: DynamicMap>(
     let l4_start = out.buf.len();
 
     if first_fragment {
-        let result = translate_l4(tr, &h, payload, &src6, &dst6, compute_udp_checksum, map, out);
+        let result = translate_l4(
+            tr,
+            &h,
+            payload,
+            &src6,
+            &dst6,
+            compute_udp_checksum,
+            map,
+            out,
+        );
         if let Err(reason) = result {
             out.abandon_packet();
             return Verdict::Drop(reason);

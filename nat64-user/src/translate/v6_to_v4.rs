@@ -35,7 +35,7 @@ pub(crate) fn translate<M: DynamicMap>(
     let Some(payload) = pkt.get(h.l4_offset..) else {
         return Verdict::Drop(DropReason::Truncated);
     };
-    let first_fragment = h.frag.map_or(true, |f| f.offset == 0);
+    let first_fragment = h.frag.is_none_or(|f| f.offset == 0);
     let icmp_type = if h.proto == PROTO_ICMPV6 && first_fragment {
         wire::u8_at(payload, 0)
     } else {
@@ -46,7 +46,13 @@ pub(crate) fn translate<M: DynamicMap>(
     let Some(dst4) = tr.addrs.v6_to_v4(&h.dst, map, Role::Remote) else {
         return Verdict::Drop(DropReason::NoDestinationMapping);
     };
-    let src4 = match tr.addrs.v6_to_v4(&h.src, map, Role::Host { allocate: !is_icmp_error }) {
+    let src4 = match tr.addrs.v6_to_v4(
+        &h.src,
+        map,
+        Role::Host {
+            allocate: !is_icmp_error,
+        },
+    ) {
         Some(a) => a,
         // RFC 6791: an ICMPv6 error from a router with no IPv4 form still has to reach the
         // IPv4 host, from a stand-in address.
@@ -66,7 +72,11 @@ pub(crate) fn translate<M: DynamicMap>(
     if h.proto == PROTO_ICMP {
         return Verdict::Drop(DropReason::UnsupportedProtocol);
     }
-    let proto4 = if h.proto == PROTO_ICMPV6 { PROTO_ICMP } else { h.proto };
+    let proto4 = if h.proto == PROTO_ICMPV6 {
+        PROTO_ICMP
+    } else {
+        h.proto
+    };
     let mut total_len = 20 + payload.len();
     if total_len > usize::from(tr.cfg.ipv4_mtu) && !is_icmp_error {
         let mtu = (u32::from(tr.cfg.ipv4_mtu) + 20).max(1280);
@@ -166,7 +176,8 @@ fn translate_l4<M: DynamicMap>(
             let at = out.buf.len();
             out.buf.extend_from_slice(payload);
             let icmp = out.buf.get_mut(at..).unwrap_or(&mut []);
-            let pseudo = checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
+            let pseudo =
+                checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
             if transport::rewrite_informational(icmp, action, pseudo, 0) {
                 Ok(())
             } else {
@@ -175,7 +186,8 @@ fn translate_l4<M: DynamicMap>(
         }
         _ => {
             // Errors are recomputed from scratch, so their checksum must be right to begin with.
-            let pseudo = checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
+            let pseudo =
+                checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
             if checksum::fold(checksum::sum(payload, pseudo)) != 0xffff {
                 return Err(DropReason::BadIcmpChecksum);
             }

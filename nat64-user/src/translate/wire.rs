@@ -146,8 +146,7 @@ pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
             _ => break,
         }
     }
-    if matches!(nh, NH_HOP_BY_HOP | NH_DEST_OPTS | NH_ROUTING)
-        && frag.map_or(true, |f| f.offset == 0)
+    if matches!(nh, NH_HOP_BY_HOP | NH_DEST_OPTS | NH_ROUTING) && frag.is_none_or(|f| f.offset == 0)
     {
         return Err(V6Error::BadExtension);
     }
@@ -262,7 +261,13 @@ pub(crate) fn write_v6_header(
 }
 
 /// Writes an IPv6 Fragment header.
-pub(crate) fn write_fragment_header(out: &mut Vec<u8>, next_header: u8, offset: u16, more: bool, id: u32) {
+pub(crate) fn write_fragment_header(
+    out: &mut Vec<u8>,
+    next_header: u8,
+    offset: u16,
+    more: bool,
+    id: u32,
+) {
     let field = (offset << 3) | u16::from(more);
     let mut h = [0u8; 8];
     h[0] = next_header;
