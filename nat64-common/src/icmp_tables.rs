@@ -115,6 +115,7 @@ pub fn pointer6_to_pointer4(pointer: u32) -> Option<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::IcmpAction::*;
     use super::*;

@@ -59,6 +59,7 @@ pub fn is_global(v4: [u8; 4]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

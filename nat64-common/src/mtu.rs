@@ -18,6 +18,7 @@ pub fn plateau_below(len: u16) -> u16 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

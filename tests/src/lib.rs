@@ -2,6 +2,7 @@
 
 pub mod binary;
 pub mod gateway_bed;
+pub mod jool;
 pub mod netns;
 pub mod packets;
 pub mod privileges;

@@ -1,1 +1,180 @@
-//! TODO
+//! The RFC 7915 stateless IP/ICMP translator (SIIT) used by the TUN datapath.
+//!
+//! One call translates one packet (starting at the IP header) into zero or more packets of the
+//! other family, or into one ICMP error back to the sender, or into a drop with a reason. All
+//! output is written into a reusable [`Output`], so a warmed-up translator allocates nothing.
+
+mod addr_map;
+mod config;
+mod fragment;
+mod icmp_error;
+mod originate;
+mod transport;
+mod v4_to_v6;
+mod v6_to_v4;
+mod wire;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub use config::{Eam, TranslatorConfig, UdpChecksumMode};
+pub use nat64_common::counters::DropReason;
+pub use nat64_common::rfc6052::Prefix;
+
+use addr_map::AddrMap;
+
+/// The dynamic pool (TAYGA `dynamic-pool`): IPv6 hosts mapped to IPv4 pool addresses.
+/// Consulted after the explicit mappings and before the prefix, for the addresses of IPv6
+/// hosts (IPv6 sources, IPv4 destinations).
+pub trait DynamicMap {
+    /// The pool address of `v6`; `allocate` is false for addresses quoted inside ICMP errors,
+    /// which must never create a mapping.
+    fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr>;
+    /// The IPv6 host that holds pool address `v4`.
+    fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr>;
+}
+
+/// No dynamic pool: every lookup misses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDynamicMap;
+
+impl DynamicMap for NoDynamicMap {
+    fn v6_to_v4(&mut self, _v6: &Ipv6Addr, _allocate: bool) -> Option<Ipv4Addr> {
+        None
+    }
+    fn v4_to_v6(&mut self, _v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+        None
+    }
+}
+
+/// What became of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// One or more packets of the other family are in the [`Output`].
+    Translated,
+    /// One ICMP error to the sender (same family as the input) is in the [`Output`]; the
+    /// reason says why the packet itself was not translated.
+    IcmpError(DropReason),
+    /// Nothing to send.
+    Drop(DropReason),
+}
+
+/// Reusable output buffers. Cleared by every [`Translator::translate`] call.
+#[derive(Debug)]
+pub struct Output {
+    buf: Vec<u8>,
+    /// End offset in `buf` of each packet.
+    ends: Vec<usize>,
+    /// Working space (inner packets of ICMP errors, payload being fragmented).
+    scratch: Vec<u8>,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output::new()
+    }
+}
+
+impl Output {
+    pub fn new() -> Output {
+        // Room for a 64 KiB packet split into fragments plus their headers, so the buffers
+        // never grow after the first packets.
+        Output {
+            buf: Vec::with_capacity(2 * 65_536),
+            ends: Vec::with_capacity(64),
+            scratch: Vec::with_capacity(65_536),
+        }
+    }
+
+    /// The packets produced by the last call, in sending order.
+    pub fn packets(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let packet = self.buf.get(start..end).unwrap_or(&[]);
+            start = end;
+            packet
+        })
+    }
+
+    /// Number of packets produced by the last call.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+        self.scratch.clear();
+    }
+
+    /// Start offset of the packet being written.
+    fn packet_start(&self) -> usize {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// Marks everything written since the previous packet as one packet.
+    fn end_packet(&mut self) {
+        self.ends.push(self.buf.len());
+    }
+
+    /// Forgets a packet being written (after a late drop decision).
+    fn abandon_packet(&mut self) {
+        let start = self.packet_start();
+        self.buf.truncate(start);
+    }
+}
+
+/// The translator: configuration plus what is precomputed from it.
+#[derive(Debug)]
+pub struct Translator {
+    cfg: TranslatorConfig,
+    addrs: AddrMap,
+    /// IPv4 Identification for packets that need one (RFC 6864).
+    next_id: AtomicU32,
+}
+
+impl Translator {
+    pub fn new(cfg: TranslatorConfig) -> anyhow::Result<Translator> {
+        cfg.validate()?;
+        Ok(Translator {
+            addrs: AddrMap::new(&cfg),
+            cfg,
+            next_id: AtomicU32::new(1),
+        })
+    }
+
+    pub fn config(&self) -> &TranslatorConfig {
+        &self.cfg
+    }
+
+    /// Translates one packet that starts at its IP header.
+    pub fn translate<M: DynamicMap>(
+        &self,
+        packet: &[u8],
+        map: &mut M,
+        out: &mut Output,
+    ) -> Verdict {
+        out.clear();
+        let verdict = match packet.first().map(|b| b >> 4) {
+            Some(6) => v6_to_v4::translate(self, packet, map, out),
+            Some(4) => v4_to_v6::translate(self, packet, map, out),
+            Some(_) => Verdict::Drop(DropReason::UnknownVersion),
+            None => Verdict::Drop(DropReason::Truncated),
+        };
+        if let Verdict::Drop(_) = verdict {
+            out.clear();
+        }
+        verdict
+    }
+
+    fn next_ipv4_id(&self) -> u16 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) as u16
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,60 @@
+//! Transport checksums across the translation: the pseudo-header changes, so TCP and UDP
+//! checksums are adjusted incrementally (RFC 1624), and ICMP informational messages get their
+//! new type and the pseudo-header added (ICMPv6) or removed (ICMPv4).
+
+use nat64_common::checksum;
+use nat64_common::icmp_tables::IcmpAction;
+
+use super::wire::{self, PROTO_TCP, PROTO_UDP, TCP_CHECKSUM, UDP_CHECKSUM};
+
+/// Adjusts the TCP or UDP checksum in `l4` for a pseudo-header whose addresses summed to
+/// `removed` and now sum to `added`. A UDP checksum of zero (none, IPv4 only) is left alone.
+/// Returns false when `l4` is too short to hold the checksum field.
+pub(crate) fn adjust_tcp_udp(proto: u8, l4: &mut [u8], removed: u32, added: u32) -> bool {
+    let at = match proto {
+        PROTO_TCP => TCP_CHECKSUM,
+        PROTO_UDP => UDP_CHECKSUM,
+        _ => return true,
+    };
+    let Some(old) = wire::u16_at(l4, at) else {
+        return false;
+    };
+    if proto == PROTO_UDP && old == 0 {
+        return true;
+    }
+    let mut new = checksum::adjust(old, removed, added);
+    if proto == PROTO_UDP && new == 0 {
+        // Zero means "no checksum" in UDP; the same value in one's complement is 0xffff.
+        new = 0xffff;
+    }
+    wire::set_u16(l4, at, new);
+    true
+}
+
+/// Partial sum of two addresses, the part of the pseudo-header that translation replaces.
+pub(crate) fn address_sum(src: &[u8], dst: &[u8]) -> u32 {
+    checksum::sum(dst, checksum::sum(src, 0))
+}
+
+/// Rewrites an ICMP echo header in place: new type and code, checksum adjusted for them and
+/// for `pseudo_removed`/`pseudo_added` (the ICMPv6 pseudo-header, on one side or the other).
+pub(crate) fn rewrite_informational(
+    icmp: &mut [u8],
+    action: IcmpAction,
+    pseudo_removed: u32,
+    pseudo_added: u32,
+) -> bool {
+    let IcmpAction::Informational { ty, code } = action else {
+        return false;
+    };
+    let (Some(old_word), Some(old_check)) = (wire::u16_at(icmp, 0), wire::u16_at(icmp, 2)) else {
+        return false;
+    };
+    let new_word = u16::from_be_bytes([ty, code]);
+    let removed = checksum::add(pseudo_removed, u32::from(old_word));
+    let added = checksum::add(pseudo_added, u32::from(new_word));
+    wire::set_u8(icmp, 0, ty);
+    wire::set_u8(icmp, 1, code);
+    wire::set_u16(icmp, 2, checksum::adjust(old_check, removed, added));
+    true
+}

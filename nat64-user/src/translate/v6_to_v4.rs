@@ -1,0 +1,197 @@
+//! IPv6 → IPv4 (RFC 7915 §5): the outer packet.
+
+use nat64_common::checksum;
+use nat64_common::counters::DropReason;
+use nat64_common::icmp_tables::{self, IcmpAction};
+
+use super::addr_map::Role;
+use super::wire::{self, Frag, V6Error, PROTO_ICMP, PROTO_ICMPV6};
+use super::{icmp_error, originate, transport, DynamicMap, Output, Translator, Verdict};
+
+/// RFC 7915 §5.1: unfragmented IPv4 packets up to this size leave with DF clear, so an IPv4
+/// path MTU below 1280 cannot black-hole them.
+const DF_THRESHOLD: usize = 1260;
+
+pub(crate) fn translate<M: DynamicMap>(
+    tr: &Translator,
+    pkt: &[u8],
+    map: &mut M,
+    out: &mut Output,
+) -> Verdict {
+    let h = match wire::parse_v6(pkt) {
+        Ok(h) => h,
+        Err(V6Error::Truncated) => return Verdict::Drop(DropReason::Truncated),
+        Err(V6Error::BadHeader) => return Verdict::Drop(DropReason::BadIpHeader),
+        Err(V6Error::BadExtension) => return Verdict::Drop(DropReason::BadExtensionHeader),
+        Err(V6Error::SegmentsLeft(pointer)) => {
+            // RFC 7915 §5.1: not translated; Parameter Problem, erroneous header field.
+            return originate::icmp6_error(tr, pkt, 4, 0, pointer, DropReason::SegmentsLeft, out);
+        }
+    };
+    let end = 40 + usize::from(h.payload_len);
+    let Some(pkt) = pkt.get(..end) else {
+        return Verdict::Drop(DropReason::Truncated);
+    };
+    let Some(payload) = pkt.get(h.l4_offset..) else {
+        return Verdict::Drop(DropReason::Truncated);
+    };
+    let first_fragment = h.frag.is_none_or(|f| f.offset == 0);
+    let icmp_type = if h.proto == PROTO_ICMPV6 && first_fragment {
+        wire::u8_at(payload, 0)
+    } else {
+        None
+    };
+    let is_icmp_error = icmp_type.is_some_and(|t| t < 128);
+
+    let Some(dst4) = tr.addrs.v6_to_v4(&h.dst, map, Role::Remote) else {
+        return Verdict::Drop(DropReason::NoDestinationMapping);
+    };
+    let src4 = match tr.addrs.v6_to_v4(
+        &h.src,
+        map,
+        Role::Host {
+            allocate: !is_icmp_error,
+        },
+    ) {
+        Some(a) => a,
+        // RFC 6791: an ICMPv6 error from a router with no IPv4 form still has to reach the
+        // IPv4 host, from a stand-in address.
+        None if is_icmp_error => match tr.cfg.rfc6791_v4 {
+            Some(a) => a.octets(),
+            None => return Verdict::Drop(DropReason::NoErrorSource),
+        },
+        None => return Verdict::Drop(DropReason::NoSourceMapping),
+    };
+
+    if h.hop_limit <= 1 {
+        if is_icmp_error {
+            return Verdict::Drop(DropReason::HopLimitExceeded);
+        }
+        return originate::icmp6_error(tr, pkt, 3, 0, 0, DropReason::HopLimitExceeded, out);
+    }
+    if h.proto == PROTO_ICMP {
+        return Verdict::Drop(DropReason::UnsupportedProtocol);
+    }
+    let proto4 = if h.proto == PROTO_ICMPV6 {
+        PROTO_ICMP
+    } else {
+        h.proto
+    };
+    let mut total_len = 20 + payload.len();
+    if total_len > usize::from(tr.cfg.ipv4_mtu) && !is_icmp_error {
+        let mtu = (u32::from(tr.cfg.ipv4_mtu) + 20).max(1280);
+        return originate::icmp6_error(tr, pkt, 2, 0, mtu, DropReason::PacketTooBig, out);
+    }
+
+    let start = out.buf.len();
+    // The header is written with a provisional length and checksum, fixed at the end (ICMP
+    // errors change size).
+    let (frag_offset, more) = h.frag.map_or((0, false), |f| (f.offset, f.more));
+    wire::write_v4_header(
+        &mut out.buf,
+        h.traffic_class,
+        0,
+        0,
+        false,
+        frag_offset,
+        more,
+        h.hop_limit - 1,
+        proto4,
+        src4,
+        dst4,
+    );
+    let l4_start = out.buf.len();
+
+    if first_fragment {
+        if let Err(reason) = translate_l4(tr, &h, payload, src4, dst4, h.frag, map, out) {
+            out.abandon_packet();
+            return Verdict::Drop(reason);
+        }
+    } else {
+        out.buf.extend_from_slice(payload);
+    }
+
+    total_len = 20 + (out.buf.len() - l4_start);
+    let Some(header) = out.buf.get_mut(start..l4_start) else {
+        return Verdict::Drop(DropReason::TooLarge);
+    };
+    wire::set_u16(header, 2, total_len as u16);
+    let id = match h.frag {
+        Some(f) => f.id as u16,
+        None if total_len > DF_THRESHOLD => {
+            wire::set_u8(header, 6, 0x40);
+            0
+        }
+        None => tr.next_ipv4_id(),
+    };
+    wire::set_u16(header, 4, id);
+    wire::set_u16(header, 10, 0);
+    let c = checksum::finish(checksum::sum(header, 0));
+    wire::set_u16(header, 10, c);
+    out.end_packet();
+    Verdict::Translated
+}
+
+/// Appends the translated upper-layer part of a first (or only) fragment.
+#[allow(clippy::too_many_arguments)]
+fn translate_l4<M: DynamicMap>(
+    tr: &Translator,
+    h: &wire::V6Headers,
+    payload: &[u8],
+    src4: [u8; 4],
+    dst4: [u8; 4],
+    frag: Option<Frag>,
+    map: &mut M,
+    out: &mut Output,
+) -> Result<(), DropReason> {
+    let removed = transport::address_sum(&h.src, &h.dst);
+    if h.proto != PROTO_ICMPV6 {
+        let at = out.buf.len();
+        out.buf.extend_from_slice(payload);
+        let l4 = out.buf.get_mut(at..).unwrap_or(&mut []);
+        if h.proto == wire::PROTO_UDP && wire::u16_at(l4, wire::UDP_CHECKSUM) == Some(0) {
+            // A zero UDP checksum is not allowed in IPv6 (RFC 8200 §8.1).
+            return Err(DropReason::UdpZeroChecksum);
+        }
+        if !transport::adjust_tcp_udp(h.proto, l4, removed, transport::address_sum(&src4, &dst4)) {
+            return Err(DropReason::Truncated);
+        }
+        return Ok(());
+    }
+
+    // ICMPv6: the checksum covers the whole message, so a fragment cannot be fixed up.
+    if frag.is_some_and(|f| f.is_fragmented()) {
+        return Err(DropReason::FragmentedIcmp);
+    }
+    let (Some(ty), Some(code)) = (wire::u8_at(payload, 0), wire::u8_at(payload, 1)) else {
+        return Err(DropReason::Truncated);
+    };
+    if payload.len() < 8 {
+        return Err(DropReason::Truncated);
+    }
+    let action = icmp_tables::icmp6_to_icmp4(ty, code);
+    match action {
+        IcmpAction::Drop => Err(DropReason::UntranslatableIcmp),
+        IcmpAction::Informational { .. } => {
+            let at = out.buf.len();
+            out.buf.extend_from_slice(payload);
+            let icmp = out.buf.get_mut(at..).unwrap_or(&mut []);
+            let pseudo =
+                checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
+            if transport::rewrite_informational(icmp, action, pseudo, 0) {
+                Ok(())
+            } else {
+                Err(DropReason::Truncated)
+            }
+        }
+        _ => {
+            // Errors are recomputed from scratch, so their checksum must be right to begin with.
+            let pseudo =
+                checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
+            if checksum::fold(checksum::sum(payload, pseudo)) != 0xffff {
+                return Err(DropReason::BadIcmpChecksum);
+            }
+            icmp_error::icmp6_to_icmp4(tr, action, payload, map, out)
+        }
+    }
+}

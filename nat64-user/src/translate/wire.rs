@@ -1,0 +1,277 @@
+//! Bounds-checked reads and writes of big-endian header fields. Reads return `None` past the
+//! end; writes past the end are ignored (callers only write where they have just reserved room).
+
+#[inline(always)]
+pub(crate) fn u8_at(b: &[u8], off: usize) -> Option<u8> {
+    b.get(off).copied()
+}
+
+#[inline(always)]
+pub(crate) fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    let s = b.get(off..off.checked_add(2)?)?;
+    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
+}
+
+#[inline(always)]
+pub(crate) fn array_at<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
+    let s = b.get(off..off.checked_add(N)?)?;
+    let mut a = [0u8; N];
+    a.copy_from_slice(s);
+    Some(a)
+}
+
+#[inline(always)]
+pub(crate) fn set_u8(b: &mut [u8], off: usize, v: u8) {
+    if let Some(x) = b.get_mut(off) {
+        *x = v;
+    }
+}
+
+#[inline(always)]
+pub(crate) fn set_u16(b: &mut [u8], off: usize, v: u16) {
+    if let Some(s) = b.get_mut(off..off.saturating_add(2)) {
+        s.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// The IPv6 extension headers RFC 7915 §5.1 skips.
+pub(crate) const NH_HOP_BY_HOP: u8 = 0;
+pub(crate) const NH_ROUTING: u8 = 43;
+pub(crate) const NH_FRAGMENT: u8 = 44;
+pub(crate) const NH_DEST_OPTS: u8 = 60;
+
+pub(crate) const PROTO_ICMP: u8 = 1;
+pub(crate) const PROTO_TCP: u8 = 6;
+pub(crate) const PROTO_UDP: u8 = 17;
+pub(crate) const PROTO_ICMPV6: u8 = 58;
+
+/// Offset of the checksum inside the TCP and UDP headers.
+pub(crate) const TCP_CHECKSUM: usize = 16;
+pub(crate) const UDP_CHECKSUM: usize = 6;
+
+/// Fragment information, from an IPv6 Fragment header or the IPv4 header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Frag {
+    /// Offset in 8-byte units.
+    pub offset: u16,
+    pub more: bool,
+    pub id: u32,
+}
+
+impl Frag {
+    /// Whether this is a real fragment (not an atomic one): its transport checksum covers
+    /// bytes this packet does not carry.
+    pub fn is_fragmented(&self) -> bool {
+        self.offset != 0 || self.more
+    }
+}
+
+/// The parsed fixed part and extension chain of an IPv6 packet.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct V6Headers {
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub traffic_class: u8,
+    pub hop_limit: u8,
+    pub payload_len: u16,
+    /// Upper-layer protocol (or the next header after a non-first fragment's Fragment header).
+    pub proto: u8,
+    /// Offset of the upper-layer data from the start of the IPv6 header.
+    pub l4_offset: usize,
+    pub frag: Option<Frag>,
+}
+
+/// Why an IPv6 header chain was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum V6Error {
+    Truncated,
+    BadHeader,
+    BadExtension,
+    /// Routing header with segments left; the pointer is the offset of that field.
+    SegmentsLeft(u32),
+}
+
+/// Upper bound on extension headers walked, so the loop is bounded (and eBPF-shaped).
+const MAX_EXTENSION_HEADERS: usize = 8;
+
+/// Parses the IPv6 header and walks the extension headers RFC 7915 skips. `pkt` may be a
+/// truncated quote (inside an ICMP error): only the headers have to be present.
+pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
+    let first = u8_at(pkt, 0).ok_or(V6Error::Truncated)?;
+    if first >> 4 != 6 {
+        return Err(V6Error::BadHeader);
+    }
+    let hdr: [u8; 40] = array_at(pkt, 0).ok_or(V6Error::Truncated)?;
+    let tc = (hdr[0] << 4) | (hdr[1] >> 4);
+    let payload_len = u16::from_be_bytes([hdr[4], hdr[5]]);
+    let mut nh = hdr[6];
+    let mut off = 40usize;
+    let mut frag = None;
+    for _ in 0..MAX_EXTENSION_HEADERS {
+        match nh {
+            NH_HOP_BY_HOP | NH_DEST_OPTS | NH_ROUTING => {
+                let next = u8_at(pkt, off).ok_or(V6Error::Truncated)?;
+                let len = (usize::from(u8_at(pkt, off + 1).ok_or(V6Error::Truncated)?) + 1) * 8;
+                if nh == NH_ROUTING {
+                    let segments_left = u8_at(pkt, off + 3).ok_or(V6Error::Truncated)?;
+                    if segments_left != 0 {
+                        return Err(V6Error::SegmentsLeft((off + 3) as u32));
+                    }
+                }
+                if pkt.len() < off + len {
+                    return Err(V6Error::Truncated);
+                }
+                nh = next;
+                off += len;
+            }
+            NH_FRAGMENT => {
+                let fh: [u8; 8] = array_at(pkt, off).ok_or(V6Error::Truncated)?;
+                let field = u16::from_be_bytes([fh[2], fh[3]]);
+                let f = Frag {
+                    offset: field >> 3,
+                    more: field & 1 != 0,
+                    id: u32::from_be_bytes([fh[4], fh[5], fh[6], fh[7]]),
+                };
+                if frag.is_some() {
+                    return Err(V6Error::BadExtension);
+                }
+                frag = Some(f);
+                nh = fh[0];
+                off += 8;
+                if f.offset != 0 {
+                    // The rest is the middle of the original payload, not headers.
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    if matches!(nh, NH_HOP_BY_HOP | NH_DEST_OPTS | NH_ROUTING) && frag.is_none_or(|f| f.offset == 0)
+    {
+        return Err(V6Error::BadExtension);
+    }
+    if off > 40 + usize::from(payload_len) {
+        return Err(V6Error::BadHeader);
+    }
+    Ok(V6Headers {
+        src: array_at(&hdr, 8).ok_or(V6Error::Truncated)?,
+        dst: array_at(&hdr, 24).ok_or(V6Error::Truncated)?,
+        traffic_class: tc,
+        hop_limit: hdr[7],
+        payload_len,
+        proto: nh,
+        l4_offset: off,
+        frag,
+    })
+}
+
+/// The parsed IPv4 header.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct V4Header {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    pub tos: u8,
+    pub ttl: u8,
+    pub total_len: u16,
+    pub header_len: usize,
+    pub proto: u8,
+    pub dont_fragment: bool,
+    pub frag: Frag,
+}
+
+/// Parses an IPv4 header; `pkt` may be a truncated quote, only the header must be present.
+pub(crate) fn parse_v4(pkt: &[u8]) -> Option<V4Header> {
+    let hdr: [u8; 20] = array_at(pkt, 0)?;
+    if hdr[0] >> 4 != 4 {
+        return None;
+    }
+    let header_len = usize::from(hdr[0] & 0x0f) * 4;
+    let total_len = u16::from_be_bytes([hdr[2], hdr[3]]);
+    if header_len < 20 || usize::from(total_len) < header_len || pkt.len() < header_len {
+        return None;
+    }
+    let flags = u16::from_be_bytes([hdr[6], hdr[7]]);
+    Some(V4Header {
+        src: [hdr[12], hdr[13], hdr[14], hdr[15]],
+        dst: [hdr[16], hdr[17], hdr[18], hdr[19]],
+        tos: hdr[1],
+        ttl: hdr[8],
+        total_len,
+        header_len,
+        proto: hdr[9],
+        dont_fragment: flags & 0x4000 != 0,
+        frag: Frag {
+            offset: flags & 0x1fff,
+            more: flags & 0x2000 != 0,
+            id: u32::from(u16::from_be_bytes([hdr[4], hdr[5]])),
+        },
+    })
+}
+
+/// Writes a 20-byte IPv4 header (no options) with its checksum.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_v4_header(
+    out: &mut Vec<u8>,
+    tos: u8,
+    total_len: u16,
+    id: u16,
+    dont_fragment: bool,
+    frag_offset: u16,
+    more: bool,
+    ttl: u8,
+    proto: u8,
+    src: [u8; 4],
+    dst: [u8; 4],
+) {
+    let flags = (u16::from(dont_fragment) << 14) | (u16::from(more) << 13) | (frag_offset & 0x1fff);
+    let mut h = [0u8; 20];
+    h[0] = 0x45;
+    h[1] = tos;
+    h[2..4].copy_from_slice(&total_len.to_be_bytes());
+    h[4..6].copy_from_slice(&id.to_be_bytes());
+    h[6..8].copy_from_slice(&flags.to_be_bytes());
+    h[8] = ttl;
+    h[9] = proto;
+    h[12..16].copy_from_slice(&src);
+    h[16..20].copy_from_slice(&dst);
+    let c = nat64_common::checksum::finish(nat64_common::checksum::sum_array(&h, 0));
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    out.extend_from_slice(&h);
+}
+
+/// Writes a 40-byte IPv6 header (flow label zero).
+pub(crate) fn write_v6_header(
+    out: &mut Vec<u8>,
+    traffic_class: u8,
+    payload_len: u16,
+    next_header: u8,
+    hop_limit: u8,
+    src: &[u8; 16],
+    dst: &[u8; 16],
+) {
+    let mut h = [0u8; 40];
+    h[0] = 0x60 | (traffic_class >> 4);
+    h[1] = traffic_class << 4;
+    h[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    h[6] = next_header;
+    h[7] = hop_limit;
+    h[8..24].copy_from_slice(src);
+    h[24..40].copy_from_slice(dst);
+    out.extend_from_slice(&h);
+}
+
+/// Writes an IPv6 Fragment header.
+pub(crate) fn write_fragment_header(
+    out: &mut Vec<u8>,
+    next_header: u8,
+    offset: u16,
+    more: bool,
+    id: u32,
+) {
+    let field = (offset << 3) | u16::from(more);
+    let mut h = [0u8; 8];
+    h[0] = next_header;
+    h[2..4].copy_from_slice(&field.to_be_bytes());
+    h[4..8].copy_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&h);
+}

@@ -1,0 +1,115 @@
+//! RFC 7915 conformance against Jool's SIIT packet vectors, through the userspace translator.
+
+use nat64::translate::{NoDynamicMap, Output, Translator, Verdict};
+use nat64_tests::jool::{self, Case};
+
+/// Cases whose expected packets encode a choice Jool (or the kernel around it) makes that we
+/// make differently on purpose. Keyed by the sent packet's file.
+const EXT_AFTER_FRAGMENT: &str = "extension headers after the Fragment header: Jool's host \
+     answers admin-prohibited; we skip them like any other and translate the fragment";
+
+const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "manual/6791v66t.pkt",
+        "hairpinning: Jool turns the packet around inside the translator; we emit it to IPv4 and \
+         the kernel routes it back through us (TAYGA's behaviour)",
+    ),
+    (
+        "7915/gat1.pkt",
+        "hairpinning: Jool turns the packet around inside the translator; we emit it to IPv4 and \
+         the kernel routes it back through us (TAYGA's behaviour)",
+    ),
+    ("7915/act1.pkt", EXT_AFTER_FRAGMENT),
+    ("7915/act2.pkt", EXT_AFTER_FRAGMENT),
+    ("7915/act3.pkt", EXT_AFTER_FRAGMENT),
+    ("7915/act4.pkt", EXT_AFTER_FRAGMENT),
+    ("7915/act5.pkt", EXT_AFTER_FRAGMENT),
+    (
+        "7915/act6.pkt",
+        "extension headers after the Fragment header, the last a routing header with segments \
+         left: Jool's host answers admin-prohibited, we answer Parameter Problem (RFC 7915 5.1)",
+    ),
+];
+
+enum Outcome {
+    Pass,
+    Fail(String),
+}
+
+fn run(case: &Case) -> Outcome {
+    let cfg = match jool::config_for(case) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Fail(format!("settings: {e:#}")),
+    };
+    let translator = match Translator::new(cfg) {
+        Ok(t) => t,
+        Err(e) => return Outcome::Fail(format!("config refused: {e:#}")),
+    };
+    let mut out = Output::new();
+    let verdict = translator.translate(&case.sent, &mut NoDynamicMap, &mut out);
+    let verdict_ok = match verdict {
+        Verdict::Translated => !case.direction.is_error_back(),
+        Verdict::IcmpError(_) => case.direction.is_error_back(),
+        Verdict::Drop(_) => false,
+    };
+    if !verdict_ok {
+        return Outcome::Fail(format!("verdict {verdict:?}"));
+    }
+    let packets: Vec<&[u8]> = out.packets().collect();
+    if packets.len() != case.expected.len() {
+        return Outcome::Fail(format!(
+            "{} packets, expected {}",
+            packets.len(),
+            case.expected.len()
+        ));
+    }
+    let diffs: Vec<String> = packets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| case.compare(i, p).err())
+        .collect();
+    if diffs.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(diffs.join("; "))
+    }
+}
+
+#[test]
+fn jool_siit_vectors() {
+    let cases = jool::load_cases();
+    let mut passed = 0;
+    let mut skipped = Vec::new();
+    let mut failed = Vec::new();
+    for case in &cases {
+        let deliberate = DELIBERATE_DIFFERENCES
+            .iter()
+            .find(|(file, _)| *file == case.sent_file)
+            .map(|(_, why)| *why);
+        match (run(case), deliberate) {
+            (Outcome::Pass, None) => passed += 1,
+            (Outcome::Fail(_), Some(why)) => skipped.push(format!("{}: {why}", case.label())),
+            (Outcome::Pass, Some(_)) => failed.push(format!(
+                "{}: listed in DELIBERATE_DIFFERENCES but passes; remove it from the list",
+                case.label()
+            )),
+            (Outcome::Fail(diff), None) => failed.push(format!("{}: {diff}", case.label())),
+        }
+    }
+    println!(
+        "jool-siit vectors: {passed} passed, {} skipped, {} failed",
+        skipped.len(),
+        failed.len()
+    );
+    for s in &skipped {
+        println!("skipped {s}");
+    }
+    for f in &failed {
+        println!("FAILED {f}");
+    }
+    assert!(
+        failed.is_empty(),
+        "{} Jool vector cases failed",
+        failed.len()
+    );
+}
