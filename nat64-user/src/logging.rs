@@ -14,7 +14,9 @@ pub enum LogTarget {
 
 pub fn init(target: LogTarget, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     // A second init (tests, or a re-exec) keeps the first subscriber: not an error.
     let _ = match target {
         LogTarget::Stderr => builder.with_writer(io::stderr).try_init(),

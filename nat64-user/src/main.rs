@@ -96,22 +96,24 @@ fn apply_address_overrides(config: &mut Config, args: &RunArgs) -> Result<()> {
     if config.ipv6_addr_configured {
         text.push_str(&format!("ipv6_addr = \"{}\"\n", config.ipv6_addr));
     }
-    let prefix = args
+    let prefix = args.prefix.clone().or(config
         .prefix
-        .clone()
-        .or(config.prefix.map(|p| format!("{}/{}", p.network(), p.prefix_len())));
+        .map(|p| format!("{}/{}", p.network(), p.prefix_len())));
     if let Some(prefix) = prefix {
         text.push_str(&format!("prefix = \"{prefix}\"\n"));
     }
-    let pool = args
-        .pool
-        .clone()
-        .or(config.dynamic_pool.map(|p| format!("{}/{}", p.network(), p.prefix_len())));
+    let pool = args.pool.clone().or(config
+        .dynamic_pool
+        .map(|p| format!("{}/{}", p.network(), p.prefix_len())));
     if let Some(pool) = pool {
         text.push_str(&format!("dynamic_pool = \"{pool}\"\n"));
     }
-    let overrides = config::parse_str(&text, std::path::Path::new("command line"), config::Format::Toml)
-        .map_err(|err| anyhow::anyhow!("--prefix/--pool refused:\n{err}"))?;
+    let overrides = config::parse_str(
+        &text,
+        std::path::Path::new("command line"),
+        config::Format::Toml,
+    )
+    .map_err(|err| anyhow::anyhow!("--prefix/--pool refused:\n{err}"))?;
     config.prefix = overrides.prefix;
     config.dynamic_pool = overrides.dynamic_pool;
     config.ipv6_addr = overrides.ipv6_addr;
@@ -161,8 +163,16 @@ fn run_tayga(flags: TaygaFlags) -> Result<()> {
 }
 
 fn resolve_ids(flags: &TaygaFlags) -> Result<(Option<u32>, Option<u32>)> {
-    let user = flags.user.as_deref().map(daemon::resolve_user).transpose()?;
-    let group = flags.group.as_deref().map(daemon::resolve_group).transpose()?;
+    let user = flags
+        .user
+        .as_deref()
+        .map(daemon::resolve_user)
+        .transpose()?;
+    let group = flags
+        .group
+        .as_deref()
+        .map(daemon::resolve_group)
+        .transpose()?;
     // As TAYGA: -u alone also takes the user's primary group.
     let gid = group.or(user.map(|(_, gid)| gid));
     Ok((user.map(|(uid, _)| uid), gid))

@@ -1,10 +1,6 @@
 //! The `nat64` binary under test, built once per test process.
 
-use std::{
-    path::PathBuf,
-    process::Command,
-    sync::OnceLock,
-};
+use std::{path::PathBuf, process::Command, sync::OnceLock};
 
 /// Path of a freshly built `target/<profile>/nat64` (cargo builds it if sources changed).
 pub fn nat64() -> PathBuf {
@@ -16,7 +12,14 @@ pub fn nat64() -> PathBuf {
             }
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = Command::new(cargo)
-                .args(["build", "--quiet", "--package", "nat64-user", "--bin", "nat64"])
+                .args([
+                    "build",
+                    "--quiet",
+                    "--package",
+                    "nat64-user",
+                    "--bin",
+                    "nat64",
+                ])
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
                 .expect("cargo runs");

@@ -37,9 +37,35 @@ impl GatewayBed {
         let server = Netns::new("srv")?;
         client.link("c0", &gateway, "eth0")?;
         gateway.link("eth1", &server, "s0")?;
-        client.exec(&["ip", "-6", "addr", "add", "2001:db8:1::2/64", "dev", "c0", "nodad"])?;
-        client.exec(&["ip", "-6", "route", "add", "default", "via", "2001:db8:1::1"])?;
-        gateway.exec(&["ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", "eth0", "nodad"])?;
+        client.exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:1::2/64",
+            "dev",
+            "c0",
+            "nodad",
+        ])?;
+        client.exec(&[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            "2001:db8:1::1",
+        ])?;
+        gateway.exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:1::1/64",
+            "dev",
+            "eth0",
+            "nodad",
+        ])?;
         gateway.exec(&["ip", "addr", "add", "192.0.2.1/24", "dev", "eth1"])?;
         gateway.exec(&["ip", "route", "add", "default", "via", "192.0.2.2"])?;
         server.exec(&["ip", "addr", "add", "192.0.2.2/24", "dev", "s0"])?;
@@ -69,11 +95,17 @@ impl GatewayBed {
                 return Ok(());
             }
             if let Some(status) = self.gateway.last_child_exit()? {
-                bail!("nat64 exited early ({status}): {}", self.gateway.last_child_output());
+                bail!(
+                    "nat64 exited early ({status}): {}",
+                    self.gateway.last_child_output()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("nat64 did not route {route} within {limit:?}: {}", self.gateway.last_child_output())
+        bail!(
+            "nat64 did not route {route} within {limit:?}: {}",
+            self.gateway.last_child_output()
+        )
     }
 }
 
@@ -113,7 +145,13 @@ tcp()
 }
 
 /// Sends `payload` to the echo server over UDP or TCP from the client; returns the echo.
-pub fn echo_through(ns: &Netns, proto: &str, target: &str, port: u16, payload_len: usize) -> Result<Vec<u8>> {
+pub fn echo_through(
+    ns: &Netns,
+    proto: &str,
+    target: &str,
+    port: u16,
+    payload_len: usize,
+) -> Result<Vec<u8>> {
     let script = format!(
         r#"
 import socket, sys
@@ -139,7 +177,10 @@ sys.stdout.buffer.write(got)
         .output()
         .context("running the echo client")?;
     if !out.status.success() {
-        bail!("echo client failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "echo client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(out.stdout)
 }
@@ -151,7 +192,9 @@ pub fn echo_payload(len: usize) -> Vec<u8> {
 
 /// Sends SIGTERM to every process of the namespace started by the bed and waits for them.
 pub fn terminate(child: &mut Child, limit: Duration) -> Result<std::process::ExitStatus> {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait()? {

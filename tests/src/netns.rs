@@ -56,7 +56,8 @@ impl Netns {
     pub fn spawn(&mut self, argv: &[&str]) -> Result<&mut Child> {
         let (program, args) = argv.split_first().context("empty command")?;
         let log = std::env::temp_dir().join(format!("{}-{}.log", self.name, self.children.len()));
-        let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let out =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
         let child = self
             .command(program)

@@ -136,3 +136,24 @@ pub fn all_samples(len: usize) -> Vec<(&'static str, Vec<u8>)> {
         ("icmp6_packet_too_big", icmp6_packet_too_big(len)),
     ]
 }
+
+/// The translator these samples are addressed for.
+pub fn translator() -> nat64::translate::Translator {
+    use nat64::translate::{Eam, Prefix, Translator, TranslatorConfig};
+    let ((eam_v4, eam_v4_len), (eam_v6, eam_v6_len)) = EAM;
+    let config = TranslatorConfig {
+        prefix: Some(
+            Prefix::new(PREFIX.0.octets(), PREFIX.1)
+                .unwrap_or_else(|e| unreachable!("the sample prefix is valid: {e:?}")),
+        ),
+        eam: vec![Eam::new(eam_v4, eam_v4_len, eam_v6, eam_v6_len)
+            .unwrap_or_else(|e| unreachable!("the sample map is valid: {e}"))],
+        ipv4_addr: TRANSLATOR_V4,
+        ipv6_addr: TRANSLATOR_V6,
+        rfc6791_v4: Some(TRANSLATOR_V4),
+        rfc6791_v6: Some(TRANSLATOR_V6),
+        ..TranslatorConfig::default()
+    };
+    Translator::new(config)
+        .unwrap_or_else(|e| unreachable!("the sample configuration is valid: {e}"))
+}

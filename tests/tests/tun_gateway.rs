@@ -11,10 +11,18 @@ use nat64_tests::{
 };
 
 fn gateway_args(data_dir: &std::path::Path) -> Vec<String> {
-    let mut args: Vec<String> = ["run", "--iface", "eth0", "--prefix", gateway_bed::PREFIX, "--datapath", "tun"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> = [
+        "run",
+        "--iface",
+        "eth0",
+        "--prefix",
+        gateway_bed::PREFIX,
+        "--datapath",
+        "tun",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     args.push("--data-dir".into());
     args.push(data_dir.display().to_string());
     args
@@ -47,30 +55,57 @@ fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
 
     for proto in ["udp", "tcp"] {
         for len in [64usize, 1200] {
-            let echoed = gateway_bed::echo_through(&bed.client, proto, SERVER_VIA_PREFIX, 7777, len)
-                .unwrap_or_else(|e| panic!("{proto} echo of {len} bytes: {e:#}\n{}", bed.gateway.last_child_output()));
-            assert_eq!(echoed, gateway_bed::echo_payload(len), "{proto} echo of {len} bytes");
+            let echoed =
+                gateway_bed::echo_through(&bed.client, proto, SERVER_VIA_PREFIX, 7777, len)
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "{proto} echo of {len} bytes: {e:#}\n{}",
+                            bed.gateway.last_child_output()
+                        )
+                    });
+            assert_eq!(
+                echoed,
+                gateway_bed::echo_payload(len),
+                "{proto} echo of {len} bytes"
+            );
         }
     }
 
     // The server saw the gateway's masqueraded address, not the pool.
-    let conntrack_free_check = bed.gateway.exec(&["nft", "list", "table", "ip", "nat64_nat64"]).expect("nft");
+    let conntrack_free_check = bed
+        .gateway
+        .exec(&["nft", "list", "table", "ip", "nat64_nat64"])
+        .expect("nft");
     assert!(String::from_utf8_lossy(&conntrack_free_check.stdout).contains("masquerade"));
 
     let gateway = bed.gateway.last_child().expect("gateway process");
-    let status = gateway_bed::terminate(gateway, Duration::from_secs(10)).expect("gateway stops on SIGTERM");
-    assert!(status.success(), "exit status {status}: {}", bed.gateway.last_child_output());
+    let status =
+        gateway_bed::terminate(gateway, Duration::from_secs(10)).expect("gateway stops on SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        bed.gateway.last_child_output()
+    );
 
-    let routes = bed.gateway.exec(&["ip", "-6", "route", "show"]).expect("routes");
+    let routes = bed
+        .gateway
+        .exec(&["ip", "-6", "route", "show"])
+        .expect("routes");
     assert!(
         !String::from_utf8_lossy(&routes.stdout).contains("2001:db8:64::"),
         "prefix route left behind"
     );
-    let dynamic_map = std::fs::read_to_string(data_dir.path().join("dynamic.map")).expect("dynamic.map written on stop");
+    let dynamic_map = std::fs::read_to_string(data_dir.path().join("dynamic.map"))
+        .expect("dynamic.map written on stop");
     assert!(
-        dynamic_map.lines().any(|l| l.contains("2001:db8:1::2") && l.starts_with("100.")),
+        dynamic_map
+            .lines()
+            .any(|l| l.contains("2001:db8:1::2") && l.starts_with("100.")),
         "the client's mapping in dynamic.map:\n{dynamic_map}"
     );
     let tables = bed.gateway.exec(&["nft", "list", "tables"]).expect("nft");
-    assert!(!String::from_utf8_lossy(&tables.stdout).contains("nat64_nat64"), "masquerade table left behind");
+    assert!(
+        !String::from_utf8_lossy(&tables.stdout).contains("nat64_nat64"),
+        "masquerade table left behind"
+    );
 }

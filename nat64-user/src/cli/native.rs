@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "nat64", version, about = "NAT64 gateway: eBPF fast path, TAYGA-compatible control plane")]
+#[command(
+    name = "nat64",
+    version,
+    about = "NAT64 gateway: eBPF fast path, TAYGA-compatible control plane"
+)]
 pub struct NativeCli {
     #[command(subcommand)]
     pub command: NativeCommand,
@@ -60,7 +64,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep: bool,
     /// Log level filter (tracing's RUST_LOG syntax), e.g. `debug`.
-    #[arg(long, default_value = "info", env = "RUST_LOG")]
+    #[arg(long, default_value = "info")]
     pub log: String,
 }
 

@@ -37,7 +37,12 @@ pub enum Mode {
     Tayga,
 }
 
-pub async fn apply(config: &Config, mode: &Mode, netlink: &Netlink, changes: &mut HostChanges) -> Result<()> {
+pub async fn apply(
+    config: &Config,
+    mode: &Mode,
+    netlink: &Netlink,
+    changes: &mut HostChanges,
+) -> Result<()> {
     let tun = netlink.ifindex(&config.tun_device).await?;
     match mode {
         Mode::Tayga => apply_tayga_directives(config, tun, netlink, changes).await,
@@ -52,7 +57,10 @@ pub async fn apply(config: &Config, mode: &Mode, netlink: &Netlink, changes: &mu
             for route in native_routes(config, tun, egress_mtu) {
                 add_route(route, netlink, changes).await?;
             }
-            for key in [["net", "ipv4", "ip_forward"].as_slice(), &["net", "ipv6", "conf", "all", "forwarding"]] {
+            for key in [
+                ["net", "ipv4", "ip_forward"].as_slice(),
+                &["net", "ipv6", "conf", "all", "forwarding"],
+            ] {
                 if let Some(change) = sysctl::set(key, "1")? {
                     info!("enabled forwarding: {}", change.path.display());
                     changes.record(HostChange::Sysctl(change));
@@ -60,9 +68,17 @@ pub async fn apply(config: &Config, mode: &Mode, netlink: &Netlink, changes: &mu
             }
             match (config.dynamic_pool, egress) {
                 (Some(pool), Some((_, name))) => {
-                    let rule = Masquerade::new(&config.tun_device, (pool.network(), pool.prefix_len()), &name);
+                    let rule = Masquerade::new(
+                        &config.tun_device,
+                        (pool.network(), pool.prefix_len()),
+                        &name,
+                    );
                     rule.install()?;
-                    info!("masquerading {}/{} out of {name}", pool.network(), pool.prefix_len());
+                    info!(
+                        "masquerading {}/{} out of {name}",
+                        pool.network(),
+                        pool.prefix_len()
+                    );
                     changes.record(HostChange::Masquerade(rule));
                 }
                 (Some(_), None) => warn!(
@@ -76,7 +92,12 @@ pub async fn apply(config: &Config, mode: &Mode, netlink: &Netlink, changes: &mu
     }
 }
 
-async fn apply_tayga_directives(config: &Config, tun: u32, netlink: &Netlink, changes: &mut HostChanges) -> Result<()> {
+async fn apply_tayga_directives(
+    config: &Config,
+    tun: u32,
+    netlink: &Netlink,
+    changes: &mut HostChanges,
+) -> Result<()> {
     if config.tun_up {
         netlink.set_up(tun).await?;
     }
@@ -90,7 +111,17 @@ async fn apply_tayga_directives(config: &Config, tun: u32, netlink: &Netlink, ch
     }
     for net in &config.tun_routes {
         let (destination, prefix_len) = net_parts(net);
-        add_route(OwnedRoute { destination, prefix_len, ifindex: tun, mtu: None }, netlink, changes).await?;
+        add_route(
+            OwnedRoute {
+                destination,
+                prefix_len,
+                ifindex: tun,
+                mtu: None,
+            },
+            netlink,
+            changes,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -111,19 +142,36 @@ fn native_routes(config: &Config, tun: u32, egress_mtu: u32) -> Vec<OwnedRoute> 
     if let Some(pool) = config.dynamic_pool {
         routes.push(route(pool.network().into(), pool.prefix_len(), v4_mtu));
     }
-    let in_pool = config.dynamic_pool.is_some_and(|pool| pool.contains(config.ipv4_addr));
+    let in_pool = config
+        .dynamic_pool
+        .is_some_and(|pool| pool.contains(config.ipv4_addr));
     if !in_pool {
         routes.push(route(config.ipv4_addr.into(), 32, v4_mtu));
     }
-    let in_prefix = config.prefix.is_some_and(|prefix| prefix.contains(config.ipv6_addr));
+    let in_prefix = config
+        .prefix
+        .is_some_and(|prefix| prefix.contains(config.ipv6_addr));
     if !in_prefix {
         routes.push(route(config.ipv6_addr.into(), 128, None));
     }
     for map in &config.maps {
-        routes.push(route(map.ipv4.network().into(), map.ipv4.prefix_len(), v4_mtu));
-        routes.push(route(map.ipv6.network().into(), map.ipv6.prefix_len(), None));
+        routes.push(route(
+            map.ipv4.network().into(),
+            map.ipv4.prefix_len(),
+            v4_mtu,
+        ));
+        routes.push(route(
+            map.ipv6.network().into(),
+            map.ipv6.prefix_len(),
+            None,
+        ));
     }
-    routes.retain(|r| !config.tun_routes.iter().any(|t| net_parts(t) == (r.destination, r.prefix_len)));
+    routes.retain(|r| {
+        !config
+            .tun_routes
+            .iter()
+            .any(|t| net_parts(t) == (r.destination, r.prefix_len))
+    });
     routes
 }
 
@@ -135,7 +183,10 @@ async fn add_route(route: OwnedRoute, netlink: &Netlink, changes: &mut HostChang
 
 async fn egress_interface(named: Option<&str>, netlink: &Netlink) -> Result<Option<(u32, String)>> {
     if let Some(name) = named {
-        let index = netlink.ifindex(name).await.with_context(|| format!("--egress {name}"))?;
+        let index = netlink
+            .ifindex(name)
+            .await
+            .with_context(|| format!("--egress {name}"))?;
         return Ok(Some((index, name.to_owned())));
     }
     match netlink.default_route_ifindex_v4().await? {

@@ -54,7 +54,9 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     let netlink = Netlink::connect()?;
     adopt_interface_address(&mut config, &mode, &netlink).await?;
 
-    let static_maps = config.load_map_file().map_err(|err| anyhow::anyhow!("{err}"))?;
+    let static_maps = config
+        .load_map_file()
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
     let translator = Translator::new(translator_setup::translator_config(&config, &static_maps)?)?;
     let pool = persistence::load_pool(&config, now_epoch_seconds())?
         .unwrap_or_else(|| DynamicPool::new(empty_pool_config()));
@@ -95,8 +97,16 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     let handles = tun_workers::start(queues, Arc::clone(&shared))?;
     info!(
         "datapath tun: {queue_count} worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
-        config.prefix.map_or("none".into(), |p| format!("{}/{}", p.network(), p.prefix_len())),
-        config.dynamic_pool.map_or("none".into(), |p| format!("{}/{}", p.network(), p.prefix_len())),
+        config.prefix.map_or("none".into(), |p| format!(
+            "{}/{}",
+            p.network(),
+            p.prefix_len()
+        )),
+        config.dynamic_pool.map_or("none".into(), |p| format!(
+            "{}/{}",
+            p.network(),
+            p.prefix_len()
+        )),
         config.ipv4_addr,
         config.ipv6_addr,
     );
@@ -180,24 +190,36 @@ fn save(config: &Config, shared: &WorkerShared) {
 
 /// Native mode with the well-known prefix: the translator's IPv6 address is the global
 /// address of the first `--iface`, as the TurnKey appliance configures it.
-async fn adopt_interface_address(config: &mut Config, mode: &Mode, netlink: &Netlink) -> Result<()> {
+async fn adopt_interface_address(
+    config: &mut Config,
+    mode: &Mode,
+    netlink: &Netlink,
+) -> Result<()> {
     let Mode::Native { interfaces, .. } = mode else {
         return Ok(());
     };
-    let well_known = config.prefix.is_some_and(|p| p.network() == WELL_KNOWN_PREFIX && p.prefix_len() == 96);
+    let well_known = config
+        .prefix
+        .is_some_and(|p| p.network() == WELL_KNOWN_PREFIX && p.prefix_len() == 96);
     let Some(first) = interfaces.first() else {
         return Ok(());
     };
     if config.ipv6_addr_configured || !well_known {
         return Ok(());
     }
-    let index = netlink.ifindex(first).await.with_context(|| format!("--iface {first}"))?;
+    let index = netlink
+        .ifindex(first)
+        .await
+        .with_context(|| format!("--iface {first}"))?;
     match netlink.global_ipv6_of(index).await? {
         Some(addr) => {
             info!("ipv6-addr {addr}: the global address of {first}");
             config.ipv6_addr = addr;
         }
-        None => info!("{first} has no global IPv6 address; ipv6-addr stays {}", config.ipv6_addr),
+        None => info!(
+            "{first} has no global IPv6 address; ipv6-addr stays {}",
+            config.ipv6_addr
+        ),
     }
     Ok(())
 }
@@ -214,6 +236,8 @@ fn worker_count(config: &Config) -> usize {
 fn empty_pool_config() -> PoolConfig {
     let mut config = PoolConfig::new(std::net::Ipv4Addr::new(0, 0, 0, 0), 31)
         .unwrap_or_else(|_| unreachable!("0.0.0.0/31 is a valid pool"));
-    config.reserved_v4.insert(std::net::Ipv4Addr::new(0, 0, 0, 1));
+    config
+        .reserved_v4
+        .insert(std::net::Ipv4Addr::new(0, 0, 0, 1));
     config
 }

@@ -16,7 +16,10 @@ pub const DYNAMIC_MAP_FILE: &str = "dynamic.map";
 
 /// Where the pool is kept, when the configuration keeps it at all.
 pub fn dynamic_map_path(config: &Config) -> Option<PathBuf> {
-    config.data_dir.as_ref().map(|dir| dir.join(DYNAMIC_MAP_FILE))
+    config
+        .data_dir
+        .as_ref()
+        .map(|dir| dir.join(DYNAMIC_MAP_FILE))
 }
 
 /// The pool's settings: its network, and what inside it is never handed out.
@@ -24,17 +27,20 @@ pub fn pool_config(config: &Config) -> Result<Option<PoolConfig>> {
     let Some(net) = config.dynamic_pool else {
         return Ok(None);
     };
-    let mut pool = PoolConfig::new(net.network(), net.prefix_len())
-        .map_err(|err| anyhow::anyhow!("dynamic-pool {}/{}: {err}", net.network(), net.prefix_len()))?;
+    let mut pool = PoolConfig::new(net.network(), net.prefix_len()).map_err(|err| {
+        anyhow::anyhow!("dynamic-pool {}/{}: {err}", net.network(), net.prefix_len())
+    })?;
     pool.reserved_v4.insert(config.ipv4_addr);
     for map in &config.maps {
         if map.ipv4.prefix_len() == 32 {
             pool.reserved_v4.insert(map.ipv4.addr());
         }
-        pool.reserved_v6.push((map.ipv6.network(), map.ipv6.prefix_len()));
+        pool.reserved_v6
+            .push((map.ipv6.network(), map.ipv6.prefix_len()));
     }
     if let Some(prefix) = config.prefix {
-        pool.reserved_v6.push((prefix.network(), prefix.prefix_len()));
+        pool.reserved_v6
+            .push((prefix.network(), prefix.prefix_len()));
     }
     pool.timers = PoolTimers {
         idle: config.mapping_idle,
@@ -66,7 +72,8 @@ pub fn save_pool(config: &Config, pool: &DynamicPool) -> Result<()> {
         return Ok(());
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating data-dir {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data-dir {}", dir.display()))?;
     }
     pool::save(pool, &path).with_context(|| format!("writing {}", path.display()))
 }

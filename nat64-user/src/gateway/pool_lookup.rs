@@ -6,11 +6,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use crate::{
-    config::Ipv6Net,
-    pool::DynamicPool,
-    translate::DynamicMap,
-};
+use crate::{config::Ipv6Net, pool::DynamicPool, translate::DynamicMap};
 
 /// Wall-clock seconds, the unit `dynamic.map` stores last use in.
 pub fn now_epoch_seconds() -> u64 {

@@ -9,14 +9,17 @@ use crate::{
 };
 
 /// The translator configuration for `config`, with the link MTUs of the two sides.
-pub fn translator_config(config: &Config, static_maps: &[crate::config::StaticMap]) -> Result<TranslatorConfig> {
-    let prefix = match config.prefix {
-        Some(net) => Some(
-            Prefix::new(net.addr().octets(), net.prefix_len())
-                .map_err(|err| anyhow::anyhow!("prefix {}/{}: {err:?}", net.addr(), net.prefix_len()))?,
-        ),
-        None => None,
-    };
+pub fn translator_config(
+    config: &Config,
+    static_maps: &[crate::config::StaticMap],
+) -> Result<TranslatorConfig> {
+    let prefix =
+        match config.prefix {
+            Some(net) => Some(Prefix::new(net.addr().octets(), net.prefix_len()).map_err(
+                |err| anyhow::anyhow!("prefix {}/{}: {err:?}", net.addr(), net.prefix_len()),
+            )?),
+            None => None,
+        };
     let eam = config
         .maps
         .iter()
@@ -28,7 +31,15 @@ pub fn translator_config(config: &Config, static_maps: &[crate::config::StaticMa
                 map.ipv6.addr(),
                 map.ipv6.prefix_len(),
             )
-            .with_context(|| format!("map {}/{} {}/{}", map.ipv4.addr(), map.ipv4.prefix_len(), map.ipv6.addr(), map.ipv6.prefix_len()))
+            .with_context(|| {
+                format!(
+                    "map {}/{} {}/{}",
+                    map.ipv4.addr(),
+                    map.ipv4.prefix_len(),
+                    map.ipv6.addr(),
+                    map.ipv6.prefix_len()
+                )
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(TranslatorConfig {

@@ -113,7 +113,10 @@ fn handle_packet(packet: &[u8], queue: &TunQueue, shared: &WorkerShared, out: &m
         }
         Verdict::IcmpError(reason) => {
             count_drop(shared, reason);
-            shared.counters.icmp_errors_sent.fetch_add(1, Ordering::Relaxed);
+            shared
+                .counters
+                .icmp_errors_sent
+                .fetch_add(1, Ordering::Relaxed);
         }
         Verdict::Drop(reason) => {
             count_drop(shared, reason);
