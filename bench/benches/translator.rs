@@ -10,13 +10,16 @@ use nat64::translate::{NoDynamicMap, Output, Verdict};
 use nat64_bench::{ns_per_call, Table};
 use nat64_tests::packets;
 
+/// Builds a sample packet with the given payload length.
+type SampleMaker = fn(usize) -> Vec<u8>;
+
 const ROUNDS: usize = 9;
 const ITERATIONS: u32 = 200_000;
 
 fn main() -> anyhow::Result<()> {
     let translator = packets::translator();
     let mut out = Output::new();
-    let cases: [(&str, fn(usize) -> Vec<u8>); 5] = [
+    let cases: [(&str, SampleMaker); 5] = [
         ("UDP 6->4", packets::udp6),
         ("UDP 4->6", packets::udp4),
         ("TCP 6->4", packets::tcp6),

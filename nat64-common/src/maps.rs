@@ -153,6 +153,7 @@ mod aya_pod {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -14,7 +14,7 @@ use nat64::translate::{NoDynamicMap, Output, Translator, Verdict};
 use nat64_tests::packets;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-const SEED: u64 = 0x6e61_7436_34;
+const SEED: u64 = 0x006e_6174_3634;
 const RANDOM_PACKETS: usize = 100_000;
 const MUTATED_PACKETS: usize = 100_000;
 

@@ -18,11 +18,11 @@ pub fn invoked_as_tayga(args: &[OsString]) -> bool {
 
 /// TAYGA's argument vector from ours: `nat64 tayga -c f` becomes `tayga -c f`.
 pub fn tayga_args(args: &[OsString]) -> Vec<OsString> {
-    let via_subcommand = args.get(1).is_some_and(|arg| arg == "tayga")
-        && !args
-            .first()
-            .and_then(|arg0| Path::new(arg0).file_name())
-            .is_some_and(|name| name == "tayga");
+    let program_is_tayga = args
+        .first()
+        .and_then(|arg0| Path::new(arg0).file_name())
+        .is_some_and(|name| name == "tayga");
+    let via_subcommand = !program_is_tayga && args.get(1).is_some_and(|arg| arg == "tayga");
     let rest = if via_subcommand {
         args.get(2..)
     } else {
