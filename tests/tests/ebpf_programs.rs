@@ -35,6 +35,23 @@ fn load() -> Ebpf {
     Ebpf::load(object).expect("the kernel accepts the eBPF object")
 }
 
+/// Runs `frame` through a loaded program once; returns its verdict and output.
+fn run_once<P>(program: &P, frame: &[u8]) -> (u32, Vec<u8>)
+where
+    P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = aya::programs::TestRunResult>,
+{
+    let mut out = vec![0u8; frame.len() + 64];
+    let result = program
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ..Default::default()
+        })
+        .expect("BPF_PROG_TEST_RUN runs the program");
+    out.truncate(result.data_size_out as usize);
+    (result.return_value, out)
+}
+
 #[test]
 fn tc_program_passes_the_verifier_and_runs() {
     if !require_root("tc_program_passes_the_verifier_and_runs") {
@@ -47,18 +64,8 @@ fn tc_program_passes_the_verifier_and_runs() {
         .try_into()
         .expect("nat64_tc is a classifier");
     program.load().expect("the verifier accepts nat64_tc");
-
     let frame = ipv6_udp_frame();
-    let mut out = vec![0u8; frame.len() + 64];
-    let result = program
-        .test_run(TestRunOptions {
-            data_in: Some(&frame),
-            data_out: Some(&mut out),
-            ..Default::default()
-        })
-        .expect("BPF_PROG_TEST_RUN runs nat64_tc");
-    assert_eq!(result.return_value, TC_ACT_OK);
-    assert_eq!(&out[..result.data_size_out as usize], &frame[..]);
+    assert_eq!(run_once(program, &frame), (TC_ACT_OK, frame));
 }
 
 #[test]
@@ -73,16 +80,6 @@ fn xdp_program_passes_the_verifier_and_runs() {
         .try_into()
         .expect("nat64_xdp is an XDP program");
     program.load().expect("the verifier accepts nat64_xdp");
-
     let frame = ipv6_udp_frame();
-    let mut out = vec![0u8; frame.len() + 64];
-    let result = program
-        .test_run(TestRunOptions {
-            data_in: Some(&frame),
-            data_out: Some(&mut out),
-            ..Default::default()
-        })
-        .expect("BPF_PROG_TEST_RUN runs nat64_xdp");
-    assert_eq!(result.return_value, XDP_PASS);
-    assert_eq!(&out[..result.data_size_out as usize], &frame[..]);
+    assert_eq!(run_once(program, &frame), (XDP_PASS, frame));
 }

@@ -8,6 +8,7 @@ use futures_util::TryStreamExt;
 use rtnetlink::{
     packet_route::{
         address::AddressAttribute,
+        link::LinkAttribute,
         route::{RouteAttribute, RouteMessage, RouteMetric},
     },
     Handle, LinkUnspec, RouteMessageBuilder,
@@ -151,21 +152,27 @@ impl Netlink {
 
     /// The MTU of an interface.
     pub async fn mtu_of(&self, ifindex: u32) -> Result<u32> {
-        let mut links = self.handle.link().get().match_index(ifindex).execute();
-        let link = links
-            .try_next()
-            .await?
-            .ok_or_else(|| anyhow!("no interface with index {ifindex}"))?;
-        link.attributes
-            .iter()
-            .find_map(|attr| match attr {
-                rtnetlink::packet_route::link::LinkAttribute::Mtu(mtu) => Some(*mtu),
-                _ => None,
-            })
-            .ok_or_else(|| anyhow!("interface {ifindex} reports no MTU"))
+        self.link_attribute(ifindex, "MTU", |attr| match attr {
+            LinkAttribute::Mtu(mtu) => Some(*mtu),
+            _ => None,
+        })
+        .await
     }
 
     pub async fn name_of(&self, ifindex: u32) -> Result<String> {
+        self.link_attribute(ifindex, "name", |attr| match attr {
+            LinkAttribute::IfName(name) => Some(name.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn link_attribute<T>(
+        &self,
+        ifindex: u32,
+        what: &str,
+        pick: impl Fn(&LinkAttribute) -> Option<T>,
+    ) -> Result<T> {
         let mut links = self.handle.link().get().match_index(ifindex).execute();
         let link = links
             .try_next()
@@ -173,11 +180,8 @@ impl Netlink {
             .ok_or_else(|| anyhow!("no interface with index {ifindex}"))?;
         link.attributes
             .iter()
-            .find_map(|attr| match attr {
-                rtnetlink::packet_route::link::LinkAttribute::IfName(name) => Some(name.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| anyhow!("interface {ifindex} has no name"))
+            .find_map(pick)
+            .ok_or_else(|| anyhow!("interface {ifindex} reports no {what}"))
     }
 }
 
