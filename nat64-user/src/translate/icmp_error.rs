@@ -106,7 +106,7 @@ pub(crate) fn icmp6_to_icmp4<M: DynamicMap>(
                 .saturating_sub(20)
                 .min(u32::from(cfg.ipv4_mtu))
                 .min(u32::from(cfg.ipv6_mtu).saturating_sub(20))
-                .min(0xffff) as u16;
+                .clamp(68, 0xffff) as u16;
             header[6..8].copy_from_slice(&mtu.to_be_bytes());
             length_at = None;
         }

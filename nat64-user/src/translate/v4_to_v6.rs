@@ -86,15 +86,12 @@ pub(crate) fn translate<M: DynamicMap>(
     let mut compute_udp_checksum = false;
     if h.proto == PROTO_UDP && first_fragment && wire::u16_at(payload, UDP_CHECKSUM) == Some(0) {
         match tr.cfg.udp_checksum_mode {
-            // A fragment's checksum would need the whole datagram.
-            _ if h.frag.is_fragmented() => {
-                return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
-            }
-            UdpChecksumMode::Drop => {
-                return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
-            }
             UdpChecksumMode::Forward => {}
-            UdpChecksumMode::Calc => compute_udp_checksum = true,
+            // A fragment's checksum would need the whole datagram.
+            UdpChecksumMode::Calc if !h.frag.is_fragmented() => compute_udp_checksum = true,
+            UdpChecksumMode::Calc | UdpChecksumMode::Drop => {
+                return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
+            }
         }
     }
 
