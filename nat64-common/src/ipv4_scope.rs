@@ -33,6 +33,8 @@ const GLOBAL_EXCEPTIONS: [[u8; 4]; 2] = [
 ];
 
 /// `NON_GLOBAL` as (network, mask) words, computed at compile time.
+// Indexing in a const initialiser is checked by the compiler: it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
 const NON_GLOBAL_MASKED: [(u32, u32); NON_GLOBAL.len()] = {
     let mut out = [(0u32, 0u32); NON_GLOBAL.len()];
     let mut i = 0;
