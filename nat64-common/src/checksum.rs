@@ -4,17 +4,22 @@
 //! added together with [`add`] and turned into a checksum field with [`finish`].
 
 /// Adds `bytes` (big-endian 16-bit words, an odd last byte padded with zero) to `initial`.
-#[inline]
+#[inline(always)]
 pub fn sum(bytes: &[u8], initial: u32) -> u32 {
+    // 32-bit words summed into 64 bits: a word hi·2^16 + lo is congruent to hi + lo modulo
+    // 0xffff, so folding the total gives the same one's-complement sum as 16-bit words.
     let mut acc = u64::from(initial);
-    let mut words = bytes.chunks_exact(2);
+    let mut words = bytes.chunks_exact(4);
     for w in words.by_ref() {
-        if let [hi, lo] = w {
-            acc += u64::from(u16::from_be_bytes([*hi, *lo]));
+        if let [a, b, c, d] = w {
+            acc += u64::from(u32::from_be_bytes([*a, *b, *c, *d]));
         }
     }
-    if let [last] = words.remainder() {
-        acc += u64::from(*last) << 8;
+    match words.remainder() {
+        [a, b, c] => acc += (u64::from(*a) << 8) + u64::from(*b) + (u64::from(*c) << 8),
+        [a, b] => acc += (u64::from(*a) << 8) + u64::from(*b),
+        [a] => acc += u64::from(*a) << 8,
+        _ => {}
     }
     fold64(acc)
 }
@@ -27,7 +32,7 @@ pub fn sum_array<const N: usize>(bytes: &[u8; N], initial: u32) -> u32 {
 
 #[inline(always)]
 fn fold64(mut acc: u64) -> u32 {
-    // Two folds bring any u64 sum of u16 words under 2^17; a third makes it fit 17 bits safely.
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
     acc = (acc & 0xffff_ffff) + (acc >> 32);
     acc = (acc & 0xffff) + (acc >> 16);
     acc = (acc & 0xffff) + (acc >> 16);
@@ -121,6 +126,24 @@ mod tests {
             fold(sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7], 0)),
             0xddf2
         );
+    }
+
+    #[test]
+    fn matches_naive_16_bit_sum_for_every_length() {
+        let data: [u8; 67] = core::array::from_fn(|i| (i as u8).wrapping_mul(151).wrapping_add(7));
+        for len in 0..=data.len() {
+            let mut naive = 0u32;
+            for pair in data[..len].chunks(2) {
+                let hi = u32::from(pair[0]) << 8;
+                naive += hi + pair.get(1).map_or(0, |b| u32::from(*b));
+            }
+            assert_eq!(fold(sum(&data[..len], 0)), fold(naive), "length {len}");
+            assert_eq!(
+                fold(sum(&data[..len], 0xfffe)),
+                fold(naive + 0xfffe),
+                "length {len}"
+            );
+        }
     }
 
     #[test]

@@ -32,30 +32,40 @@ const GLOBAL_EXCEPTIONS: [[u8; 4]; 2] = [
     [192, 0, 0, 10], // TURN anycast (RFC 8155)
 ];
 
-#[inline(always)]
-fn in_block(addr: u32, net: [u8; 4], len: u8) -> bool {
-    let mask = if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(len.min(32)))
-    };
-    addr & mask == u32::from_be_bytes(net) & mask
-}
+/// `NON_GLOBAL` as (network, mask) words, computed at compile time.
+// Indexing in a const initialiser is checked by the compiler: it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+const NON_GLOBAL_MASKED: [(u32, u32); NON_GLOBAL.len()] = {
+    let mut out = [(0u32, 0u32); NON_GLOBAL.len()];
+    let mut i = 0;
+    while i < NON_GLOBAL.len() {
+        let (net, len) = NON_GLOBAL[i];
+        let mask = if len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - len as u32)
+        };
+        out[i] = (u32::from_be_bytes(net) & mask, mask);
+        i += 1;
+    }
+    out
+};
 
 /// Whether `v4` is a globally reachable unicast address.
 #[inline]
 pub fn is_global(v4: [u8; 4]) -> bool {
-    if GLOBAL_EXCEPTIONS.contains(&v4) {
-        return true;
-    }
     let addr = u32::from_be_bytes(v4);
-    let mut global = true;
-    for (net, len) in NON_GLOBAL {
-        if in_block(addr, net, len) {
-            global = false;
+    for exception in GLOBAL_EXCEPTIONS {
+        if addr == u32::from_be_bytes(exception) {
+            return true;
         }
     }
-    global
+    for (net, mask) in NON_GLOBAL_MASKED {
+        if addr & mask == net {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

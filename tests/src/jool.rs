@@ -211,8 +211,17 @@ fn eam(v4: &str, v6: &str) -> anyhow::Result<Eam> {
     Eam::new(a4, l4, a6, l6)
 }
 
-/// The translator configuration that reproduces the case's Jool settings.
-pub fn config_for(case: &Case) -> anyhow::Result<TranslatorConfig> {
+/// The translator configuration that reproduces the case's Jool settings; panics (failing the
+/// test) on a setting it does not know.
+pub fn config_for(case: &Case) -> TranslatorConfig {
+    match try_config_for(case) {
+        Ok(cfg) => cfg,
+        Err(e) => panic!("{}: {e:#}", case.label()),
+    }
+}
+
+/// [`config_for`], reporting unknown or malformed settings as an error.
+pub fn try_config_for(case: &Case) -> anyhow::Result<TranslatorConfig> {
     let mut cfg = TranslatorConfig {
         ipv4_addr: TRANSLATOR_IPV4,
         ipv6_addr: TRANSLATOR_IPV6,

@@ -9,7 +9,32 @@ use nat64_common::{
 };
 
 use super::config::{Eam, TranslatorConfig};
-use super::DynamicMap;
+use super::{DropReason, DynamicMap};
+
+/// Why an address has no form in the other family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unmapped {
+    /// Outside every mapping and the prefix.
+    NoMapping,
+    /// Behind the well-known prefix but not a global IPv4 address (RFC 6052 §3.1).
+    NotGlobal,
+}
+
+impl Unmapped {
+    pub(crate) fn as_source(self) -> DropReason {
+        match self {
+            Unmapped::NoMapping => DropReason::NoSourceMapping,
+            Unmapped::NotGlobal => DropReason::SourceNotAllowed,
+        }
+    }
+
+    pub(crate) fn as_destination(self) -> DropReason {
+        match self {
+            Unmapped::NoMapping => DropReason::NoDestinationMapping,
+            Unmapped::NotGlobal => DropReason::DestinationNotAllowed,
+        }
+    }
+}
 
 /// Which side of the translator an address belongs to, which decides whether the dynamic
 /// pool is consulted.
@@ -57,20 +82,22 @@ impl AddrMap {
         addr: &[u8; 16],
         map: &mut M,
         role: Role,
-    ) -> Option<[u8; 4]> {
+    ) -> Result<[u8; 4], Unmapped> {
         let v6 = Ipv6Addr::from(*addr);
         for eam in &self.eam_by_v6 {
             if let Some(v4) = eam.v6_to_v4(v6) {
-                return Some(v4.octets());
+                return Ok(v4.octets());
             }
         }
         if let Role::Host { allocate } = role {
             if let Some(v4) = map.v6_to_v4(&v6, allocate) {
-                return Some(v4.octets());
+                return Ok(v4.octets());
             }
         }
-        let v4 = self.prefix.as_ref()?.extract(addr)?;
-        self.scope_allows(v4).then_some(v4)
+        let prefix = self.prefix.as_ref().ok_or(Unmapped::NoMapping)?;
+        let v4 = prefix.extract(addr).ok_or(Unmapped::NoMapping)?;
+        self.check_scope(v4)?;
+        Ok(v4)
     }
 
     /// IPv4 → IPv6.
@@ -79,23 +106,28 @@ impl AddrMap {
         addr: [u8; 4],
         map: &mut M,
         role: Role,
-    ) -> Option<[u8; 16]> {
+    ) -> Result<[u8; 16], Unmapped> {
         let v4 = Ipv4Addr::from(addr);
         for eam in &self.eam_by_v4 {
             if let Some(v6) = eam.v4_to_v6(v4) {
-                return Some(v6.octets());
+                return Ok(v6.octets());
             }
         }
         if let Role::Host { .. } = role {
             if let Some(v6) = map.v4_to_v6(&v4) {
-                return Some(v6.octets());
+                return Ok(v6.octets());
             }
         }
-        let prefix = self.prefix.as_ref()?;
-        self.scope_allows(addr).then(|| prefix.embed(addr))
+        let prefix = self.prefix.as_ref().ok_or(Unmapped::NoMapping)?;
+        self.check_scope(addr)?;
+        Ok(prefix.embed(addr))
     }
 
-    fn scope_allows(&self, v4: [u8; 4]) -> bool {
-        !self.scope_checked || ipv4_scope::is_global(v4)
+    fn check_scope(&self, v4: [u8; 4]) -> Result<(), Unmapped> {
+        if self.scope_checked && !ipv4_scope::is_global(v4) {
+            Err(Unmapped::NotGlobal)
+        } else {
+            Ok(())
+        }
     }
 }

@@ -7,7 +7,7 @@ use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
 use nat64_common::mtu;
 
-use super::addr_map::Role;
+use super::addr_map::{Role, Unmapped};
 use super::wire::{self, PROTO_ICMP, PROTO_ICMPV6};
 use super::{transport, DynamicMap, Output, Translator};
 
@@ -106,7 +106,7 @@ pub(crate) fn icmp6_to_icmp4<M: DynamicMap>(
                 .saturating_sub(20)
                 .min(u32::from(cfg.ipv4_mtu))
                 .min(u32::from(cfg.ipv6_mtu).saturating_sub(20))
-                .min(0xffff) as u16;
+                .clamp(68, 0xffff) as u16;
             header[6..8].copy_from_slice(&mtu.to_be_bytes());
             length_at = None;
         }
@@ -257,11 +257,11 @@ fn quote_v6_to_v4<M: DynamicMap>(
     let src4 = tr
         .addrs
         .v6_to_v4(&h.src, map, Role::Remote)
-        .ok_or(DropReason::NoSourceMapping)?;
+        .map_err(Unmapped::as_source)?;
     let dst4 = tr
         .addrs
         .v6_to_v4(&h.dst, map, Role::Host { allocate: false })
-        .ok_or(DropReason::NoDestinationMapping)?;
+        .map_err(Unmapped::as_destination)?;
     let proto4 = match h.proto {
         PROTO_ICMPV6 => PROTO_ICMP,
         PROTO_ICMP => return Err(DropReason::BadIcmpError),
@@ -324,11 +324,11 @@ fn quote_v4_to_v6<M: DynamicMap>(
     let src6 = tr
         .addrs
         .v4_to_v6(h.src, map, Role::Host { allocate: false })
-        .ok_or(DropReason::NoSourceMapping)?;
+        .map_err(Unmapped::as_source)?;
     let dst6 = tr
         .addrs
         .v4_to_v6(h.dst, map, Role::Remote)
-        .ok_or(DropReason::NoDestinationMapping)?;
+        .map_err(Unmapped::as_destination)?;
     let proto6 = match h.proto {
         PROTO_ICMP => PROTO_ICMPV6,
         PROTO_ICMPV6 => return Err(DropReason::BadIcmpError),

@@ -233,7 +233,7 @@ fn well_known_prefix_refuses_non_global_ipv4() {
     let strict = translator(config());
     assert_eq!(
         strict.translate(&pkt, &mut NoDynamicMap, &mut out),
-        Verdict::Drop(DropReason::NoDestinationMapping)
+        Verdict::Drop(DropReason::DestinationNotAllowed)
     );
     let lax = translator(TranslatorConfig {
         wkpf_strict: false,

@@ -32,8 +32,9 @@ pub(crate) fn adjust_tcp_udp(proto: u8, l4: &mut [u8], removed: u32, added: u32)
 }
 
 /// Partial sum of two addresses, the part of the pseudo-header that translation replaces.
-pub(crate) fn address_sum(src: &[u8], dst: &[u8]) -> u32 {
-    checksum::sum(dst, checksum::sum(src, 0))
+#[inline]
+pub(crate) fn address_sum<const N: usize>(src: &[u8; N], dst: &[u8; N]) -> u32 {
+    checksum::sum_array(dst, checksum::sum_array(src, 0))
 }
 
 /// Rewrites an ICMP echo header in place: new type and code, checksum adjusted for them and

@@ -42,19 +42,20 @@ pub(crate) fn translate<M: DynamicMap>(
     };
     let is_icmp_error = icmp_type.is_some_and(|t| matches!(t, 3 | 4 | 5 | 11 | 12));
 
-    let Some(dst6) = tr
+    let dst6 = match tr
         .addrs
         .v4_to_v6(h.dst, map, Role::Host { allocate: false })
-    else {
-        return Verdict::Drop(DropReason::NoDestinationMapping);
+    {
+        Ok(a) => a,
+        Err(e) => return Verdict::Drop(e.as_destination()),
     };
     let src6 = match tr.addrs.v4_to_v6(h.src, map, Role::Remote) {
-        Some(a) => a,
-        None if is_icmp_error => match tr.cfg.rfc6791_v6 {
+        Ok(a) => a,
+        Err(_) if is_icmp_error => match tr.cfg.rfc6791_v6 {
             Some(a) => a.octets(),
             None => return Verdict::Drop(DropReason::NoErrorSource),
         },
-        None => return Verdict::Drop(DropReason::NoSourceMapping),
+        Err(e) => return Verdict::Drop(e.as_source()),
     };
 
     let error_back = |ty: u8, code: u8, rest: [u8; 4], reason: DropReason, out: &mut Output| {
@@ -86,15 +87,12 @@ pub(crate) fn translate<M: DynamicMap>(
     let mut compute_udp_checksum = false;
     if h.proto == PROTO_UDP && first_fragment && wire::u16_at(payload, UDP_CHECKSUM) == Some(0) {
         match tr.cfg.udp_checksum_mode {
-            // A fragment's checksum would need the whole datagram.
-            _ if h.frag.is_fragmented() => {
-                return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
-            }
-            UdpChecksumMode::Drop => {
-                return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
-            }
             UdpChecksumMode::Forward => {}
-            UdpChecksumMode::Calc => compute_udp_checksum = true,
+            // A fragment's checksum would need the whole datagram.
+            UdpChecksumMode::Calc if !h.frag.is_fragmented() => compute_udp_checksum = true,
+            UdpChecksumMode::Calc | UdpChecksumMode::Drop => {
+                return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
+            }
         }
     }
 

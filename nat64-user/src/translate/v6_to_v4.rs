@@ -43,8 +43,9 @@ pub(crate) fn translate<M: DynamicMap>(
     };
     let is_icmp_error = icmp_type.is_some_and(|t| t < 128);
 
-    let Some(dst4) = tr.addrs.v6_to_v4(&h.dst, map, Role::Remote) else {
-        return Verdict::Drop(DropReason::NoDestinationMapping);
+    let dst4 = match tr.addrs.v6_to_v4(&h.dst, map, Role::Remote) {
+        Ok(a) => a,
+        Err(e) => return Verdict::Drop(e.as_destination()),
     };
     let src4 = match tr.addrs.v6_to_v4(
         &h.src,
@@ -53,14 +54,14 @@ pub(crate) fn translate<M: DynamicMap>(
             allocate: !is_icmp_error,
         },
     ) {
-        Some(a) => a,
+        Ok(a) => a,
         // RFC 6791: an ICMPv6 error from a router with no IPv4 form still has to reach the
         // IPv4 host, from a stand-in address.
-        None if is_icmp_error => match tr.cfg.rfc6791_v4 {
+        Err(_) if is_icmp_error => match tr.cfg.rfc6791_v4 {
             Some(a) => a.octets(),
             None => return Verdict::Drop(DropReason::NoErrorSource),
         },
-        None => return Verdict::Drop(DropReason::NoSourceMapping),
+        Err(e) => return Verdict::Drop(e.as_source()),
     };
 
     if h.hop_limit <= 1 {
