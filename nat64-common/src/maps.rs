@@ -93,12 +93,18 @@ pub struct EamEntry {
     pub _pad: [u8; 2],
 }
 
-/// How IPv4 UDP datagrams with a zero checksum are handled (TAYGA's `udp-cksum-mode`).
+/// What to do with an IPv4 UDP datagram whose checksum is zero — legal in IPv4, not in
+/// IPv6 (TAYGA's `udp-cksum-mode`). One definition for the configuration, the userspace
+/// translator and the datapath's configuration block.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UdpZeroChecksum {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UdpChecksumMode {
+    /// Refuse it (TAYGA's default `drop`): answered with ICMPv4 administratively prohibited.
+    #[default]
     Drop = 0,
+    /// Forward it with the zero checksum (`fwd`; receivers may drop it).
     Forward = 1,
+    /// Compute the checksum (`calc`, RFC 7915 §4.5); fragments still cannot be computed.
     Calculate = 2,
 }
 
@@ -120,7 +126,7 @@ pub struct ConfigBlock {
     pub prefix_len: u8,
     /// 1: the RFC 6052 §3.1 rule for 64:ff9b::/96 (non-global IPv4 not translated).
     pub wkpf_strict: u8,
-    /// A [`UdpZeroChecksum`] as u8.
+    /// A [`UdpChecksumMode`] as u8.
     pub udp_zero_checksum: u8,
     /// 1 when `rfc6791_v4` is set.
     pub has_rfc6791_v4: u8,

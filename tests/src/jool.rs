@@ -253,7 +253,7 @@ pub fn try_config_for(case: &Case) -> anyhow::Result<TranslatorConfig> {
             "rfc6791v6-prefix" => cfg.rfc6791_v6 = Some(parse_v6_net(value)?.0),
             "amend-udp-checksum-zero" => {
                 cfg.udp_checksum_mode = if value == "1" {
-                    UdpChecksumMode::Calc
+                    UdpChecksumMode::Calculate
                 } else {
                     UdpChecksumMode::Drop
                 }

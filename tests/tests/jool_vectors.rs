@@ -96,17 +96,20 @@ fn jool_siit_vectors() {
             (Outcome::Fail(diff), None) => failed.push(format!("{}: {diff}", case.label())),
         }
     }
-    println!(
-        "jool-siit vectors: {passed} passed, {} skipped, {} failed",
+    // Straight to the process's stderr, not through the test harness's capture, so the
+    // summary and the reasons for every skip show in every run's output.
+    let mut report = format!(
+        "jool-siit vectors: {passed} passed, {} skipped, {} failed\n",
         skipped.len(),
         failed.len()
     );
     for s in &skipped {
-        println!("skipped {s}");
+        report.push_str(&format!("  skipped {s}\n"));
     }
     for f in &failed {
-        println!("FAILED {f}");
+        report.push_str(&format!("  FAILED {f}\n"));
     }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
     assert!(
         failed.is_empty(),
         "{} Jool vector cases failed",

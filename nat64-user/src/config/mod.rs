@@ -78,17 +78,7 @@ pub struct StaticMap {
     pub ipv6: Ipv6Net,
 }
 
-/// What to do with an IPv4 UDP datagram whose checksum is zero (`udp-cksum-mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum UdpChecksumMode {
-    /// Drop it (TAYGA's default; RFC 7915 allows it).
-    #[default]
-    Drop,
-    /// Translate it with the zero checksum left as it is.
-    Forward,
-    /// Compute the checksum (RFC 7915 section 4.5).
-    Calculate,
-}
+pub use nat64_common::maps::UdpChecksumMode;
 
 /// Which packets to log (`log` directive); TAYGA logs none by default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -21,7 +21,7 @@ use pool_lookup::{now_epoch_seconds, SharedPool};
 use tun_workers::{TunCounters, WorkerShared};
 
 use crate::{
-    config::{Config, WELL_KNOWN_PREFIX},
+    config::{Config, Datapath, WELL_KNOWN_PREFIX},
     daemon,
     host::{netlink::Netlink, HostChanges},
     pool::{DynamicPool, PoolConfig},
@@ -51,6 +51,13 @@ pub fn run(config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
 }
 
 async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
+    let why_tun = match config.datapath {
+        Datapath::Tun => "chosen with datapath tun",
+        Datapath::Auto => "the kernel datapath (TC/XDP) is not in this build yet",
+        Datapath::Tc => anyhow::bail!(
+            "datapath tc: the TC datapath is not in this build yet; use `--datapath tun` or `auto`"
+        ),
+    };
     let netlink = Netlink::connect()?;
     adopt_interface_address(&mut config, &mode, &netlink).await?;
 
@@ -96,7 +103,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     let queue_count = queues.len();
     let handles = tun_workers::start(queues, Arc::clone(&shared))?;
     info!(
-        "datapath tun: {queue_count} worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
+        "datapath tun ({why_tun}): {queue_count} worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
         config.prefix.map_or("none".into(), |p| format!(
             "{}/{}",
             p.network(),

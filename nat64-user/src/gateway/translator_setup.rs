@@ -4,8 +4,8 @@ use anyhow::{Context, Result};
 use nat64_common::rfc6052::Prefix;
 
 use crate::{
-    config::{Config, UdpChecksumMode as ConfiguredUdpMode},
-    translate::{Eam, TranslatorConfig, UdpChecksumMode},
+    config::Config,
+    translate::{Eam, TranslatorConfig},
 };
 
 /// The translator configuration for `config`, with the link MTUs of the two sides.
@@ -51,11 +51,7 @@ pub fn translator_config(
         rfc6791_v4: Some(config.ipv4_addr),
         rfc6791_v6: Some(config.ipv6_addr),
         wkpf_strict: config.wkpf_strict,
-        udp_checksum_mode: match config.udp_cksum_mode {
-            ConfiguredUdpMode::Drop => UdpChecksumMode::Drop,
-            ConfiguredUdpMode::Forward => UdpChecksumMode::Forward,
-            ConfiguredUdpMode::Calculate => UdpChecksumMode::Calc,
-        },
+        udp_checksum_mode: config.udp_cksum_mode,
         lowest_ipv6_mtu: config.offlink_mtu,
         ..TranslatorConfig::default()
     })

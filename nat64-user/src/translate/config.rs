@@ -5,16 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use anyhow::{bail, ensure};
 use nat64_common::rfc6052::Prefix;
 
-/// What to do with an IPv4 UDP datagram whose checksum is zero (legal in IPv4, not in IPv6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UdpChecksumMode {
-    /// Refuse it: answered with ICMPv4 "communication administratively prohibited".
-    Drop,
-    /// Forward it with the zero checksum (TAYGA `udp-cksum-mode fwd`; receivers may drop it).
-    Forward,
-    /// Compute the checksum (RFC 7915 §4.5). Fragments still cannot be computed and are refused.
-    Calc,
-}
+pub use nat64_common::maps::UdpChecksumMode;
 
 /// An RFC 7757 explicit address mapping: `v4/v4_len` ↔ `v6/v6_len`. The IPv4 suffix bits sit
 /// right after the IPv6 prefix; the IPv6 suffix may be longer than the IPv4 one (the rest is zero).

@@ -153,7 +153,7 @@ fn udp_zero_checksum_forward_mode_keeps_zero() {
 #[test]
 fn udp_zero_checksum_calc_mode_computes_it() {
     let tr = translator(TranslatorConfig {
-        udp_checksum_mode: UdpChecksumMode::Calc,
+        udp_checksum_mode: UdpChecksumMode::Calculate,
         ..config()
     });
     let mut out = Output::new();
@@ -169,7 +169,7 @@ fn udp_zero_checksum_calc_mode_computes_it() {
 #[test]
 fn udp_zero_checksum_fragment_is_refused_even_in_calc_mode() {
     let tr = translator(TranslatorConfig {
-        udp_checksum_mode: UdpChecksumMode::Calc,
+        udp_checksum_mode: UdpChecksumMode::Calculate,
         ..config()
     });
     let mut pkt = udp4(64, &[0u8; 16], true);

@@ -89,8 +89,8 @@ pub(crate) fn translate<M: DynamicMap>(
         match tr.cfg.udp_checksum_mode {
             UdpChecksumMode::Forward => {}
             // A fragment's checksum would need the whole datagram.
-            UdpChecksumMode::Calc if !h.frag.is_fragmented() => compute_udp_checksum = true,
-            UdpChecksumMode::Calc | UdpChecksumMode::Drop => {
+            UdpChecksumMode::Calculate if !h.frag.is_fragmented() => compute_udp_checksum = true,
+            UdpChecksumMode::Calculate | UdpChecksumMode::Drop => {
                 return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
             }
         }
