@@ -53,7 +53,7 @@ pub fn open_queues(
                 return Ok((all, None));
             }
             // EINVAL: the device exists without IFF_MULTI_QUEUE (a TAYGA-made persistent one).
-            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {
+            Err(err) if err.kind() == io::ErrorKind::InvalidInput => {
                 let single = open_one(name, 0)?;
                 let why = format!(
                     "{} is a single-queue TUN device (made by `--mktun` or TAYGA): one queue serves all workers",
