@@ -26,14 +26,17 @@ const WHOAMI_PORT: u16 = 5353;
 /// Debian's TAYGA 0.9.2, the peer we must interoperate with.
 const TAYGA: &str = "/usr/sbin/tayga";
 
-fn tayga_conf(data_dir: &Path) -> String {
+/// TAYGA 0.9.2 predates `map-file`; the takeover test leaves it out.
+fn tayga_conf(data_dir: &Path, with_map_file: bool) -> String {
+    let map_file = if with_map_file { "map-file maps\n" } else { "" };
     format!(
         "# a TurnKey-style tayga.conf\n\
          tun-device nat64\n\
          ipv4-addr 198.51.100.1\n\
          prefix {}\n\
          dynamic-pool 198.51.100.0/24\n\
-         data-dir {}\n",
+         data-dir {}\n\
+         {map_file}",
         gateway_bed::PREFIX,
         data_dir.display()
     )
@@ -50,13 +53,14 @@ struct TaygaSite {
 }
 
 impl TaygaSite {
-    fn new() -> Self {
+    fn new(with_map_file: bool) -> Self {
         let mut bed = GatewayBed::new().expect("namespaces");
         let dir = TempDir::new("tayga").expect("temporary directory");
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir).expect("data-dir");
+        write_map_file(&data_dir, MAPPED_V4[0]);
         let conf = dir.path().join("tayga.conf");
-        std::fs::write(&conf, tayga_conf(&data_dir)).expect("tayga.conf");
+        std::fs::write(&conf, tayga_conf(&data_dir, with_map_file)).expect("tayga.conf");
         let tayga_link = dir.path().join("tayga");
         std::os::unix::fs::symlink(binary::nat64(), &tayga_link).expect("tayga symlink");
 
@@ -69,6 +73,7 @@ impl TaygaSite {
             "ip link set nat64 up",
             "ip route add 198.51.100.0/24 dev nat64",
             "ip -6 route add 2001:db8:64::/96 dev nat64",
+            "ip route add 203.0.113.0/24 dev nat64",
             "sysctl -qw net.ipv4.ip_forward=1",
             "sysctl -qw net.ipv6.conf.all.forwarding=1",
         ] {
@@ -77,9 +82,11 @@ impl TaygaSite {
                 .exec(&argv)
                 .unwrap_or_else(|e| panic!("{cmd}: {e:#}"));
         }
-        bed.server
-            .exec(&["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])
-            .expect("pool route");
+        for routed in ["198.51.100.0/24", "203.0.113.0/24"] {
+            bed.server
+                .exec(&["ip", "route", "add", routed, "via", "192.0.2.1"])
+                .expect("route back to the gateway");
+        }
         spawn_whoami(&mut bed.server);
         Self {
             bed,
@@ -153,9 +160,23 @@ impl Drop for TaygaSite {
     fn drop(&mut self) {
         // Whatever daemon is still running dies with the namespace; the device goes with it.
         if let Ok(pid) = std::fs::read_to_string(self.pidfile()) {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            if Path::new(&format!("/proc/{}", pid.trim())).exists() {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
         }
     }
+}
+
+/// The host the map-file maps statically, and the IPv4 addresses it is mapped to before and
+/// after the SIGHUP reload.
+const MAPPED_HOST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x77);
+const MAPPED_V4: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(203, 0, 113, 10),
+    Ipv4Addr::new(203, 0, 113, 11),
+];
+
+fn write_map_file(data_dir: &Path, v4: Ipv4Addr) {
+    std::fs::write(data_dir.join("maps"), format!("map {v4} {MAPPED_HOST}\n")).expect("map-file");
 }
 
 /// A UDP server that answers every datagram with the sender's address, as text.
@@ -232,7 +253,7 @@ fn tayga_link_to_nat64_serves_a_tayga_site_as_a_daemon() {
     if !require_root("tayga_link_to_nat64_serves_a_tayga_site_as_a_daemon") {
         return;
     }
-    let site = TaygaSite::new();
+    let site = TaygaSite::new(true);
     let link = site.tayga_link.to_str().expect("UTF-8").to_owned();
     let pid = site.start_daemon(&link);
 
@@ -262,6 +283,25 @@ fn tayga_link_to_nat64_serves_a_tayga_site_as_a_daemon() {
         u32::from(assigned) >> 8 == u32::from(POOL.0) >> 8
             && assigned != Ipv4Addr::new(198, 51, 100, 1),
         "the client got {assigned}, not a pool address"
+    );
+
+    // SIGHUP re-reads the map-file, as TAYGA does.
+    add_client_addresses(&site.bed.client, &[MAPPED_HOST]);
+    assert_eq!(
+        site.pool_address_of(MAPPED_HOST),
+        MAPPED_V4[0],
+        "the map-file's mapping"
+    );
+    write_map_file(&site.data_dir(), MAPPED_V4[1]);
+    Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .expect("kill -HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        site.pool_address_of(MAPPED_HOST),
+        MAPPED_V4[1],
+        "the reloaded mapping"
     );
 
     site.stop_daemon(pid);
@@ -303,7 +343,7 @@ fn tayga_and_nat64_take_over_each_others_data_dir() {
     if !Path::new(TAYGA).exists() {
         panic!("{TAYGA} is missing: `cargo xtask setup` installs Debian's tayga package");
     }
-    let site = TaygaSite::new();
+    let site = TaygaSite::new(false);
     let (first, second) = colliding_clients();
     add_client_addresses(&site.bed.client, &[first, second]);
     let link = site.tayga_link.to_str().expect("UTF-8").to_owned();

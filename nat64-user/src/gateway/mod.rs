@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 pub use host_plan::Mode;
 use pool_lookup::{now_epoch_seconds, SharedPool};
@@ -92,7 +92,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     }
 
     let shared = Arc::new(WorkerShared {
-        translator,
+        translator: arc_swap::ArcSwap::from_pointee(translator),
         pool: SharedPool {
             pool: Mutex::new(pool),
             allow_source: config.allow_source.clone(),
@@ -135,8 +135,8 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     served
 }
 
-/// SIGHUP: write dynamic.map (and re-read the map-file, which needs a restart for now);
-/// SIGTERM/SIGINT: stop; a timer runs expiry and TAYGA's periodic write.
+/// SIGHUP: re-read the map-file and write dynamic.map, as TAYGA does; SIGTERM/SIGINT: stop;
+/// a timer runs expiry and TAYGA's periodic write.
 async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -146,18 +146,12 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
     loop {
         tokio::select! {
             _ = hangup.recv() => {
+                if config.map_file.is_some() {
+                    reload_map_file(config, shared);
+                }
                 info!("SIGHUP: writing dynamic.map");
                 save(config, shared);
                 last_write = Instant::now();
-                if config.map_file.is_some() {
-                    match config.load_map_file() {
-                        Ok(maps) => warn!(
-                            "SIGHUP: map-file re-read ({} maps); changed maps take effect after a restart",
-                            maps.len()
-                        ),
-                        Err(err) => error!("SIGHUP: map-file refused, keeping the old maps: {err}"),
-                    }
-                }
             }
             _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
             _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
@@ -176,6 +170,24 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
                 }
             }
         }
+    }
+}
+
+/// A new translator from the map-file as it is now; on any error the old one stays.
+fn reload_map_file(config: &Config, shared: &WorkerShared) {
+    let rebuilt = config
+        .load_map_file()
+        .map_err(|err| anyhow::anyhow!("{err}"))
+        .and_then(|maps| {
+            let translator = Translator::new(translator_setup::translator_config(config, &maps)?)?;
+            Ok((maps.len(), translator))
+        });
+    match rebuilt {
+        Ok((count, translator)) => {
+            shared.translator.store(Arc::new(translator));
+            info!("SIGHUP: map-file reloaded, {count} maps");
+        }
+        Err(err) => error!("SIGHUP: map-file refused, keeping the old maps: {err:#}"),
     }
 }
 

@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use arc_swap::ArcSwap;
 use nat64_common::counters::DropReason;
 use tracing::{debug, warn};
 
@@ -45,7 +46,8 @@ impl TunCounters {
 
 /// What every worker shares.
 pub struct WorkerShared {
-    pub translator: Translator,
+    /// Swapped whole when SIGHUP brings a new map-file; workers pick it up on their next burst.
+    pub translator: ArcSwap<Translator>,
     pub pool: SharedPool,
     pub counters: TunCounters,
     pub stop: AtomicBool,
@@ -79,6 +81,7 @@ fn worker(queue: TunQueue, shared: &WorkerShared) {
             }
         }
         // Drain what is queued before polling again: one poll per burst, not per packet.
+        let translator = shared.translator.load();
         loop {
             let len = match queue.read(&mut packet) {
                 Ok(len) => len,
@@ -89,18 +92,30 @@ fn worker(queue: TunQueue, shared: &WorkerShared) {
                     break;
                 }
             };
-            handle_packet(packet.get(..len).unwrap_or(&[]), &queue, shared, &mut out);
+            handle_packet(
+                packet.get(..len).unwrap_or(&[]),
+                &queue,
+                shared,
+                &translator,
+                &mut out,
+            );
         }
     }
 }
 
-fn handle_packet(packet: &[u8], queue: &TunQueue, shared: &WorkerShared, out: &mut Output) {
+fn handle_packet(
+    packet: &[u8],
+    queue: &TunQueue,
+    shared: &WorkerShared,
+    translator: &Translator,
+    out: &mut Output,
+) {
     shared.counters.received.fetch_add(1, Ordering::Relaxed);
     if is_quiet_ipv6_control(packet) {
         return;
     }
     let mut lookup = PoolLookup::new(&shared.pool, now_epoch_seconds());
-    let verdict = shared.translator.translate(packet, &mut lookup, out);
+    let verdict = translator.translate(packet, &mut lookup, out);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
     }
