@@ -95,7 +95,6 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         translator: arc_swap::ArcSwap::from_pointee(translator),
         pool: SharedPool {
             pool: Mutex::new(pool),
-            allow_source: config.allow_source.clone(),
         },
         counters: TunCounters::default(),
         stop: Default::default(),

@@ -6,7 +6,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use crate::{config::Ipv6Net, pool::DynamicPool, translate::DynamicMap};
+use crate::{pool::DynamicPool, translate::DynamicMap};
 
 /// Wall-clock seconds, the unit `dynamic.map` stores last use in.
 pub fn now_epoch_seconds() -> u64 {
@@ -16,11 +16,9 @@ pub fn now_epoch_seconds() -> u64 {
         .unwrap_or(0)
 }
 
-/// The pool and the policy around it, shared by every worker.
+/// The pool, shared by every worker.
 pub struct SharedPool {
     pub pool: Mutex<DynamicPool>,
-    /// IPv6 sources allowed to get a mapping; empty: every source.
-    pub allow_source: Vec<Ipv6Net>,
 }
 
 /// One packet's view of the pool: lookups stamp last use, allocation happens only for
@@ -40,11 +38,6 @@ impl<'a> PoolLookup<'a> {
             pool_full: false,
         }
     }
-
-    fn allowed(&self, v6: &Ipv6Addr) -> bool {
-        self.shared.allow_source.is_empty()
-            || self.shared.allow_source.iter().any(|net| net.contains(*v6))
-    }
 }
 
 impl DynamicMap for PoolLookup<'_> {
@@ -55,9 +48,6 @@ impl DynamicMap for PoolLookup<'_> {
         if !allocate {
             return pool.lookup_v6(v6);
         }
-        if !self.allowed(v6) {
-            return None;
-        }
         match pool.get_or_allocate(v6, self.now) {
             Ok(v4) => Some(v4),
             Err(_full) => {
@@ -65,6 +55,11 @@ impl DynamicMap for PoolLookup<'_> {
                 None
             }
         }
+    }
+
+    fn pool_contains(&self, v4: &Ipv4Addr) -> bool {
+        let pool = self.shared.pool.lock().unwrap_or_else(|p| p.into_inner());
+        pool.config().contains(*v4)
     }
 
     fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {

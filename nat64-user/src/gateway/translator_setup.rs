@@ -52,6 +52,11 @@ pub fn translator_config(
         rfc6791_v6: Some(config.ipv6_addr),
         wkpf_strict: config.wkpf_strict,
         udp_checksum_mode: config.udp_cksum_mode,
+        allow_source: config
+            .allow_source
+            .iter()
+            .map(|net| (net.network(), net.prefix_len()))
+            .collect(),
         lowest_ipv6_mtu: config.offlink_mtu,
         ..TranslatorConfig::default()
     })

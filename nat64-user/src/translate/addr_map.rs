@@ -117,6 +117,11 @@ impl AddrMap {
             if let Some(v6) = map.v4_to_v6(&v4) {
                 return Ok(v6.octets());
             }
+            // A pool address nobody holds has no other form: the prefix must not turn it
+            // into an IPv6 address that routes straight back into the translator.
+            if map.pool_contains(&v4) {
+                return Err(Unmapped::NoMapping);
+            }
         }
         let prefix = self.prefix.as_ref().ok_or(Unmapped::NoMapping)?;
         self.check_scope(addr)?;

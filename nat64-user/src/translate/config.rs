@@ -119,6 +119,9 @@ pub struct TranslatorConfig {
     /// MTU of the IPv6 side: larger translated packets with DF are answered with
     /// Fragmentation Needed.
     pub ipv6_mtu: u16,
+    /// IPv6 sources allowed to be translated, as (prefix, length); empty: every source
+    /// (nat64's `allow_source`). Others are answered with administratively prohibited.
+    pub allow_source: Vec<(Ipv6Addr, u8)>,
 }
 
 impl Default for TranslatorConfig {
@@ -135,6 +138,7 @@ impl Default for TranslatorConfig {
             lowest_ipv6_mtu: 1280,
             ipv4_mtu: 1500,
             ipv6_mtu: 1500,
+            allow_source: Vec::new(),
         }
     }
 }

@@ -32,6 +32,10 @@ pub trait DynamicMap {
     fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr>;
     /// The IPv6 host that holds pool address `v4`.
     fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr>;
+    /// Whether `v4` lies in the pool's range, held or not.
+    fn pool_contains(&self, _v4: &Ipv4Addr) -> bool {
+        false
+    }
 }
 
 /// No dynamic pool: every lookup misses.
@@ -169,6 +173,16 @@ impl Translator {
             out.clear();
         }
         verdict
+    }
+
+    /// Whether `src` may be translated under the `allow_source` list.
+    fn source_allowed(&self, src: &[u8; 16]) -> bool {
+        self.cfg.allow_source.is_empty()
+            || self
+                .cfg
+                .allow_source
+                .iter()
+                .any(|(net, len)| nat64_common::rfc6052::prefix_matches(&net.octets(), src, *len))
     }
 
     fn next_ipv4_id(&self) -> u16 {

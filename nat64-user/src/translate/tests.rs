@@ -456,3 +456,110 @@ fn arbitrary_input_never_panics() {
         let _ = tr.translate(&pkt, &mut NoDynamicMap, &mut out);
     }
 }
+
+/// An IPv6 host with no mapping at all (no static map, no pool).
+const UNMAPPED_HOST_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
+
+/// A dynamic pool of 198.51.100.0/24 in which nobody holds an address.
+struct EmptyPool;
+
+impl DynamicMap for EmptyPool {
+    fn v6_to_v4(&mut self, _v6: &Ipv6Addr, _allocate: bool) -> Option<Ipv4Addr> {
+        None
+    }
+    fn v4_to_v6(&mut self, _v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+        None
+    }
+    fn pool_contains(&self, v4: &Ipv4Addr) -> bool {
+        v4.octets()[..3] == [198, 51, 100]
+    }
+}
+
+#[test]
+fn ipv4_to_a_pool_address_nobody_holds_answers_host_unreachable() {
+    let mut cfg = config();
+    // A prefix that would happily embed 198.51.100.8 if the pool did not claim it.
+    cfg.prefix = Some(
+        Prefix::new(
+            Ipv6Addr::new(0x2001, 0xdb8, 0x64, 0, 0, 0, 0, 0).octets(),
+            96,
+        )
+        .unwrap(),
+    );
+    let tr = translator(cfg);
+    let mut out = Output::new();
+    let mut pkt = udp4(64, b"hello", false);
+    // 198.51.100.8: no static map, no pool mapping.
+    pkt[19] = 8;
+    let sum = checksum::finish(checksum::sum(
+        &{
+            let mut h = pkt[..20].to_vec();
+            h[10] = 0;
+            h[11] = 0;
+            h
+        },
+        0,
+    ));
+    pkt[10..12].copy_from_slice(&sum.to_be_bytes());
+    assert_eq!(
+        tr.translate(&pkt, &mut EmptyPool, &mut out),
+        Verdict::IcmpError(DropReason::NoDestinationMapping)
+    );
+    let err = only_packet(&out);
+    assert_eq!(err[9], 1, "ICMPv4");
+    assert_eq!(&err[12..16], &OWN_V4.octets());
+    assert_eq!(&err[16..20], &SERVER_V4);
+    assert_eq!((err[20], err[21]), (3, 1), "host unreachable");
+    assert!(v4_l4_checksum_ok(&err));
+}
+
+#[test]
+fn ipv6_host_without_an_address_is_told_source_policy_failed() {
+    let tr = translator(config());
+    let mut out = Output::new();
+    let mut pkt = udp6(64, b"hello");
+    pkt[8..24].copy_from_slice(&UNMAPPED_HOST_V6);
+    // The UDP checksum covers the source; keep it valid so only the mapping is missing.
+    pkt[46] = 0;
+    pkt[47] = 0;
+    let sum = checksum::finish(checksum::sum(
+        &pkt[40..],
+        checksum::pseudo_header_v6(&UNMAPPED_HOST_V6, &server_v6(), 17, (pkt.len() - 40) as u32),
+    ));
+    pkt[46..48].copy_from_slice(&sum.to_be_bytes());
+    assert_eq!(
+        tr.translate(&pkt, &mut NoDynamicMap, &mut out),
+        Verdict::IcmpError(DropReason::NoSourceMapping)
+    );
+    let err = only_packet(&out);
+    assert_eq!(&err[24..40], &UNMAPPED_HOST_V6);
+    assert_eq!(
+        (err[40], err[41]),
+        (1, 5),
+        "source address failed ingress/egress policy"
+    );
+    assert!(v6_l4_checksum_ok(&err));
+}
+
+#[test]
+fn sources_outside_the_allow_list_are_administratively_prohibited() {
+    let mut cfg = config();
+    cfg.allow_source = vec![(Ipv6Addr::new(0x2001, 0xdb8, 0xfd, 0, 0, 0, 0, 0), 64)];
+    let tr = translator(cfg);
+    let mut out = Output::new();
+    let pkt = udp6(64, b"hello");
+    assert_eq!(
+        tr.translate(&pkt, &mut NoDynamicMap, &mut out),
+        Verdict::IcmpError(DropReason::SourceNotAllowed)
+    );
+    let err = only_packet(&out);
+    assert_eq!((err[40], err[41]), (1, 1), "administratively prohibited");
+
+    let mut cfg = config();
+    cfg.allow_source = vec![(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32)];
+    let tr = translator(cfg);
+    assert_eq!(
+        tr.translate(&pkt, &mut NoDynamicMap, &mut out),
+        Verdict::Translated
+    );
+}

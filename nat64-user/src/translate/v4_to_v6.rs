@@ -47,6 +47,19 @@ pub(crate) fn translate<M: DynamicMap>(
         .v4_to_v6(h.dst, map, Role::Host { allocate: false })
     {
         Ok(a) => a,
+        // TAYGA: an IPv4 host sending to an address nobody holds (a free pool address, an
+        // idle mapping) learns that the host is unreachable.
+        Err(e) if e.as_destination() == DropReason::NoDestinationMapping && !is_icmp_error => {
+            return originate::icmp4_error(
+                tr,
+                pkt,
+                3,
+                1,
+                [0; 4],
+                DropReason::NoDestinationMapping,
+                out,
+            );
+        }
         Err(e) => return Verdict::Drop(e.as_destination()),
     };
     let src6 = match tr.addrs.v4_to_v6(h.src, map, Role::Remote) {

@@ -47,6 +47,10 @@ pub(crate) fn translate<M: DynamicMap>(
         Ok(a) => a,
         Err(e) => return Verdict::Drop(e.as_destination()),
     };
+    if !is_icmp_error && !tr.source_allowed(&h.src) {
+        // A VPN server's allow-list: clients outside it are told, not silently dropped.
+        return originate::icmp6_error(tr, pkt, 1, 1, 0, DropReason::SourceNotAllowed, out);
+    }
     let src4 = match tr.addrs.v6_to_v4(
         &h.src,
         map,
@@ -61,6 +65,11 @@ pub(crate) fn translate<M: DynamicMap>(
             Some(a) => a.octets(),
             None => return Verdict::Drop(DropReason::NoErrorSource),
         },
+        // TAYGA: no address for this host (the pool is full and nothing is idle) is answered
+        // with "source address failed ingress/egress policy".
+        Err(e) if e.as_source() == DropReason::NoSourceMapping && !is_icmp_error => {
+            return originate::icmp6_error(tr, pkt, 1, 5, 0, DropReason::NoSourceMapping, out);
+        }
         Err(e) => return Verdict::Drop(e.as_source()),
     };
 
