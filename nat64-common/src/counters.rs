@@ -66,6 +66,8 @@ drop_reasons! {
     NoErrorSource = "no_error_source",
     /// The translated packet would not fit the output buffer or the IPv6 size limits.
     TooLarge = "too_large",
+    /// Addressed to the translator itself and not an echo request it answers.
+    AddressedToTranslator = "addressed_to_translator",
     /// Neither IPv4 nor IPv6.
     UnknownVersion = "unknown_version",
 }

@@ -50,7 +50,7 @@ fn run(case: &Case) -> Outcome {
     let verdict_ok = match verdict {
         Verdict::Translated => !case.direction.is_error_back(),
         Verdict::IcmpError(_) => case.direction.is_error_back(),
-        Verdict::Drop(_) => false,
+        Verdict::LocalReply | Verdict::Drop(_) => false,
     };
     if !verdict_ok {
         return Outcome::Fail(format!("verdict {verdict:?}"));

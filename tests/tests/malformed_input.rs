@@ -29,6 +29,7 @@ impl Tally {
         self.total += 1;
         let key = match verdict {
             Verdict::Translated => "translated".to_owned(),
+            Verdict::LocalReply => "local_reply".to_owned(),
             Verdict::IcmpError(reason) => format!("icmp_error:{}", reason.as_str()),
             Verdict::Drop(reason) => format!("drop:{}", reason.as_str()),
         };
@@ -55,7 +56,7 @@ fn translate(translator: &Translator, packet: &[u8], out: &mut Output) -> Verdic
 fn check_output(input: &[u8], verdict: Verdict, out: &Output) {
     match verdict {
         Verdict::Drop(_) => assert!(out.is_empty(), "a drop emitted packets for {}", hex(input)),
-        Verdict::Translated | Verdict::IcmpError(_) => {
+        Verdict::Translated | Verdict::IcmpError(_) | Verdict::LocalReply => {
             assert!(
                 !out.is_empty(),
                 "{verdict:?} with no packet for {}",

@@ -32,6 +32,8 @@ pub struct TunCounters {
     pub received: AtomicU64,
     pub translated_packets_out: AtomicU64,
     pub icmp_errors_sent: AtomicU64,
+    /// Echo replies to pings of the translator's own addresses.
+    pub local_replies: AtomicU64,
     pub write_errors: AtomicU64,
     pub dropped: [AtomicU64; DropReason::COUNT],
 }
@@ -131,6 +133,12 @@ fn handle_packet(
             shared
                 .counters
                 .icmp_errors_sent
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Verdict::LocalReply => {
+            shared
+                .counters
+                .local_replies
                 .fetch_add(1, Ordering::Relaxed);
         }
         Verdict::Drop(reason) => {

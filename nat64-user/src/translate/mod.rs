@@ -9,6 +9,7 @@ mod config;
 mod fragment;
 mod icmp_error;
 mod originate;
+mod own_address;
 mod transport;
 mod v4_to_v6;
 mod v6_to_v4;
@@ -59,6 +60,9 @@ pub enum Verdict {
     /// One ICMP error to the sender (same family as the input) is in the [`Output`]; the
     /// reason says why the packet itself was not translated.
     IcmpError(DropReason),
+    /// An echo reply from the translator's own address to a ping of it (one packet, same
+    /// family as the input).
+    LocalReply,
     /// Nothing to send.
     Drop(DropReason),
 }
@@ -185,7 +189,7 @@ impl Translator {
                 .any(|(net, len)| nat64_common::rfc6052::prefix_matches(&net.octets(), src, *len))
     }
 
-    fn next_ipv4_id(&self) -> u16 {
+    pub(crate) fn next_ipv4_id(&self) -> u16 {
         self.next_id.fetch_add(1, Ordering::Relaxed) as u16
     }
 }

@@ -563,3 +563,56 @@ fn sources_outside_the_allow_list_are_administratively_prohibited() {
         Verdict::Translated
     );
 }
+
+#[test]
+fn pings_of_the_translators_own_addresses_are_answered() {
+    let tr = translator(config());
+    let mut out = Output::new();
+
+    let mut ping6 = Vec::new();
+    PacketBuilder::ipv6(HOST_V6, OWN_V6.octets(), 64)
+        .icmpv6_echo_request(7, 1)
+        .write(&mut ping6, b"are you there")
+        .unwrap();
+    assert_eq!(
+        tr.translate(&ping6, &mut NoDynamicMap, &mut out),
+        Verdict::LocalReply
+    );
+    let reply = only_packet(&out);
+    assert_eq!(&reply[8..24], &OWN_V6.octets());
+    assert_eq!(&reply[24..40], &HOST_V6);
+    assert_eq!(reply[40], 129, "echo reply");
+    assert_eq!(
+        &reply[44..],
+        &ping6[44..],
+        "identifier, sequence and data echoed"
+    );
+    assert!(v6_l4_checksum_ok(&reply));
+
+    let mut ping4 = Vec::new();
+    PacketBuilder::ipv4(SERVER_V4, OWN_V4.octets(), 64)
+        .icmpv4_echo_request(7, 1)
+        .write(&mut ping4, b"are you there")
+        .unwrap();
+    assert_eq!(
+        tr.translate(&ping4, &mut NoDynamicMap, &mut out),
+        Verdict::LocalReply
+    );
+    let reply = only_packet(&out);
+    assert_eq!(&reply[12..16], &OWN_V4.octets());
+    assert_eq!(&reply[16..20], &SERVER_V4);
+    assert_eq!(reply[20], 0, "echo reply");
+    assert_eq!(&reply[24..], &ping4[24..]);
+    assert!(v4_l4_checksum_ok(&reply));
+
+    // Anything else for the translator itself is dropped, not translated.
+    let mut udp = Vec::new();
+    PacketBuilder::ipv6(HOST_V6, OWN_V6.octets(), 64)
+        .udp(4000, 53)
+        .write(&mut udp, b"x")
+        .unwrap();
+    assert_eq!(
+        tr.translate(&udp, &mut NoDynamicMap, &mut out),
+        Verdict::Drop(DropReason::AddressedToTranslator)
+    );
+}

@@ -7,7 +7,10 @@ use nat64_common::icmp_tables::{self, IcmpAction};
 use super::addr_map::Role;
 use super::config::UdpChecksumMode;
 use super::wire::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_CHECKSUM};
-use super::{fragment, icmp_error, originate, transport, DynamicMap, Output, Translator, Verdict};
+use super::{
+    fragment, icmp_error, originate, own_address, transport, DynamicMap, Output, Translator,
+    Verdict,
+};
 
 /// Upper bound on IPv4 options walked (40 bytes of options, at least 1 byte each).
 const MAX_OPTIONS: usize = 40;
@@ -32,6 +35,9 @@ pub(crate) fn translate<M: DynamicMap>(
     };
     if checksum::fold(checksum::sum(header, 0)) != 0xffff {
         return Verdict::Drop(DropReason::BadIpv4Checksum);
+    }
+    if h.dst == tr.cfg.ipv4_addr.octets() {
+        return own_address::answer_v4(tr, pkt, &h, out);
     }
     let payload = pkt.get(h.header_len..).unwrap_or(&[]);
     let first_fragment = h.frag.offset == 0;

@@ -6,7 +6,9 @@ use nat64_common::icmp_tables::{self, IcmpAction};
 
 use super::addr_map::Role;
 use super::wire::{self, Frag, V6Error, PROTO_ICMP, PROTO_ICMPV6};
-use super::{icmp_error, originate, transport, DynamicMap, Output, Translator, Verdict};
+use super::{
+    icmp_error, originate, own_address, transport, DynamicMap, Output, Translator, Verdict,
+};
 
 /// RFC 7915 §5.1: unfragmented IPv4 packets up to this size leave with DF clear, so an IPv4
 /// path MTU below 1280 cannot black-hole them.
@@ -32,6 +34,9 @@ pub(crate) fn translate<M: DynamicMap>(
     let Some(pkt) = pkt.get(..end) else {
         return Verdict::Drop(DropReason::Truncated);
     };
+    if h.dst == tr.cfg.ipv6_addr.octets() {
+        return own_address::answer_v6(tr, pkt, &h, out);
+    }
     let Some(payload) = pkt.get(h.l4_offset..) else {
         return Verdict::Drop(DropReason::Truncated);
     };
