@@ -109,3 +109,108 @@ fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
         "masquerade table left behind"
     );
 }
+
+#[test]
+fn run_with_no_flags_but_iface_sets_up_a_turnkey_style_box_and_leaves_no_trace() {
+    if !require_root("run_with_no_flags_but_iface_sets_up_a_turnkey_style_box_and_leaves_no_trace")
+    {
+        return;
+    }
+    let mut bed = GatewayBed::new().expect("namespaces");
+    // Exactly `nat64 run --iface eth0` (what `cargo xtask run -- --iface eth0` runs), with the
+    // default data-dir /var/lib/nat64 kept off the host by a private tmpfs over /var/lib.
+    let binary = nat64_tests::binary::nat64();
+    let script = format!(
+        "mount -t tmpfs tmpfs /var/lib && exec {} run --iface eth0",
+        binary.display()
+    );
+    bed.gateway
+        .spawn(&["unshare", "--mount", "sh", "-c", &script])
+        .expect("gateway starts");
+    let start = std::time::Instant::now();
+    let routes = loop {
+        let v6 = bed
+            .gateway
+            .exec(&["ip", "-6", "route", "show", "dev", "nat64"])
+            .map(|o| o.stdout);
+        let v6 = String::from_utf8_lossy(&v6.unwrap_or_default()).into_owned();
+        if v6.contains("64:ff9b::/96") || start.elapsed() > Duration::from_secs(20) {
+            break v6;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = bed.gateway.last_child_output();
+    assert!(
+        routes.contains("64:ff9b::/96"),
+        "the well-known prefix is routed into nat64: {routes}\n{log}"
+    );
+    let v4 = bed
+        .gateway
+        .exec(&["ip", "-4", "route", "show", "dev", "nat64"])
+        .expect("routes");
+    let v4 = String::from_utf8_lossy(&v4.stdout).into_owned();
+    assert!(
+        v4.contains("100.64.0.0/10") && v4.contains("mtu 1480"),
+        "the pool, 20 bytes under eth1's MTU: {v4}"
+    );
+    let rules = bed
+        .gateway
+        .exec(&["nft", "list", "table", "ip", "nat64_nat64"])
+        .expect("nft");
+    assert!(
+        String::from_utf8_lossy(&rules.stdout)
+            .contains("ip saddr 100.64.0.0/10 oifname \"eth1\" masquerade"),
+        "masquerade out of the default route's interface"
+    );
+    let forwarding = bed
+        .gateway
+        .exec(&["sysctl", "-n", "net.ipv6.conf.all.forwarding"])
+        .expect("sysctl");
+    assert_eq!(String::from_utf8_lossy(&forwarding.stdout).trim(), "1");
+    assert!(
+        log.contains("ipv6-addr 2001:db8:1::1"),
+        "the translator's IPv6 address is eth0's:\n{log}"
+    );
+    assert!(
+        log.contains("datapath tun"),
+        "the datapath is named:\n{log}"
+    );
+    // The well-known prefix keeps RFC 6052 §3.1: documentation (non-global) IPv4 is refused.
+    let out = bed
+        .client
+        .command("ping")
+        .args(["-c", "1", "-W", "1", "64:ff9b::c000:202"])
+        .output()
+        .expect("ping");
+    assert!(
+        !out.status.success(),
+        "non-global IPv4 behind 64:ff9b::/96 must not be translated"
+    );
+
+    let gateway = bed.gateway.last_child().expect("gateway");
+    let status =
+        gateway_bed::terminate(gateway, Duration::from_secs(10)).expect("stops on SIGTERM");
+    assert!(
+        status.success(),
+        "{status}: {}",
+        bed.gateway.last_child_output()
+    );
+    let forwarding = bed
+        .gateway
+        .exec(&["sysctl", "-n", "net.ipv6.conf.all.forwarding"])
+        .expect("sysctl");
+    assert_eq!(
+        String::from_utf8_lossy(&forwarding.stdout).trim(),
+        "0",
+        "forwarding restored"
+    );
+    let tables = bed.gateway.exec(&["nft", "list", "tables"]).expect("nft");
+    assert!(
+        !String::from_utf8_lossy(&tables.stdout).contains("nat64"),
+        "masquerade table removed"
+    );
+    assert!(
+        bed.gateway.exec(&["ip", "link", "show", "nat64"]).is_err(),
+        "the interface is gone"
+    );
+}
