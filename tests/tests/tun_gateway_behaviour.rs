@@ -132,7 +132,7 @@ fn a_full_pool_reuses_the_least_recently_used_idle_mapping() {
         &config,
         format!(
             "prefix = \"{}\"\nipv4_addr = \"192.0.2.200\"\ndynamic_pool = \"198.51.100.0/30\"\n\
-             data_dir = \"{}\"\nmapping_idle_secs = 6\n",
+             data_dir = \"{}\"\nmapping_idle_secs = 6\nlog = [\"dyn\", \"reject\"]\n",
             gateway_bed::PREFIX,
             data_dir.path().display()
         ),
@@ -196,6 +196,18 @@ fn a_full_pool_reuses_the_least_recently_used_idle_mapping() {
         echo_from(&hosts[3], 3),
         "{} reuses an idle mapping",
         hosts[3]
+    );
+
+    // `log dyn` and `log reject`, as tayga.conf has them: one line per event.
+    let log = bed.gateway.last_child_output();
+    assert!(
+        log.contains("assigned new pool address 198.51.100.")
+            && log.contains(&hosts[0].to_string()),
+        "dyn events logged:\n{log}"
+    );
+    assert!(
+        log.contains("rejected no_source_mapping"),
+        "the refusal logged:\n{log}"
     );
 
     let gateway = bed.gateway.last_child().expect("gateway");

@@ -98,6 +98,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         },
         counters: TunCounters::default(),
         stop: Default::default(),
+        log: config.log,
     });
     let queue_count = queues.len();
     let handles = tun_workers::start(queues, Arc::clone(&shared))?;

@@ -6,7 +6,10 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use crate::{pool::DynamicPool, translate::DynamicMap};
+use crate::{
+    pool::{Allocation, DynamicPool},
+    translate::DynamicMap,
+};
 
 /// Wall-clock seconds, the unit `dynamic.map` stores last use in.
 pub fn now_epoch_seconds() -> u64 {
@@ -28,6 +31,8 @@ pub struct PoolLookup<'a> {
     pub now: u64,
     /// Set when allocation found the pool full: the worker logs it once per burst.
     pub pool_full: bool,
+    /// Set when this packet's source got a new address (for `log dyn`).
+    pub allocated: Option<(Ipv6Addr, Ipv4Addr)>,
 }
 
 impl<'a> PoolLookup<'a> {
@@ -36,6 +41,7 @@ impl<'a> PoolLookup<'a> {
             shared,
             now,
             pool_full: false,
+            allocated: None,
         }
     }
 }
@@ -48,8 +54,12 @@ impl DynamicMap for PoolLookup<'_> {
         if !allocate {
             return pool.lookup_v6(v6);
         }
-        match pool.get_or_allocate(v6, self.now) {
-            Ok(v4) => Some(v4),
+        match pool.allocate(v6, self.now) {
+            Ok(Allocation::Existing(v4)) => Some(v4),
+            Ok(allocation) => {
+                self.allocated = Some((*v6, allocation.v4()));
+                Some(allocation.v4())
+            }
             Err(_full) => {
                 self.pool_full = true;
                 None

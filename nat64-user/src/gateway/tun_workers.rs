@@ -3,6 +3,7 @@
 
 use std::{
     io,
+    net::{Ipv4Addr, Ipv6Addr},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -13,10 +14,11 @@ use std::{
 
 use arc_swap::ArcSwap;
 use nat64_common::counters::DropReason;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::pool_lookup::{now_epoch_seconds, PoolLookup, SharedPool};
 use crate::{
+    config::LogOptions,
     translate::{Output, Translator, Verdict},
     tun::TunQueue,
 };
@@ -53,6 +55,8 @@ pub struct WorkerShared {
     pub pool: SharedPool,
     pub counters: TunCounters,
     pub stop: AtomicBool,
+    /// tayga.conf's `log`: which packet events are logged one line each.
+    pub log: LogOptions,
 }
 
 /// Starts one worker per queue.
@@ -121,6 +125,7 @@ fn handle_packet(
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
     }
+    log_event(&shared.log, verdict, packet, lookup.allocated);
     match verdict {
         Verdict::Translated => {
             shared
@@ -152,6 +157,57 @@ fn handle_packet(
             shared.counters.write_errors.fetch_add(1, Ordering::Relaxed);
             debug!("writing to the TUN device failed: {err}");
         }
+    }
+}
+
+/// TAYGA's `log drop|reject|icmp|self|dyn`: one line per event of the chosen kinds.
+fn log_event(
+    log: &LogOptions,
+    verdict: Verdict,
+    packet: &[u8],
+    allocated: Option<(Ipv6Addr, Ipv4Addr)>,
+) {
+    if log.dynamic {
+        if let Some((v6, v4)) = allocated {
+            info!("assigned new pool address {v4} to {v6}");
+        }
+    }
+    let (wanted, what, reason) = match verdict {
+        Verdict::Drop(DropReason::AddressedToTranslator) => {
+            (log.to_self, "dropped packet to the translator", "")
+        }
+        Verdict::Drop(reason) => (log.drop, "dropped", reason.as_str()),
+        Verdict::IcmpError(DropReason::HopLimitExceeded | DropReason::PacketTooBig) => {
+            (log.icmp, "answered with ICMP", "")
+        }
+        Verdict::IcmpError(reason) => (log.reject || log.icmp, "rejected", reason.as_str()),
+        Verdict::LocalReply => (log.to_self, "answered echo request to the translator", ""),
+        Verdict::Translated => (false, "", ""),
+    };
+    if wanted {
+        info!("{what} {reason} {}", describe(packet));
+    }
+}
+
+/// "src -> dst proto N" of an IP packet, for the event log.
+fn describe(packet: &[u8]) -> String {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) if packet.len() >= 20 => {
+            let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
+            let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+            format!("{src} -> {dst} proto {}", packet[9])
+        }
+        Some(6) if packet.len() >= 40 => {
+            let src: [u8; 16] = packet[8..24].try_into().unwrap_or([0; 16]);
+            let dst: [u8; 16] = packet[24..40].try_into().unwrap_or([0; 16]);
+            format!(
+                "{} -> {} next header {}",
+                Ipv6Addr::from(src),
+                Ipv6Addr::from(dst),
+                packet[6]
+            )
+        }
+        _ => format!("({} bytes, not IP)", packet.len()),
     }
 }
 
