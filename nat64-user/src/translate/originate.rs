@@ -12,6 +12,47 @@ use super::{Output, Translator, Verdict};
 /// Hop limit / TTL of errors the translator originates (as a host would).
 const ORIGINATED_HOP_LIMIT: u8 = 64;
 
+/// The IPv4 header of an ICMP message the translator sends from `ipv4-addr`.
+pub(crate) fn write_own_icmp4_header(
+    tr: &Translator,
+    icmp_len: usize,
+    dst: [u8; 4],
+    out: &mut Output,
+) {
+    let id = tr.next_ipv4_id();
+    wire::write_v4_header(
+        &mut out.buf,
+        0,
+        (20 + icmp_len) as u16,
+        id,
+        false,
+        0,
+        false,
+        ORIGINATED_HOP_LIMIT,
+        PROTO_ICMP,
+        tr.cfg.ipv4_addr.octets(),
+        dst,
+    );
+}
+
+/// The IPv6 header of an ICMPv6 message the translator sends from `ipv6-addr`.
+pub(crate) fn write_own_icmp6_header(
+    tr: &Translator,
+    icmp_len: usize,
+    dst: &[u8; 16],
+    out: &mut Output,
+) {
+    wire::write_v6_header(
+        &mut out.buf,
+        0,
+        icmp_len as u16,
+        PROTO_ICMPV6,
+        ORIGINATED_HOP_LIMIT,
+        &tr.cfg.ipv6_addr.octets(),
+        dst,
+    );
+}
+
 /// ICMPv6 error to the source of `offending` (an IPv6 packet); `rest` is the 32-bit field
 /// after the checksum (MTU or pointer).
 pub(crate) fn icmp6_error(
@@ -33,16 +74,7 @@ pub(crate) fn icmp6_error(
     let quote = offending
         .get(..offending.len().min(1280 - 48))
         .unwrap_or(&[]);
-    let icmp_len = 8 + quote.len();
-    wire::write_v6_header(
-        &mut out.buf,
-        0,
-        icmp_len as u16,
-        PROTO_ICMPV6,
-        ORIGINATED_HOP_LIMIT,
-        &src,
-        &dst,
-    );
+    write_own_icmp6_header(tr, 8 + quote.len(), &dst, out);
     let at = out.buf.len();
     let mut header = [0u8; 8];
     header[0] = ty;
@@ -66,7 +98,6 @@ pub(crate) fn icmp4_error(
     reason: DropReason,
     out: &mut Output,
 ) -> Verdict {
-    let src = tr.cfg.ipv4_addr.octets();
     let Some(dst) = wire::array_at::<4>(offending, 12) else {
         return Verdict::Drop(reason);
     };
@@ -81,21 +112,7 @@ pub(crate) fn icmp4_error(
     let quote = offending
         .get(..offending.len().min(576 - 28))
         .unwrap_or(&[]);
-    let total_len = 28 + quote.len();
-    let id = tr.next_ipv4_id();
-    wire::write_v4_header(
-        &mut out.buf,
-        0,
-        total_len as u16,
-        id,
-        false,
-        0,
-        false,
-        ORIGINATED_HOP_LIMIT,
-        PROTO_ICMP,
-        src,
-        dst,
-    );
+    write_own_icmp4_header(tr, 8 + quote.len(), dst, out);
     let at = out.buf.len();
     let mut header = [0u8; 8];
     header[0] = ty;

@@ -6,6 +6,7 @@ use nat64_common::checksum;
 
 use super::{
     icmp_error::{finish_icmp4, finish_icmp6},
+    originate,
     wire::{self, V4Header, V6Headers},
     DropReason, Output, Translator, Verdict,
 };
@@ -16,7 +17,6 @@ const ECHO_REQUEST_V4: u8 = 8;
 const ECHO_REPLY_V4: u8 = 0;
 const ECHO_REQUEST_V6: u8 = 128;
 const ECHO_REPLY_V6: u8 = 129;
-const REPLY_HOP_LIMIT: u8 = 64;
 
 /// An IPv6 packet to `ipv6-addr`; `pkt` is trimmed to its payload length.
 pub(crate) fn answer_v6(tr: &Translator, pkt: &[u8], h: &V6Headers, out: &mut Output) -> Verdict {
@@ -33,15 +33,7 @@ pub(crate) fn answer_v6(tr: &Translator, pkt: &[u8], h: &V6Headers, out: &mut Ou
         return Verdict::Drop(DropReason::BadIcmpChecksum);
     }
     let own = tr.config().ipv6_addr.octets();
-    wire::write_v6_header(
-        &mut out.buf,
-        0,
-        icmp.len() as u16,
-        PROTO_ICMPV6,
-        REPLY_HOP_LIMIT,
-        &own,
-        &h.src,
-    );
+    originate::write_own_icmp6_header(tr, icmp.len(), &h.src, out);
     let at = out.buf.len();
     out.buf.extend_from_slice(icmp);
     let reply = out.buf.get_mut(at..).unwrap_or(&mut []);
@@ -64,22 +56,7 @@ pub(crate) fn answer_v4(tr: &Translator, pkt: &[u8], h: &V4Header, out: &mut Out
     if checksum::fold(checksum::sum(icmp, 0)) != 0xffff {
         return Verdict::Drop(DropReason::BadIcmpChecksum);
     }
-    let own = tr.config().ipv4_addr.octets();
-    let total_len = 20 + icmp.len();
-    let id = tr.next_ipv4_id();
-    wire::write_v4_header(
-        &mut out.buf,
-        0,
-        total_len as u16,
-        id,
-        false,
-        0,
-        false,
-        REPLY_HOP_LIMIT,
-        PROTO_ICMP,
-        own,
-        h.src,
-    );
+    originate::write_own_icmp4_header(tr, icmp.len(), h.src, out);
     let at = out.buf.len();
     out.buf.extend_from_slice(icmp);
     let reply = out.buf.get_mut(at..).unwrap_or(&mut []);
