@@ -8,7 +8,7 @@ pub mod translator_setup;
 pub mod tun_workers;
 
 use std::{
-    sync::{atomic::Ordering, Arc, Mutex},
+    sync::{atomic::Ordering, Arc},
     time::{Duration, Instant},
 };
 
@@ -24,7 +24,6 @@ use crate::{
     config::{Config, Datapath, WELL_KNOWN_PREFIX},
     daemon,
     host::{netlink::Netlink, HostChanges},
-    pool::{DynamicPool, PoolConfig},
     translate::Translator,
     tun::{self, InterfaceName},
 };
@@ -65,8 +64,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         .load_map_file()
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     let translator = Translator::new(translator_setup::translator_config(&config, &static_maps)?)?;
-    let pool = persistence::load_pool(&config, now_epoch_seconds())?
-        .unwrap_or_else(|| DynamicPool::new(empty_pool_config()));
+    let pool = persistence::load_pool(&config, now_epoch_seconds())?;
 
     let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
     let workers = worker_count(&config);
@@ -93,9 +91,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
 
     let shared = Arc::new(WorkerShared {
         translator: arc_swap::ArcSwap::from_pointee(translator),
-        pool: SharedPool {
-            pool: Mutex::new(pool),
-        },
+        pool: SharedPool::new(pool),
         counters: TunCounters::default(),
         stop: Default::default(),
         log: config.log,
@@ -156,10 +152,11 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
             _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
             _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
             _ = maintenance.tick() => {
-                let (expired, dirty, commit_delay) = {
-                    let mut pool = shared.pool.pool.lock().unwrap_or_else(|p| p.into_inner());
+                let Some((expired, dirty, commit_delay)) = shared.pool.with(|pool| {
                     let expired = pool.expire(now_epoch_seconds());
                     (expired.len(), pool.take_dirty(), pool.timers().commit_delay())
+                }) else {
+                    continue;
                 };
                 if expired > 0 {
                     info!("{expired} dynamic mappings forgotten");
@@ -201,8 +198,10 @@ fn drop_privileges(config: &mut Config, privileges: &Privileges) -> Result<()> {
 }
 
 fn save(config: &Config, shared: &WorkerShared) {
-    let pool = shared.pool.pool.lock().unwrap_or_else(|p| p.into_inner());
-    if let Err(err) = persistence::save_pool(config, &pool) {
+    if let Some(Err(err)) = shared
+        .pool
+        .with(|pool| persistence::save_pool(config, pool))
+    {
         error!("{err:#}");
     }
 }
@@ -249,14 +248,4 @@ fn worker_count(config: &Config) -> usize {
         Some(n) => usize::from(n),
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     }
-}
-
-/// A pool that never allocates, for configurations without `dynamic-pool`.
-fn empty_pool_config() -> PoolConfig {
-    let mut config = PoolConfig::new(std::net::Ipv4Addr::new(0, 0, 0, 0), 31)
-        .unwrap_or_else(|_| unreachable!("0.0.0.0/31 is a valid pool"));
-    config
-        .reserved_v4
-        .insert(std::net::Ipv4Addr::new(0, 0, 0, 1));
-    config
 }

@@ -19,9 +19,21 @@ pub fn now_epoch_seconds() -> u64 {
         .unwrap_or(0)
 }
 
-/// The pool, shared by every worker.
-pub struct SharedPool {
-    pub pool: Mutex<DynamicPool>,
+/// The pool, shared by every worker; absent when the configuration has no `dynamic-pool`.
+pub struct SharedPool(Option<Mutex<DynamicPool>>);
+
+impl SharedPool {
+    pub fn new(pool: Option<DynamicPool>) -> Self {
+        Self(pool.map(Mutex::new))
+    }
+
+    /// Runs `f` on the pool, if there is one.
+    pub fn with<R>(&self, f: impl FnOnce(&mut DynamicPool) -> R) -> Option<R> {
+        // A poisoned lock means a worker panicked mid-update; the pool's own invariants are
+        // kept by its methods, so carrying on beats stopping the datapath.
+        let mut pool = self.0.as_ref()?.lock().unwrap_or_else(|p| p.into_inner());
+        Some(f(&mut pool))
+    }
 }
 
 /// One packet's view of the pool: lookups stamp last use, allocation happens only for
@@ -48,38 +60,45 @@ impl<'a> PoolLookup<'a> {
 
 impl DynamicMap for PoolLookup<'_> {
     fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr> {
-        // A poisoned lock means a worker panicked mid-update; the pool's own invariants are
-        // kept by its methods, so carrying on beats stopping the datapath.
-        let mut pool = self.shared.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if !allocate {
-            return pool.lookup_v6(v6);
-        }
-        match pool.allocate(v6, self.now) {
+        let now = self.now;
+        let outcome = self.shared.with(|pool| {
+            if allocate {
+                pool.allocate(v6, now).map_err(|_full| ())
+            } else {
+                pool.lookup_v6(v6).map(Allocation::Existing).ok_or(())
+            }
+        })?;
+        match outcome {
             Ok(Allocation::Existing(v4)) => Some(v4),
             Ok(allocation) => {
                 self.allocated = Some((*v6, allocation.v4()));
                 Some(allocation.v4())
             }
-            Err(_full) => {
-                self.pool_full = true;
+            Err(()) => {
+                self.pool_full = allocate;
                 None
             }
         }
     }
 
     fn pool_contains(&self, v4: &Ipv4Addr) -> bool {
-        let pool = self.shared.pool.lock().unwrap_or_else(|p| p.into_inner());
-        pool.config().contains(*v4)
+        self.shared
+            .with(|pool| pool.config().contains(*v4))
+            .unwrap_or(false)
     }
 
     fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
-        let mut pool = self.shared.pool.lock().unwrap_or_else(|p| p.into_inner());
-        // TAYGA does not translate towards a mapping that has gone idle: its address may be
-        // handed to another host at any moment.
-        if pool.is_idle(v4, self.now) != Some(false) {
-            return None;
-        }
-        pool.touch(*v4, self.now);
-        pool.lookup_v4(v4)
+        let now = self.now;
+        self.shared
+            .with(|pool| {
+                // TAYGA does not translate towards a mapping that has gone idle: its address
+                // may be handed to another host at any moment.
+                if pool.is_idle(v4, now) != Some(false) {
+                    return None;
+                }
+                pool.touch(*v4, now);
+                pool.lookup_v4(v4)
+            })
+            .flatten()
     }
 }
