@@ -88,3 +88,13 @@ impl Table {
         Ok(path)
     }
 }
+
+pub mod cpu;
+pub mod frames;
+pub mod gateways;
+pub mod generator;
+pub mod plot;
+pub mod programs;
+pub mod search;
+pub mod sink;
+pub mod testbed;
