@@ -14,7 +14,7 @@ use nat64_tests::tempdir::TempDir;
 
 use crate::{
     sink::Arrival,
-    testbed::{exec, Path, Testbed, POOL, PREFIX, SINK_V6, SINK_VIA_PREFIX},
+    testbed::{exec, gateway_cpus_mask, Path, Testbed, POOL, PREFIX, SINK_V6, SINK_VIA_PREFIX},
 };
 
 /// Debian's TAYGA, the program nat64 replaces.
@@ -127,7 +127,11 @@ fn start_tayga(bed: &mut Testbed) -> Result<Running> {
         ),
     )?;
     bed.gateway.exec(&["nft", "-f", &utf8(&rules)?])?;
-    let pid = bed.gateway.spawn(&[TAYGA, "-c", &conf, "--nodetach"])?.id();
+    let cpus = gateway_cpus();
+    let pid = bed
+        .gateway
+        .spawn(&["taskset", "-c", &cpus, TAYGA, "-c", &conf, "--nodetach"])?
+        .id();
     std::thread::sleep(Duration::from_millis(500));
     if let Some(status) = bed.gateway.last_child_exit()? {
         bail!(
@@ -148,6 +152,9 @@ fn start_nat64(bed: &mut Testbed, binary: &FsPath) -> Result<Running> {
     let pid = bed
         .gateway
         .spawn(&[
+            "taskset",
+            "-c",
+            &gateway_cpus(),
             &binary,
             "run",
             "--iface",
@@ -193,6 +200,18 @@ fn start_nat64(bed: &mut Testbed, binary: &FsPath) -> Result<Running> {
 /// The gateway's log so far (for the report: workers and queues it chose).
 pub fn log(bed: &Testbed) -> String {
     bed.gateway.last_child_output()
+}
+
+/// The translators' processes stay off the generator's core, which the generator's busy
+/// loop would share with them in slices of milliseconds — long enough to overflow the TUN
+/// queue at any rate. (`taskset` execs, so the pid stays the gateway's.)
+fn gateway_cpus() -> String {
+    let mask = gateway_cpus_mask();
+    (0..64)
+        .filter(|cpu| mask & (1u64 << cpu) != 0)
+        .map(|cpu: u32| cpu.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn utf8(path: &FsPath) -> Result<String> {

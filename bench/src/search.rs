@@ -27,22 +27,33 @@ pub enum ZeroLoss {
     Below(f64),
 }
 
-/// Binary search over the offered rate in `(0, upper_pps]`, `steps` halvings after trying
-/// `upper_pps` itself. A trial passes when it lost at most `loss_ratio` of what it sent
-/// (0 is RFC 8219's definition).
+/// Binary search over the offered rate, `steps` halvings. It starts at `start_pps`; when that
+/// passes (a gateway in receive livelock delivers less when saturated than it can without
+/// loss), it doubles the rate up to `ceiling_pps` (what the generator reaches) until a trial
+/// fails. A trial passes when it lost at most `loss_ratio` of what it sent (0 is RFC 8219's
+/// definition).
 pub fn zero_loss(
-    upper_pps: f64,
+    start_pps: f64,
+    ceiling_pps: f64,
     steps: usize,
     loss_ratio: f64,
     mut trial: impl FnMut(Option<f64>) -> Result<Trial>,
 ) -> Result<ZeroLoss> {
     let passes = |t: &Trial| t.sent > 0 && t.lost() as f64 <= loss_ratio * t.sent as f64;
-    let first = trial(Some(upper_pps))?;
-    if passes(&first) {
-        return Ok(ZeroLoss::Found(first));
-    }
-    let (mut low, mut high) = (0.0, upper_pps);
+    let (mut low, mut high) = (0.0, start_pps.min(ceiling_pps));
     let mut best = None;
+    loop {
+        let t = trial(Some(high))?;
+        if !passes(&t) {
+            break;
+        }
+        best = Some(t);
+        low = high;
+        if high >= ceiling_pps {
+            return Ok(ZeroLoss::Found(t));
+        }
+        high = (high * 2.0).min(ceiling_pps);
+    }
     for _ in 0..steps {
         let rate = (low + high) / 2.0;
         let t = trial(Some(rate))?;
@@ -78,10 +89,18 @@ mod tests {
 
     #[test]
     fn search_converges_below_capacity() {
-        let ZeroLoss::Found(t) = zero_loss(1e6, 8, 0.0, gateway(300e3)).unwrap() else {
+        let ZeroLoss::Found(t) = zero_loss(1e6, 5e6, 8, 0.0, gateway(300e3)).unwrap() else {
             panic!("no passing rate");
         };
         assert!(t.offered_pps() <= 300e3 && t.offered_pps() > 300e3 * 0.98);
+    }
+
+    #[test]
+    fn search_climbs_when_the_start_passes() {
+        let ZeroLoss::Found(t) = zero_loss(20e3, 5e6, 8, 0.0, gateway(150e3)).unwrap() else {
+            panic!("no passing rate");
+        };
+        assert!(t.offered_pps() <= 150e3 && t.offered_pps() > 150e3 * 0.95);
     }
 
     #[test]

@@ -71,13 +71,15 @@ impl Testbed {
             &gateway,
             &format!("ip -6 neigh replace {SINK_V6} lladdr {sink_mac} dev eth1 nud permanent"),
         )?;
-        // The generator's core does the veth transmit; the gateway's receive (and everything
-        // it triggers: routing, TUN, netfilter) is steered to the other core.
-        let rps_mask = format!("{:x}", receive_cpus_mask());
-        exec(
-            &gateway,
-            &format!("sh -c 'echo {rps_mask} > /sys/class/net/eth0/queues/rx-0/rps_cpus'"),
-        )?;
+        if std::env::var("NAT64_BENCH_RPS").is_ok_and(|v| v == "1") {
+            // The gateway's receive (and what it triggers: routing, TUN enqueue, netfilter)
+            // moves off the generator's core.
+            let rps_mask = format!("{:x}", gateway_cpus_mask());
+            exec(
+                &gateway,
+                &format!("sh -c 'echo {rps_mask} > /sys/class/net/eth0/queues/rx-0/rps_cpus'"),
+            )?;
+        }
 
         let mut programs = BenchPrograms::load()?;
         programs.attach(PASS, &gateway, "eth0")?;
@@ -111,7 +113,7 @@ impl Testbed {
 }
 
 /// Every CPU but the generator's (all of them on a single-CPU machine).
-fn receive_cpus_mask() -> u64 {
+pub fn gateway_cpus_mask() -> u64 {
     let cpus = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(64);
