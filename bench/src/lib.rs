@@ -35,6 +35,7 @@ pub struct Table {
     title: String,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    notes: Vec<String>,
 }
 
 impl Table {
@@ -43,7 +44,13 @@ impl Table {
             title: title.to_owned(),
             header: header.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    /// A line printed under the table (method, caveats).
+    pub fn note(&mut self, line: &str) {
+        self.notes.push(line.to_owned());
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -74,6 +81,9 @@ impl Table {
         for row in &self.rows {
             line(row, &mut text);
         }
+        for note in &self.notes {
+            let _ = writeln!(text, "{note}");
+        }
         text
     }
 
@@ -81,10 +91,26 @@ impl Table {
     pub fn publish(&self, file: &str) -> anyhow::Result<PathBuf> {
         let text = self.render();
         print!("{text}");
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(file);
-        std::fs::write(&path, &text)?;
-        Ok(path)
+        write_output(file, &text)
     }
 }
+
+/// Writes `target/bench/<file>`.
+pub fn write_output(file: &str, contents: &str) -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(file);
+    std::fs::write(&path, contents)?;
+    Ok(path)
+}
+
+pub mod cpu;
+pub mod frames;
+pub mod gateways;
+pub mod generator;
+pub mod plot;
+pub mod programs;
+pub mod search;
+pub mod sink;
+pub mod testbed;
+pub mod trial;

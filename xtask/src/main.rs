@@ -55,7 +55,14 @@ fn main() -> Result<()> {
         Task::Test { args } => {
             setup::ensure_all(&root)?;
             let mut cargo = cmd::cargo(&root);
-            cargo.args(["test", "--workspace", "--exclude", "nat64-ebpf"]);
+            cargo.args([
+                "test",
+                "--workspace",
+                "--exclude",
+                "nat64-ebpf",
+                "--exclude",
+                "bench-ebpf",
+            ]);
             cargo.args(&args);
             cmd::run(&mut cargo)
         }

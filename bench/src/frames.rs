@@ -1,0 +1,104 @@
+//! The frame the generator sends: Ethernet + IPv6 + UDP with a zero payload, its UDP
+//! checksum computed once here (the generator only adjusts it for the source port).
+
+use std::net::Ipv6Addr;
+
+pub const ETHERNET_LEN: usize = 14;
+pub const IPV6_LEN: usize = 40;
+pub const UDP_LEN: usize = 8;
+/// The generator rewrites this many leading bytes of every frame from the template.
+pub const TEMPLATE_LEN: usize = 64;
+pub const BASE_SOURCE_PORT: u16 = 10_000;
+pub const DESTINATION_PORT: u16 = 9;
+
+/// A UDP-in-IPv6 Ethernet frame and the checksum it carries for `BASE_SOURCE_PORT`.
+pub struct UdpFrame {
+    pub bytes: Vec<u8>,
+    pub udp_checksum: u16,
+}
+
+impl UdpFrame {
+    /// `frame_len` counts the Ethernet header, not the FCS (80 → 18 bytes of payload).
+    pub fn new(
+        frame_len: usize,
+        source_mac: [u8; 6],
+        destination_mac: [u8; 6],
+        source: Ipv6Addr,
+        destination: Ipv6Addr,
+    ) -> Self {
+        assert!(frame_len >= ETHERNET_LEN + IPV6_LEN + UDP_LEN + 2);
+        let udp_len = frame_len - ETHERNET_LEN - IPV6_LEN;
+        let mut bytes = vec![0u8; frame_len];
+        bytes[0..6].copy_from_slice(&destination_mac);
+        bytes[6..12].copy_from_slice(&source_mac);
+        bytes[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+        let ip = &mut bytes[ETHERNET_LEN..ETHERNET_LEN + IPV6_LEN];
+        ip[0] = 0x60;
+        ip[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        ip[6] = 17;
+        ip[7] = 64;
+        ip[8..24].copy_from_slice(&source.octets());
+        ip[24..40].copy_from_slice(&destination.octets());
+        let udp = ETHERNET_LEN + IPV6_LEN;
+        bytes[udp..udp + 2].copy_from_slice(&BASE_SOURCE_PORT.to_be_bytes());
+        bytes[udp + 2..udp + 4].copy_from_slice(&DESTINATION_PORT.to_be_bytes());
+        bytes[udp + 4..udp + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        let udp_checksum = udp6_checksum(&source, &destination, &bytes[udp..]);
+        bytes[udp + 6..udp + 8].copy_from_slice(&udp_checksum.to_be_bytes());
+        Self {
+            bytes,
+            udp_checksum,
+        }
+    }
+
+    /// The leading bytes as the generator's template map holds them (native-endian words
+    /// that store back as these exact bytes).
+    pub fn template_words(&self) -> [u64; TEMPLATE_LEN / 8] {
+        let mut words = [0u64; TEMPLATE_LEN / 8];
+        for (i, word) in words.iter_mut().enumerate() {
+            let mut chunk = [0u8; 8];
+            chunk.copy_from_slice(&self.bytes[i * 8..i * 8 + 8]);
+            *word = u64::from_ne_bytes(chunk);
+        }
+        words
+    }
+}
+
+fn udp6_checksum(source: &Ipv6Addr, destination: &Ipv6Addr, udp: &[u8]) -> u16 {
+    let mut sum: u64 = 0;
+    let mut add = |bytes: &[u8]| {
+        for pair in bytes.chunks(2) {
+            let hi = u64::from(pair[0]) << 8;
+            let lo = pair.get(1).copied().map_or(0, u64::from);
+            sum += hi | lo;
+        }
+    };
+    add(&source.octets());
+    add(&destination.octets());
+    add(&(udp.len() as u32).to_be_bytes());
+    add(&[0, 0, 0, 17]);
+    add(udp);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    match !(sum as u16) {
+        0 => 0xffff,
+        checksum => checksum,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_verifies_to_zero() {
+        let src: Ipv6Addr = "2001:db8:1::2".parse().unwrap();
+        let dst: Ipv6Addr = "2001:db8:64::c000:202".parse().unwrap();
+        let frame = UdpFrame::new(80, [2; 6], [4; 6], src, dst);
+        assert_eq!(frame.bytes.len(), 80);
+        // A datagram carrying its own checksum sums to 0xffff (checksum 0).
+        let udp = &frame.bytes[ETHERNET_LEN + IPV6_LEN..];
+        assert_eq!(udp6_checksum(&src, &dst, udp), 0xffff);
+    }
+}

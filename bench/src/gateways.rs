@@ -1,0 +1,248 @@
+//! What forwards between generator and sink, one per table row: nothing but the sink itself
+//! (the generator's ceiling), the kernel's plain IPv6 forwarding, TAYGA 0.9.2 and `nat64` on
+//! its TUN datapath. The translators both masquerade the pool out of `eth1`, as a TAYGA site
+//! does, so conntrack and NAT44 cost the same on both rows.
+
+use std::{
+    net::Ipv6Addr,
+    path::{Path as FsPath, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use nat64_tests::tempdir::TempDir;
+
+use crate::{
+    sink::Arrival,
+    testbed::{exec, gateway_cpus_mask, Path, Testbed, POOL, PREFIX, SINK_V6, SINK_VIA_PREFIX},
+};
+
+/// Debian's TAYGA, the program nat64 replaces.
+pub const TAYGA: &str = "/usr/sbin/tayga";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gateway {
+    /// Generator straight into the sink: what the generator itself reaches.
+    GeneratorCeiling,
+    PlainIpv6Forwarding,
+    Tayga,
+    Nat64Tun,
+}
+
+/// A started gateway; its process dies with the namespace, its files with the directory.
+pub struct Running {
+    /// The process whose CPU time is charged to the row.
+    pub pid: Option<u32>,
+    _dir: Option<TempDir>,
+}
+
+impl Gateway {
+    pub const ALL: [Gateway; 4] = [
+        Gateway::GeneratorCeiling,
+        Gateway::PlainIpv6Forwarding,
+        Gateway::Tayga,
+        Gateway::Nat64Tun,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Gateway::GeneratorCeiling => "generator -> sink (ceiling)",
+            Gateway::PlainIpv6Forwarding => "kernel IPv6 forwarding",
+            Gateway::Tayga => "TAYGA 0.9.2 (TUN)",
+            Gateway::Nat64Tun => "nat64 TUN",
+        }
+    }
+
+    /// Where the generator addresses its packets.
+    pub fn destination(self) -> Ipv6Addr {
+        match self {
+            Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding => SINK_V6,
+            Gateway::Tayga | Gateway::Nat64Tun => SINK_VIA_PREFIX,
+        }
+    }
+
+    /// What the sink counts as arrived.
+    pub fn arrival(self) -> Arrival {
+        match self {
+            Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding => Arrival::Ipv6Udp,
+            Gateway::Tayga | Gateway::Nat64Tun => Arrival::Ipv4Udp,
+        }
+    }
+
+    pub fn path(self, bed: &Testbed) -> Result<Path> {
+        match self {
+            Gateway::GeneratorCeiling => bed.direct_to_sink(),
+            _ => bed.through_gateway(),
+        }
+    }
+
+    pub fn start(self, bed: &mut Testbed, nat64_binary: &FsPath) -> Result<Running> {
+        match self {
+            Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding => Ok(Running {
+                pid: None,
+                _dir: None,
+            }),
+            Gateway::Tayga => start_tayga(bed),
+            Gateway::Nat64Tun => start_nat64(bed, nat64_binary),
+        }
+    }
+}
+
+fn start_tayga(bed: &mut Testbed) -> Result<Running> {
+    let dir = TempDir::new("bench-tayga")?;
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir)?;
+    let conf = dir.path().join("tayga.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "tun-device nat64\n\
+             ipv4-addr 198.51.100.1\n\
+             prefix {PREFIX}\n\
+             dynamic-pool {POOL}\n\
+             data-dir {}\n",
+            data_dir.display()
+        ),
+    )?;
+    let conf = utf8(&conf)?;
+    // A TAYGA site's set-up: persistent device, routes by hand, masquerade out of the uplink.
+    bed.gateway.exec(&[TAYGA, "-c", &conf, "--mktun"])?;
+    for cmd in [
+        "ip link set nat64 up".to_owned(),
+        format!("ip route add {POOL} dev nat64"),
+        format!("ip -6 route add {PREFIX} dev nat64"),
+    ] {
+        exec(&bed.gateway, &cmd)?;
+    }
+    let rules = dir.path().join("masquerade.nft");
+    std::fs::write(
+        &rules,
+        format!(
+            "table ip bench_nat {{\n\
+             \x20 chain postrouting {{\n\
+             \x20   type nat hook postrouting priority srcnat;\n\
+             \x20   oifname \"eth1\" ip saddr {POOL} masquerade\n\
+             \x20 }}\n\
+             }}\n"
+        ),
+    )?;
+    bed.gateway.exec(&["nft", "-f", &utf8(&rules)?])?;
+    let cpus = gateway_cpus();
+    let pid = bed
+        .gateway
+        .spawn(&["taskset", "-c", &cpus, TAYGA, "-c", &conf, "--nodetach"])?
+        .id();
+    std::thread::sleep(Duration::from_millis(500));
+    if let Some(status) = bed.gateway.last_child_exit()? {
+        bail!(
+            "tayga exited ({status}): {}",
+            bed.gateway.last_child_output()
+        );
+    }
+    Ok(Running {
+        pid: Some(pid),
+        _dir: Some(dir),
+    })
+}
+
+fn start_nat64(bed: &mut Testbed, binary: &FsPath) -> Result<Running> {
+    let dir = TempDir::new("bench-nat64")?;
+    let binary = utf8(binary)?;
+    let data_dir = utf8(dir.path())?;
+    let pid = bed
+        .gateway
+        .spawn(&[
+            "taskset",
+            "-c",
+            &gateway_cpus(),
+            &binary,
+            "run",
+            "--iface",
+            "eth0",
+            "--prefix",
+            PREFIX,
+            "--pool",
+            POOL,
+            "--datapath",
+            "tun",
+            "--egress",
+            "eth1",
+            "--data-dir",
+            &data_dir,
+        ])?
+        .id();
+    let start = Instant::now();
+    loop {
+        let routes = bed.gateway.exec(&["ip", "-6", "route", "show", PREFIX])?;
+        if !routes.stdout.is_empty() {
+            break;
+        }
+        if let Some(status) = bed.gateway.last_child_exit()? {
+            bail!(
+                "nat64 exited ({status}): {}",
+                bed.gateway.last_child_output()
+            );
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            bail!(
+                "nat64 did not route {PREFIX}: {}",
+                bed.gateway.last_child_output()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(Running {
+        pid: Some(pid),
+        _dir: Some(dir),
+    })
+}
+
+/// The gateway's log so far (for the report: workers and queues it chose).
+pub fn log(bed: &Testbed) -> String {
+    bed.gateway.last_child_output()
+}
+
+/// The translators' processes stay off the generator's core, which the generator's busy
+/// loop would share with them in slices of milliseconds — long enough to overflow the TUN
+/// queue at any rate. (`taskset` execs, so the pid stays the gateway's.)
+fn gateway_cpus() -> String {
+    let mask = gateway_cpus_mask();
+    (0..64)
+        .filter(|cpu| mask & (1u64 << cpu) != 0)
+        .map(|cpu: u32| cpu.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn utf8(path: &FsPath) -> Result<String> {
+    Ok(path.to_str().context("path is not UTF-8")?.to_owned())
+}
+
+/// A release `nat64` (the figure that matters), built unless `NAT64_BIN` names one.
+pub fn release_nat64() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("NAT64_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("bench has a parent")?
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--package",
+            "nat64-user",
+            "--bin",
+            "nat64",
+        ])
+        .current_dir(&workspace)
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release -p nat64-user failed");
+    }
+    Ok(workspace.join("target/release/nat64"))
+}
