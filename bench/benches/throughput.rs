@@ -10,7 +10,8 @@
 //! `NAT64_BENCH_FLOWS` (default 64 source ports), `NAT64_BENCH_LOSS` (tolerated loss ratio
 //! for the search, default 0), `NAT64_BENCH_ROWS` (comma-separated label parts: only those
 //! rows), `NAT64_BENCH_RPS=1` (steer the gateway's receive to the non-generator core),
-//! `NAT64_BIN` (a nat64 binary instead of building release).
+//! `NAT64_BIN` (a nat64 binary instead of building release), `NAT64_BENCH_TRIAL_SECS` (trial
+//! length, e.g. long enough to profile a gateway under load).
 
 use std::{path::Path, time::Duration};
 
@@ -42,7 +43,7 @@ impl Settings {
     fn from_env() -> Result<Self> {
         let quick = std::env::var("NAT64_BENCH_QUICK").is_ok_and(|v| v == "1");
         Ok(Self {
-            trial: Duration::from_secs(if quick { 1 } else { 2 }),
+            trial: Duration::from_secs(env_or("NAT64_BENCH_TRIAL_SECS", if quick { 1 } else { 2 })?),
             repeats: if quick { 1 } else { 3 },
             search_steps: if quick { 4 } else { 6 },
             flows: env_or("NAT64_BENCH_FLOWS", 64)?,
