@@ -145,7 +145,12 @@ pub struct ConfigBlock {
     pub lowest_ipv6_mtu: u16,
     pub ipv4_mtu: u16,
     pub ipv6_mtu: u16,
-    pub _pad: [u8; 2],
+    /// 1 when a dynamic pool exists. Then an IPv6 source without a host mapping waits for
+    /// userspace to allocate one, and a pool address without one is userspace's to answer;
+    /// without a pool both go through the prefix, as in the userspace translator.
+    pub has_pool: u8,
+    pub pool_len: u8,
+    pub pool_v4: [u8; 4],
 }
 
 impl ConfigBlock {
@@ -158,6 +163,17 @@ impl ConfigBlock {
             Some(&self.prefix)
         }
     }
+
+    /// Whether `v4` lies in the dynamic pool's range.
+    #[inline(always)]
+    pub fn pool_contains(&self, v4: [u8; 4]) -> bool {
+        let mask = match self.pool_len {
+            0 => 0,
+            len => u32::MAX << (32 - u32::from(len.min(32))),
+        };
+        self.has_pool != 0
+            && u32::from_be_bytes(v4) & mask == u32::from_be_bytes(self.pool_v4) & mask
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<Ipv6HostKey>() == 16);
@@ -167,7 +183,7 @@ const _: () = assert!(core::mem::size_of::<V4ToV6Mapping>() == 32);
 const _: () = assert!(core::mem::size_of::<Ipv6LpmKey>() == 20);
 const _: () = assert!(core::mem::size_of::<Ipv4LpmKey>() == 8);
 const _: () = assert!(core::mem::size_of::<EamEntry>() == 24);
-const _: () = assert!(core::mem::size_of::<ConfigBlock>() == 60);
+const _: () = assert!(core::mem::size_of::<ConfigBlock>() == 64);
 
 #[cfg(feature = "user")]
 mod aya_pod {
@@ -194,9 +210,15 @@ mod tests {
         block.lowest_ipv6_mtu = 1280;
         assert_eq!(block.prefix(), Some(&crate::rfc6052::WELL_KNOWN_PREFIX));
         let bytes = bytemuck::bytes_of(&block);
-        assert_eq!(bytes.len(), 60);
+        assert_eq!(bytes.len(), 64);
         let back: ConfigBlock = bytemuck::pod_read_unaligned(bytes);
         assert_eq!(back, block);
+        assert!(!block.pool_contains([100, 64, 0, 1]));
+        block.has_pool = 1;
+        block.pool_v4 = [100, 64, 0, 0];
+        block.pool_len = 10;
+        assert!(block.pool_contains([100, 127, 255, 255]));
+        assert!(!block.pool_contains([100, 128, 0, 0]));
     }
 
     #[test]

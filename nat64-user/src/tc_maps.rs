@@ -15,8 +15,13 @@ use nat64_common::maps::{
 
 use crate::translate::{Eam, TranslatorConfig};
 
-/// The configuration block for `cfg`, redirecting translated packets to `tun_ifindex`.
-pub fn config_block(cfg: &TranslatorConfig, tun_ifindex: u32) -> ConfigBlock {
+/// The configuration block for `cfg` and the dynamic pool `pool` (network, prefix length),
+/// redirecting translated packets to `tun_ifindex`.
+pub fn config_block(
+    cfg: &TranslatorConfig,
+    pool: Option<(Ipv4Addr, u8)>,
+    tun_ifindex: u32,
+) -> ConfigBlock {
     let mut block = ConfigBlock::zeroed();
     if let Some(prefix) = cfg.prefix {
         block.prefix = prefix;
@@ -34,6 +39,11 @@ pub fn config_block(cfg: &TranslatorConfig, tun_ifindex: u32) -> ConfigBlock {
     block.lowest_ipv6_mtu = cfg.lowest_ipv6_mtu;
     block.ipv4_mtu = cfg.ipv4_mtu;
     block.ipv6_mtu = cfg.ipv6_mtu;
+    if let Some((net, len)) = pool {
+        block.has_pool = 1;
+        block.pool_v4 = net.octets();
+        block.pool_len = len;
+    }
     block
 }
 
@@ -56,12 +66,13 @@ fn map_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut aya::ma
 pub fn write_config(
     ebpf: &mut Ebpf,
     cfg: &TranslatorConfig,
+    pool: Option<(Ipv4Addr, u8)>,
     tun_ifindex: u32,
 ) -> anyhow::Result<()> {
     let mut config: Array<&mut MapData, ConfigBlock> =
         Array::try_from(map_mut(ebpf, names::CONFIG)?)?;
     config
-        .set(0, config_block(cfg, tun_ifindex), 0)
+        .set(0, config_block(cfg, pool, tun_ifindex), 0)
         .context("writing the configuration block")?;
     replace_eams(ebpf, &cfg.eam)
 }

@@ -73,7 +73,8 @@ fn compare(kernel: &[u8], user: &[u8]) -> Result<(), String> {
 
 fn run_case(ebpf: &mut aya::Ebpf, case: &Case) -> anyhow::Result<Outcome> {
     let cfg = jool::config_for(case);
-    tc_maps::write_config(ebpf, &cfg, LOOPBACK_IFINDEX)?;
+    // No dynamic pool: the vectors use explicit mappings and the prefix only.
+    tc_maps::write_config(ebpf, &cfg, None, LOOPBACK_IFINDEX)?;
     let translator = Translator::new(cfg)?;
     let mut out = Output::new();
     let user_verdict = translator.translate(&case.sent, &mut NoDynamicMap, &mut out);

@@ -50,7 +50,8 @@ pub fn remote_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], Tc
     Ok(v4)
 }
 
-/// An IPv6 source (a host behind the translator): explicit mapping, then the host table.
+/// An IPv6 source (a host behind the translator): explicit mapping, then the host table;
+/// without a dynamic pool, the prefix (with a pool, userspace allocates instead).
 #[inline(always)]
 pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], LastUse), TcOutcome> {
     if let Some(eam) = maps::eam_by_v6(addr) {
@@ -60,9 +61,15 @@ pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], Las
         return Ok((eam.v6_to_v4(addr), LastUse(None)));
     }
     let key = Ipv6HostKey { addr: *addr };
-    let mapping = maps::NAT64_V6_TO_V4
-        .get_ptr_mut(&key)
-        .ok_or(TcOutcome::PassNoSourceMapping)?;
+    let Some(mapping) = maps::NAT64_V6_TO_V4.get_ptr_mut(&key) else {
+        if cfg.has_pool != 0 || cfg.source_filtered != 0 {
+            return Err(TcOutcome::PassNoSourceMapping);
+        }
+        let prefix = cfg.prefix().ok_or(TcOutcome::PassNoSourceMapping)?;
+        let v4 = prefix.extract(addr).ok_or(TcOutcome::PassNoSourceMapping)?;
+        check_scope(cfg, v4)?;
+        return Ok((v4, LastUse(None)));
+    };
     let v4 = unsafe { (*mapping).v4 };
     let last_use = unsafe { core::ptr::addr_of_mut!((*mapping).last_use_ns) };
     Ok((v4, LastUse(Some(last_use))))
@@ -79,17 +86,23 @@ pub fn remote_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<[u8; 16], TcO
     Ok(prefix.embed(addr))
 }
 
-/// An IPv4 destination (a pool address of a host behind the translator): explicit mapping,
-/// then the host table. Never the prefix: a pool address nobody holds is userspace's to answer.
+/// An IPv4 destination (a host behind the translator): explicit mapping, then the host
+/// table, then the prefix unless the address is in the dynamic pool (a pool address nobody
+/// holds is userspace's to answer).
 #[inline(always)]
-pub fn host_v4_to_v6(addr: [u8; 4]) -> Result<([u8; 16], LastUse), TcOutcome> {
+pub fn host_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<([u8; 16], LastUse), TcOutcome> {
     if let Some(eam) = maps::eam_by_v4(addr) {
         return Ok((eam.v4_to_v6(addr), LastUse(None)));
     }
     let key = Ipv4HostKey { addr };
-    let mapping = maps::NAT64_V4_TO_V6
-        .get_ptr_mut(&key)
-        .ok_or(TcOutcome::PassNoDestinationMapping)?;
+    let Some(mapping) = maps::NAT64_V4_TO_V6.get_ptr_mut(&key) else {
+        if cfg.pool_contains(addr) {
+            return Err(TcOutcome::PassNoDestinationMapping);
+        }
+        let prefix = cfg.prefix().ok_or(TcOutcome::PassNoDestinationMapping)?;
+        check_scope(cfg, addr)?;
+        return Ok((prefix.embed(addr), LastUse(None)));
+    };
     let v6 = unsafe { (*mapping).v6 };
     let last_use = unsafe { core::ptr::addr_of_mut!((*mapping).last_use_ns) };
     Ok((v6, LastUse(Some(last_use))))

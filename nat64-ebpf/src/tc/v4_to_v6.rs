@@ -63,7 +63,7 @@ pub fn translate(ctx: &TcContext, cfg: &ConfigBlock) -> Verdict {
     if dst4 == cfg.ipv4_addr {
         return Err(TcOutcome::PassToTranslator);
     }
-    let (dst6, last_use) = lookup::host_v4_to_v6(dst4)?;
+    let (dst6, last_use) = lookup::host_v4_to_v6(cfg, dst4)?;
     let src6 = lookup::remote_v4_to_v6(cfg, src4)?;
     if ttl <= 1 {
         return Err(TcOutcome::PassHopLimit);
