@@ -21,7 +21,7 @@ pub fn load() -> anyhow::Result<Ebpf> {
     let object = nat64::ebpf_object::object()?;
     let l3_offset = ETHERNET_HEADER_LEN as u32;
     let mut ebpf = EbpfLoader::new()
-        .set_global(names::L3_OFFSET, &l3_offset, true)
+        .override_global(names::L3_OFFSET, &l3_offset, true)
         .load(object)
         .context("loading the eBPF object")?;
     program(&mut ebpf)?
