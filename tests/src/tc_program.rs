@@ -66,3 +66,25 @@ pub fn run(program: &SchedClassifier, frame: &[u8]) -> anyhow::Result<(u32, Vec<
     out.truncate(result.data_size_out as usize);
     Ok((result.return_value, out))
 }
+
+/// Median nanoseconds the program spends on `frame`, as BPF_PROG_TEST_RUN measures it, over
+/// `runs` runs. One run per call with a fresh copy of the frame: with `repeat > 1` the kernel
+/// runs the program again on the packet it has just translated, which measures the other
+/// direction (or a pass) instead.
+pub fn ns_per_packet(program: &SchedClassifier, frame: &[u8], runs: usize) -> anyhow::Result<f64> {
+    let mut out = vec![0u8; frame.len() + 64];
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let result = program
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat: 1,
+                ..Default::default()
+            })
+            .context("BPF_PROG_TEST_RUN")?;
+        samples.push(result.duration.as_nanos() as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    Ok(samples.get(samples.len() / 2).copied().unwrap_or(0.0))
+}
