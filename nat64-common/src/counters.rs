@@ -1,4 +1,5 @@
-//! Why a packet was dropped: dense `u32` indices into the per-CPU drop counter array.
+//! Why a packet was dropped, and what the TC fast path did with one: dense `u32` indices
+//! into per-CPU counter arrays.
 
 macro_rules! drop_reasons {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
@@ -83,6 +84,95 @@ impl DropReason {
     }
 }
 
+macro_rules! tc_outcomes {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// What the TC fast path did with a packet: dense `u32` indices into its per-CPU
+        /// counter array. `Translated*` packets were redirected; `Pass*` packets went on
+        /// unchanged to the userspace translator, for the reason the name gives.
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum TcOutcome {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl TcOutcome {
+            /// Every outcome, in index order.
+            pub const ALL: [TcOutcome; TcOutcome::COUNT] = [$(TcOutcome::$variant,)*];
+
+            /// snake_case name, used as a metric label.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(TcOutcome::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+tc_outcomes! {
+    TranslatedV6ToV4Udp = "translated_v6_to_v4_udp",
+    TranslatedV6ToV4Tcp = "translated_v6_to_v4_tcp",
+    TranslatedV6ToV4Icmp = "translated_v6_to_v4_icmp",
+    TranslatedV4ToV6Udp = "translated_v4_to_v6_udp",
+    TranslatedV4ToV6Tcp = "translated_v4_to_v6_tcp",
+    TranslatedV4ToV6Icmp = "translated_v4_to_v6_icmp",
+    /// The configuration block is not written yet (no ifindex to redirect to).
+    PassNotConfigured = "pass_not_configured",
+    /// Neither IPv4 nor IPv6, or the version nibble disagrees with the skb protocol.
+    PassNotIp = "pass_not_ip",
+    /// Shorter than its headers, or its length field disagrees with the packet's length.
+    PassTruncated = "pass_truncated",
+    /// IPv4 header with a bad length or checksum.
+    PassBadIpv4Header = "pass_bad_ipv4_header",
+    /// IPv4 options (userspace handles source routes and strips the rest).
+    PassIpv4Options = "pass_ipv4_options",
+    /// IPv6 extension headers (including Fragment headers).
+    PassExtensionHeader = "pass_extension_header",
+    /// An IPv4 fragment.
+    PassFragment = "pass_fragment",
+    /// Neither TCP, UDP nor ICMP of the packet's family.
+    PassProtocol = "pass_protocol",
+    /// ICMP other than echo request/reply (errors are translated by userspace).
+    PassIcmpNotEcho = "pass_icmp_not_echo",
+    /// Hop limit or TTL of 1 or less (userspace answers Time Exceeded).
+    PassHopLimit = "pass_hop_limit",
+    /// UDP with checksum zero (userspace applies `udp-cksum-mode`).
+    PassUdpZeroChecksum = "pass_udp_zero_checksum",
+    /// Addressed to the translator's own IPv4 or IPv6 address.
+    PassToTranslator = "pass_to_translator",
+    /// The source has no mapping yet (the first packet of a new IPv6 host).
+    PassNoSourceMapping = "pass_no_source_mapping",
+    /// The destination has no mapping (userspace answers or drops).
+    PassNoDestinationMapping = "pass_no_destination_mapping",
+    /// A non-global IPv4 address behind the well-known prefix (userspace drops it).
+    PassNotGlobal = "pass_not_global",
+    /// `allow_source` configured and the source is not in the host table.
+    PassSourceFiltered = "pass_source_filtered",
+    /// Larger than the next link's MTU (userspace answers Packet Too Big or fragments).
+    PassTooBig = "pass_too_big",
+    /// bpf_skb_change_proto refused the packet (it leaves it unchanged when it fails).
+    PassChangeProtoFailed = "pass_change_proto_failed",
+    /// A helper failed after the packet was changed: dropped, it cannot be passed on.
+    DroppedHelperFailed = "dropped_helper_failed",
+}
+
+impl TcOutcome {
+    /// Number of outcomes (size of the counter array).
+    pub const COUNT: usize = TcOutcome::DroppedHelperFailed as usize + 1;
+
+    /// The outcome with index `i`, if any.
+    #[inline]
+    pub fn from_index(i: u32) -> Option<TcOutcome> {
+        TcOutcome::ALL.get(i as usize).copied()
+    }
+
+    /// Whether the packet was translated and redirected.
+    #[inline(always)]
+    pub const fn is_translated(self) -> bool {
+        (self as u32) <= TcOutcome::TranslatedV4ToV6Icmp as u32
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
@@ -108,5 +198,15 @@ mod tests {
         }
         names.sort_unstable();
         assert!(names.windows(2).all(|w| w[0] != w[1]));
+    }
+
+    #[test]
+    fn tc_outcomes_dense_and_named() {
+        for (i, o) in TcOutcome::ALL.iter().enumerate() {
+            assert_eq!(*o as usize, i);
+            assert_eq!(TcOutcome::from_index(i as u32), Some(*o));
+            assert_eq!(o.is_translated(), o.as_str().starts_with("translated_"));
+        }
+        assert_eq!(TcOutcome::from_index(TcOutcome::COUNT as u32), None);
     }
 }

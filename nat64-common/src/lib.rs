@@ -13,6 +13,7 @@
 
 pub mod checksum;
 pub mod counters;
+pub mod eam;
 pub mod icmp_tables;
 pub mod ipv4_scope;
 pub mod maps;

@@ -4,6 +4,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use crate::rfc6052::Prefix;
+
 /// Names of the maps in the eBPF object; userspace looks them up and pins them by these.
 pub mod names {
     pub const CONFIG: &str = "NAT64_CONFIG";
@@ -12,6 +14,11 @@ pub mod names {
     pub const EAM_V6: &str = "NAT64_EAM_V6";
     pub const EAM_V4: &str = "NAT64_EAM_V4";
     pub const COUNTERS: &str = "NAT64_COUNTERS";
+    /// Per-CPU `u64` per [`crate::counters::TcOutcome`].
+    pub const TC_COUNTERS: &str = "NAT64_TC_COUNTERS";
+    /// Load-time global (u32): where the IP header starts in `skb->data` for the TC program.
+    /// 0 on the TUN device; 14 under BPF_PROG_TEST_RUN, which hands the program an Ethernet frame.
+    pub const L3_OFFSET: &str = "L3_OFFSET";
 }
 
 /// Upper bound of dynamic plus static host mappings the kernel tables hold (a /15 pool has
@@ -113,28 +120,60 @@ pub enum UdpChecksumMode {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct ConfigBlock {
-    /// RFC 6052 prefix (network byte order) and its length; length 0 means no prefix.
-    pub prefix: [u8; 16],
-    /// The translator's own IPv6 address: source of the ICMPv6 errors it originates.
+    /// RFC 6052 prefix; a length of 0 means no prefix.
+    pub prefix: Prefix,
+    /// The translator's own IPv6 address: packets to it go to userspace.
     pub ipv6_addr: [u8; 16],
-    /// The translator's own IPv4 address: source of the ICMPv4 errors it originates.
+    /// The translator's own IPv4 address: packets to it go to userspace.
     pub ipv4_addr: [u8; 4],
     /// RFC 6791 source of ICMPv4 errors whose IPv6 source has no IPv4 form.
     pub rfc6791_v4: [u8; 4],
     /// ifindex of the `tun-device`, where translated packets are redirected to (ingress).
+    /// 0: not configured yet, every packet goes to userspace.
     pub tun_ifindex: u32,
-    pub prefix_len: u8,
     /// 1: the RFC 6052 §3.1 rule for 64:ff9b::/96 (non-global IPv4 not translated).
     pub wkpf_strict: u8,
     /// A [`UdpChecksumMode`] as u8.
     pub udp_zero_checksum: u8,
     /// 1 when `rfc6791_v4` is set.
     pub has_rfc6791_v4: u8,
+    /// 1 when an `allow_source` list is configured: the datapath then translates only
+    /// sources found in the IPv6 → IPv4 host table (userspace enters allowed hosts only) and
+    /// leaves explicit-mapping sources to userspace, which applies the list.
+    pub source_filtered: u8,
     /// IPv6 packets translated from IPv4 are fragmented to fit this (TAYGA `offlink-mtu`).
     pub lowest_ipv6_mtu: u16,
     pub ipv4_mtu: u16,
     pub ipv6_mtu: u16,
-    pub _pad: [u8; 2],
+    /// 1 when a dynamic pool exists. Then an IPv6 source without a host mapping waits for
+    /// userspace to allocate one, and a pool address without one is userspace's to answer;
+    /// without a pool both go through the prefix, as in the userspace translator.
+    pub has_pool: u8,
+    pub pool_len: u8,
+    pub pool_v4: [u8; 4],
+}
+
+impl ConfigBlock {
+    /// The prefix, when one is configured.
+    #[inline(always)]
+    pub fn prefix(&self) -> Option<&Prefix> {
+        if self.prefix.len == 0 {
+            None
+        } else {
+            Some(&self.prefix)
+        }
+    }
+
+    /// Whether `v4` lies in the dynamic pool's range.
+    #[inline(always)]
+    pub fn pool_contains(&self, v4: [u8; 4]) -> bool {
+        let mask = match self.pool_len {
+            0 => 0,
+            len => u32::MAX << (32 - u32::from(len.min(32))),
+        };
+        self.has_pool != 0
+            && u32::from_be_bytes(v4) & mask == u32::from_be_bytes(self.pool_v4) & mask
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<Ipv6HostKey>() == 16);
@@ -144,7 +183,7 @@ const _: () = assert!(core::mem::size_of::<V4ToV6Mapping>() == 32);
 const _: () = assert!(core::mem::size_of::<Ipv6LpmKey>() == 20);
 const _: () = assert!(core::mem::size_of::<Ipv4LpmKey>() == 8);
 const _: () = assert!(core::mem::size_of::<EamEntry>() == 24);
-const _: () = assert!(core::mem::size_of::<ConfigBlock>() == 56);
+const _: () = assert!(core::mem::size_of::<ConfigBlock>() == 64);
 
 #[cfg(feature = "user")]
 mod aya_pod {
@@ -166,13 +205,20 @@ mod tests {
     #[test]
     fn config_block_round_trips_through_bytes() {
         let mut block = ConfigBlock::zeroed();
-        block.prefix[..12].copy_from_slice(&[0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0]);
-        block.prefix_len = 96;
+        assert_eq!(block.prefix(), None);
+        block.prefix = crate::rfc6052::WELL_KNOWN_PREFIX;
         block.lowest_ipv6_mtu = 1280;
+        assert_eq!(block.prefix(), Some(&crate::rfc6052::WELL_KNOWN_PREFIX));
         let bytes = bytemuck::bytes_of(&block);
-        assert_eq!(bytes.len(), 56);
+        assert_eq!(bytes.len(), 64);
         let back: ConfigBlock = bytemuck::pod_read_unaligned(bytes);
         assert_eq!(back, block);
+        assert!(!block.pool_contains([100, 64, 0, 1]));
+        block.has_pool = 1;
+        block.pool_v4 = [100, 64, 0, 0];
+        block.pool_len = 10;
+        assert!(block.pool_contains([100, 127, 255, 255]));
+        assert!(!block.pool_contains([100, 128, 0, 0]));
     }
 
     #[test]

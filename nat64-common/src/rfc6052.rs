@@ -60,26 +60,76 @@ fn byte_mask(byte_index: usize, len: u8) -> u8 {
     }
 }
 
-/// Whether the first `len` bits of `a` and `b` are equal.
-#[inline]
-pub fn prefix_matches(a: &[u8; 16], b: &[u8; 16], len: u8) -> bool {
-    let mut diff = 0u8;
-    for i in 0..16 {
-        let m = byte_mask(i, len);
-        diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) & m;
-    }
-    diff == 0
+// The address as two big-endian u64 halves: register arithmetic only, so the code inlines
+// into a BPF program without stack arrays or variable-offset accesses.
+#[inline(always)]
+fn halves(addr: &[u8; 16]) -> (u64, u64) {
+    let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = *addr;
+    (
+        u64::from_be_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
+        u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
+    )
 }
 
-/// Byte position inside the IPv6 address of the `i`-th IPv4 byte for a prefix of `len` bits.
 #[inline(always)]
-fn v4_byte_position(len: u8, i: usize) -> usize {
-    let pos = (len as usize / 8) + i;
-    // The u-octet (byte 8) is skipped for prefixes shorter than /96.
-    if len < 96 && pos >= 8 {
-        pos + 1
+fn join(hi: u64, lo: u64) -> [u8; 16] {
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = hi.to_be_bytes();
+    let [b0, b1, b2, b3, b4, b5, b6, b7] = lo.to_be_bytes();
+    [
+        a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7,
+    ]
+}
+
+/// Leading-ones masks of the two halves for a prefix of `len` bits.
+#[inline(always)]
+fn masks(len: u8) -> (u64, u64) {
+    let len = u32::from(len.min(128));
+    let hi = match len {
+        0 => 0,
+        1..=63 => u64::MAX << (64 - len),
+        _ => u64::MAX,
+    };
+    let lo = match len {
+        0..=64 => 0,
+        65..=127 => u64::MAX << (128 - len),
+        _ => u64::MAX,
+    };
+    (hi, lo)
+}
+
+/// Whether the first `len` bits of `a` and `b` are equal.
+#[inline(always)]
+pub fn prefix_matches(a: &[u8; 16], b: &[u8; 16], len: u8) -> bool {
+    let (ah, al) = halves(a);
+    let (bh, bl) = halves(b);
+    let (mh, ml) = masks(len);
+    ((ah ^ bh) & mh) | ((al ^ bl) & ml) == 0
+}
+
+/// How a prefix length splits the 32 IPv4 bits around the u-octet (bits 64–71): the number
+/// of bits that land in the upper half (right after the prefix) and in the lower half (right
+/// after the u-octet). `None` for lengths RFC 6052 does not allow.
+#[inline(always)]
+fn split(len: u8) -> Option<(u32, u32)> {
+    match len {
+        32 | 40 | 48 | 56 | 64 => {
+            let upper = 64 - u32::from(len);
+            Some((upper, 32 - upper))
+        }
+        // After the u-octet and the 24 bits of suffix that follow it: the last 32 bits.
+        96 => Some((0, 32)),
+        _ => None,
+    }
+}
+
+/// Bit shift, within the lower half, of the IPv4 bits that land there.
+#[inline(always)]
+fn lower_shift(len: u8, lower_bits: u32) -> u32 {
+    if len == 96 {
+        0
     } else {
-        pos
+        // They start right after the u-octet (bit 8 of the lower half).
+        64 - 8 - lower_bits
     }
 }
 
@@ -105,34 +155,45 @@ impl Prefix {
     }
 
     /// Whether `v6` lies inside this prefix.
-    #[inline]
+    #[inline(always)]
     pub fn contains(&self, v6: &[u8; 16]) -> bool {
         prefix_matches(&self.addr, v6, self.len)
     }
 
     /// The IPv6 address that represents `v4` under this prefix (suffix and u-octet zero).
-    #[inline]
+    #[inline(always)]
     pub fn embed(&self, v4: [u8; 4]) -> [u8; 16] {
-        let mut out = self.addr;
-        for (i, byte) in v4.iter().enumerate() {
-            if let Some(slot) = out.get_mut(v4_byte_position(self.len, i)) {
-                *slot = *byte;
-            }
+        let Some((upper, lower)) = split(self.len) else {
+            return self.addr;
+        };
+        let v4 = u64::from(u32::from_be_bytes(v4));
+        let (mut hi, mut lo) = halves(&self.addr);
+        if upper > 0 {
+            hi |= v4 >> lower;
         }
-        out
+        if lower > 0 {
+            let low_bits = v4 & ((1u64 << lower) - 1);
+            lo |= low_bits << lower_shift(self.len, lower);
+        }
+        join(hi, lo)
     }
 
     /// The IPv4 address embedded in `v6`, or `None` when `v6` is not inside this prefix.
-    #[inline]
+    #[inline(always)]
     pub fn extract(&self, v6: &[u8; 16]) -> Option<[u8; 4]> {
         if !self.contains(v6) {
             return None;
         }
-        let mut out = [0u8; 4];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = *v6.get(v4_byte_position(self.len, i))?;
+        let (upper, lower) = split(self.len)?;
+        let (hi, lo) = halves(v6);
+        let mut v4 = 0u64;
+        if upper > 0 {
+            v4 = (hi & ((1u64 << upper) - 1)) << lower;
         }
-        Some(out)
+        if lower > 0 {
+            v4 |= (lo >> lower_shift(self.len, lower)) & ((1u64 << lower) - 1);
+        }
+        Some((v4 as u32).to_be_bytes())
     }
 }
 

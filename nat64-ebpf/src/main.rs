@@ -3,6 +3,8 @@
 
 #[cfg(target_arch = "bpf")]
 mod programs;
+#[cfg(target_arch = "bpf")]
+mod tc;
 
 #[cfg(not(target_arch = "bpf"))]
 fn main() {

@@ -1,14 +1,18 @@
-//! Placeholder programs: they load and pass every packet. The translating bodies come with
-//! the TC and XDP datapaths.
+//! The program entry points. The TC program's work lives in `tc`; XDP is a placeholder that
+//! passes every packet until the XDP datapath comes.
 use aya_ebpf::{
-    bindings::{xdp_action, TC_ACT_OK},
+    bindings::xdp_action,
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
 
+use crate::tc;
+
+/// Egress of the `nat64` TUN device: translate in place and redirect to its ingress, or pass
+/// the packet on unchanged to the userspace translator reading the device.
 #[classifier]
-pub fn nat64_tc(_ctx: TcContext) -> i32 {
-    TC_ACT_OK
+pub fn nat64_tc(ctx: TcContext) -> i32 {
+    tc::handle(&ctx)
 }
 
 #[xdp]

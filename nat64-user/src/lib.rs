@@ -8,5 +8,6 @@ pub mod gateway;
 pub mod host;
 pub mod logging;
 pub mod pool;
+pub mod tc_maps;
 pub mod translate;
 pub mod tun;

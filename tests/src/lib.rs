@@ -6,4 +6,5 @@ pub mod jool;
 pub mod netns;
 pub mod packets;
 pub mod privileges;
+pub mod tc_program;
 pub mod tempdir;

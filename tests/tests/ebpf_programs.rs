@@ -2,7 +2,7 @@
 //! verifier, and its programs run packet by packet through BPF_PROG_TEST_RUN.
 
 use aya::{
-    programs::{SchedClassifier, TestRun, TestRunOptions, Xdp},
+    programs::{TestRun, TestRunOptions, Xdp},
     Ebpf,
 };
 use nat64_tests::privileges::require_root;
@@ -57,15 +57,38 @@ fn tc_program_passes_the_verifier_and_runs() {
     if !require_root("tc_program_passes_the_verifier_and_runs") {
         return;
     }
-    let mut ebpf = load();
-    let program: &mut SchedClassifier = ebpf
-        .program_mut("nat64_tc")
-        .expect("program nat64_tc is in the object")
-        .try_into()
-        .expect("nat64_tc is a classifier");
-    program.load().expect("the verifier accepts nat64_tc");
+    let mut ebpf = nat64_tests::tc_program::load().expect("the verifier accepts nat64_tc");
     let frame = ipv6_udp_frame();
-    assert_eq!(run_once(program, &frame), (TC_ACT_OK, frame));
+    let program = nat64_tests::tc_program::program(&mut ebpf).expect("nat64_tc");
+    // Not configured yet: everything goes to userspace.
+    assert_eq!(run_once(program, &frame), (TC_ACT_OK, frame.clone()));
+
+    // Configured with a dynamic pool but no mapping for this host: the first packet of a new
+    // host goes to userspace unchanged, which allocates its mapping.
+    let cfg = nat64::translate::TranslatorConfig {
+        prefix: Some(
+            nat64::translate::Prefix::new(
+                [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                96,
+            )
+            .expect("prefix"),
+        ),
+        wkpf_strict: false,
+        ..Default::default()
+    };
+    let pool = Some((std::net::Ipv4Addr::new(100, 64, 0, 0), 10));
+    nat64::tc_maps::write_config(
+        &mut ebpf,
+        &cfg,
+        pool,
+        nat64_tests::tc_program::LOOPBACK_IFINDEX,
+    )
+    .expect("configuring the maps");
+    let program = nat64_tests::tc_program::program(&mut ebpf).expect("nat64_tc");
+    assert_eq!(run_once(program, &frame), (TC_ACT_OK, frame.clone()));
+    let counters = nat64::tc_maps::tc_counters(&ebpf).expect("counters");
+    let outcome = nat64_common::counters::TcOutcome::PassNoSourceMapping;
+    assert_eq!(counters[outcome as usize], 1);
 }
 
 #[test]

@@ -1,0 +1,63 @@
+//! The maps the TC program reads (configuration, host tables, explicit mappings, filled by
+//! userspace) and writes (per-CPU outcome counters, last-use stamps in the host tables).
+use aya_ebpf::{
+    macros::map,
+    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, PerCpuArray},
+};
+use nat64_common::{
+    counters::TcOutcome,
+    maps::{
+        ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, V4ToV6Mapping, V6ToV4Mapping, MAX_EAM,
+        MAX_MAPPINGS,
+    },
+};
+
+/// One element: the translator's settings (see `nat64_common::maps::ConfigBlock`).
+#[map]
+static NAT64_CONFIG: Array<ConfigBlock> = Array::with_max_entries(1, 0);
+
+/// IPv6 host → IPv4 pool address (dynamic and static host mappings).
+#[map]
+pub static NAT64_V6_TO_V4: HashMap<Ipv6HostKey, V6ToV4Mapping> =
+    HashMap::with_max_entries(MAX_MAPPINGS, 0);
+
+/// IPv4 pool address → IPv6 host.
+#[map]
+pub static NAT64_V4_TO_V6: HashMap<Ipv4HostKey, V4ToV6Mapping> =
+    HashMap::with_max_entries(MAX_MAPPINGS, 0);
+
+/// RFC 7757 explicit address mappings keyed by their IPv6 prefix.
+#[map]
+static NAT64_EAM_V6: LpmTrie<[u8; 16], EamEntry> = LpmTrie::with_max_entries(MAX_EAM, 0);
+
+/// The same mappings keyed by their IPv4 prefix.
+#[map]
+static NAT64_EAM_V4: LpmTrie<[u8; 4], EamEntry> = LpmTrie::with_max_entries(MAX_EAM, 0);
+
+/// Packets per [`TcOutcome`].
+#[map]
+static NAT64_TC_COUNTERS: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(TcOutcome::COUNT as u32, 0);
+
+#[inline(always)]
+pub fn config() -> Option<&'static ConfigBlock> {
+    NAT64_CONFIG.get(0)
+}
+
+#[inline(always)]
+pub fn count(outcome: TcOutcome) {
+    if let Some(slot) = NAT64_TC_COUNTERS.get_ptr_mut(outcome as u32) {
+        // Per-CPU slot: no other writer.
+        unsafe { *slot += 1 };
+    }
+}
+
+#[inline(always)]
+pub fn eam_by_v6(addr: &[u8; 16]) -> Option<&'static EamEntry> {
+    NAT64_EAM_V6.get(Key::new(128, *addr))
+}
+
+#[inline(always)]
+pub fn eam_by_v4(addr: [u8; 4]) -> Option<&'static EamEntry> {
+    NAT64_EAM_V4.get(Key::new(32, addr))
+}

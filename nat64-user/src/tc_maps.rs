@@ -1,0 +1,154 @@
+//! Fills the TC program's maps from the translator configuration and reads its counters: the
+//! one place that turns userspace types into the kernel layouts of `nat64_common::maps`.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use anyhow::{anyhow, Context as _};
+use aya::maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray};
+use aya::Ebpf;
+use bytemuck::Zeroable;
+use nat64_common::counters::TcOutcome;
+use nat64_common::maps::{
+    names, ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, MappingKind, V4ToV6Mapping,
+    V6ToV4Mapping,
+};
+
+use crate::translate::{Eam, TranslatorConfig};
+
+/// The configuration block for `cfg` and the dynamic pool `pool` (network, prefix length),
+/// redirecting translated packets to `tun_ifindex`.
+pub fn config_block(
+    cfg: &TranslatorConfig,
+    pool: Option<(Ipv4Addr, u8)>,
+    tun_ifindex: u32,
+) -> ConfigBlock {
+    let mut block = ConfigBlock::zeroed();
+    if let Some(prefix) = cfg.prefix {
+        block.prefix = prefix;
+    }
+    block.ipv6_addr = cfg.ipv6_addr.octets();
+    block.ipv4_addr = cfg.ipv4_addr.octets();
+    if let Some(a) = cfg.rfc6791_v4 {
+        block.rfc6791_v4 = a.octets();
+        block.has_rfc6791_v4 = 1;
+    }
+    block.tun_ifindex = tun_ifindex;
+    block.wkpf_strict = u8::from(cfg.wkpf_strict);
+    block.udp_zero_checksum = cfg.udp_checksum_mode as u8;
+    block.source_filtered = u8::from(!cfg.allow_source.is_empty());
+    block.lowest_ipv6_mtu = cfg.lowest_ipv6_mtu;
+    block.ipv4_mtu = cfg.ipv4_mtu;
+    block.ipv6_mtu = cfg.ipv6_mtu;
+    if let Some((net, len)) = pool {
+        block.has_pool = 1;
+        block.pool_v4 = net.octets();
+        block.pool_len = len;
+    }
+    block
+}
+
+pub fn eam_entry(eam: &Eam) -> EamEntry {
+    EamEntry {
+        v6: eam.v6.octets(),
+        v4: eam.v4.octets(),
+        v6_len: eam.v6_len,
+        v4_len: eam.v4_len,
+        _pad: [0; 2],
+    }
+}
+
+fn map_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut aya::maps::Map> {
+    ebpf.map_mut(name)
+        .ok_or_else(|| anyhow!("the eBPF object has no map {name}"))
+}
+
+/// Writes the configuration block and replaces the explicit mappings with `cfg`'s.
+pub fn write_config(
+    ebpf: &mut Ebpf,
+    cfg: &TranslatorConfig,
+    pool: Option<(Ipv4Addr, u8)>,
+    tun_ifindex: u32,
+) -> anyhow::Result<()> {
+    let mut config: Array<&mut MapData, ConfigBlock> =
+        Array::try_from(map_mut(ebpf, names::CONFIG)?)?;
+    config
+        .set(0, config_block(cfg, pool, tun_ifindex), 0)
+        .context("writing the configuration block")?;
+    replace_eams(ebpf, &cfg.eam)
+}
+
+/// Replaces the explicit mappings in both tries. For equal prefixes the first mapping wins,
+/// as in the userspace translator (entries are written last to first).
+pub fn replace_eams(ebpf: &mut Ebpf, eams: &[Eam]) -> anyhow::Result<()> {
+    {
+        let mut by_v6: LpmTrie<&mut MapData, [u8; 16], EamEntry> =
+            LpmTrie::try_from(map_mut(ebpf, names::EAM_V6)?)?;
+        let keys: Vec<_> = by_v6.keys().collect::<Result<_, _>>()?;
+        for k in keys {
+            by_v6.remove(&k)?;
+        }
+        for eam in eams.iter().rev() {
+            by_v6.insert(
+                &Key::new(u32::from(eam.v6_len), eam.v6.octets()),
+                eam_entry(eam),
+                0,
+            )?;
+        }
+    }
+    let mut by_v4: LpmTrie<&mut MapData, [u8; 4], EamEntry> =
+        LpmTrie::try_from(map_mut(ebpf, names::EAM_V4)?)?;
+    let keys: Vec<_> = by_v4.keys().collect::<Result<_, _>>()?;
+    for k in keys {
+        by_v4.remove(&k)?;
+    }
+    for eam in eams.iter().rev() {
+        by_v4.insert(
+            &Key::new(u32::from(eam.v4_len), eam.v4.octets()),
+            eam_entry(eam),
+            0,
+        )?;
+    }
+    Ok(())
+}
+
+/// Enters a host mapping in both host tables.
+pub fn insert_host(
+    ebpf: &mut Ebpf,
+    v6: Ipv6Addr,
+    v4: Ipv4Addr,
+    kind: MappingKind,
+) -> anyhow::Result<()> {
+    {
+        let mut forward: HashMap<&mut MapData, Ipv6HostKey, V6ToV4Mapping> =
+            HashMap::try_from(map_mut(ebpf, names::V6_TO_V4)?)?;
+        let value = V6ToV4Mapping {
+            v4: v4.octets(),
+            kind: kind as u32,
+            last_use_ns: 0,
+        };
+        forward.insert(Ipv6HostKey { addr: v6.octets() }, value, 0)?;
+    }
+    let mut back: HashMap<&mut MapData, Ipv4HostKey, V4ToV6Mapping> =
+        HashMap::try_from(map_mut(ebpf, names::V4_TO_V6)?)?;
+    let value = V4ToV6Mapping {
+        v6: v6.octets(),
+        kind: kind as u32,
+        _pad: 0,
+        last_use_ns: 0,
+    };
+    back.insert(Ipv4HostKey { addr: v4.octets() }, value, 0)?;
+    Ok(())
+}
+
+/// The TC program's counters, summed over CPUs, indexed by [`TcOutcome`].
+pub fn tc_counters(ebpf: &Ebpf) -> anyhow::Result<[u64; TcOutcome::COUNT]> {
+    let map = ebpf
+        .map(names::TC_COUNTERS)
+        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::TC_COUNTERS))?;
+    let counters: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map)?;
+    let mut out = [0u64; TcOutcome::COUNT];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = counters.get(&(i as u32), 0)?.iter().sum();
+    }
+    Ok(out)
+}
