@@ -43,7 +43,10 @@ impl Settings {
     fn from_env() -> Result<Self> {
         let quick = std::env::var("NAT64_BENCH_QUICK").is_ok_and(|v| v == "1");
         Ok(Self {
-            trial: Duration::from_secs(env_or("NAT64_BENCH_TRIAL_SECS", if quick { 1 } else { 2 })?),
+            trial: Duration::from_secs(env_or(
+                "NAT64_BENCH_TRIAL_SECS",
+                if quick { 1 } else { 2 },
+            )?),
             repeats: if quick { 1 } else { 3 },
             search_steps: if quick { 4 } else { 6 },
             flows: env_or("NAT64_BENCH_FLOWS", 64)?,

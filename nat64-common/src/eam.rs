@@ -2,6 +2,8 @@
 //! after the IPv6 prefix. Written on two `u64` halves because the BPF target has no 128-bit
 //! shifts; the userspace `Eam` (u128) is the reference the tests compare against.
 
+use crate::addr_halves::{halves, join};
+
 use crate::maps::EamEntry;
 
 /// Leading-ones mask of `len` bits (0..=32).
@@ -12,24 +14,6 @@ fn mask32(len: u8) -> u32 {
     } else {
         u32::MAX << (32 - u32::from(len.min(32)))
     }
-}
-
-#[inline(always)]
-fn halves(addr: &[u8; 16]) -> (u64, u64) {
-    let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = *addr;
-    (
-        u64::from_be_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
-        u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
-    )
-}
-
-#[inline(always)]
-fn join(hi: u64, lo: u64) -> [u8; 16] {
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = hi.to_be_bytes();
-    let [b0, b1, b2, b3, b4, b5, b6, b7] = lo.to_be_bytes();
-    [
-        a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7,
-    ]
 }
 
 impl EamEntry {

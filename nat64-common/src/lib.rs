@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+mod addr_halves;
 pub mod checksum;
 pub mod counters;
 pub mod eam;

@@ -1,6 +1,8 @@
 //! RFC 6052 IPv4-embedded IPv6 addresses: the prefix, embedding and extraction for every
 //! permitted prefix length (32, 40, 48, 56, 64, 96), with bits 64–71 (the "u-octet") skipped.
 
+use crate::addr_halves::{halves, join};
+
 /// An RFC 6052 translation prefix, laid out so it can sit in a BPF map value as is.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -58,26 +60,6 @@ fn byte_mask(byte_index: usize, len: u8) -> u8 {
         // 1..=7 leading ones
         !(0xffu8 >> (len - start))
     }
-}
-
-// The address as two big-endian u64 halves: register arithmetic only, so the code inlines
-// into a BPF program without stack arrays or variable-offset accesses.
-#[inline(always)]
-fn halves(addr: &[u8; 16]) -> (u64, u64) {
-    let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = *addr;
-    (
-        u64::from_be_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
-        u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
-    )
-}
-
-#[inline(always)]
-fn join(hi: u64, lo: u64) -> [u8; 16] {
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = hi.to_be_bytes();
-    let [b0, b1, b2, b3, b4, b5, b6, b7] = lo.to_be_bytes();
-    [
-        a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7,
-    ]
 }
 
 /// Leading-ones masks of the two halves for a prefix of `len` bits.
