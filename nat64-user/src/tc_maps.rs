@@ -152,3 +152,40 @@ pub fn tc_counters(ebpf: &Ebpf) -> anyhow::Result<[u64; TcOutcome::COUNT]> {
     }
     Ok(out)
 }
+
+/// Removes a host mapping from both host tables (expiry, or the pool handing its address
+/// to another host). A missing entry is not an error.
+pub fn remove_host(ebpf: &mut Ebpf, v6: Ipv6Addr, v4: Ipv4Addr) -> anyhow::Result<()> {
+    {
+        let mut forward: HashMap<&mut MapData, Ipv6HostKey, V6ToV4Mapping> =
+            HashMap::try_from(map_mut(ebpf, names::V6_TO_V4)?)?;
+        let _ = forward.remove(&Ipv6HostKey { addr: v6.octets() });
+    }
+    let mut back: HashMap<&mut MapData, Ipv4HostKey, V4ToV6Mapping> =
+        HashMap::try_from(map_mut(ebpf, names::V4_TO_V6)?)?;
+    let _ = back.remove(&Ipv4HostKey { addr: v4.octets() });
+    Ok(())
+}
+
+/// The last-use stamps the program wrote (`bpf_ktime_get_boot_ns`), per pool address, from
+/// both directions' tables: whichever is later.
+pub fn host_last_uses(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv4Addr, u64)>> {
+    let forward_map = ebpf
+        .map(names::V6_TO_V4)
+        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V6_TO_V4))?;
+    let forward: HashMap<&MapData, Ipv6HostKey, V6ToV4Mapping> = HashMap::try_from(forward_map)?;
+    let back_map = ebpf
+        .map(names::V4_TO_V6)
+        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V4_TO_V6))?;
+    let back: HashMap<&MapData, Ipv4HostKey, V4ToV6Mapping> = HashMap::try_from(back_map)?;
+    let mut stamps = Vec::new();
+    for entry in forward.iter() {
+        let (_, mapping) = entry?;
+        let v4 = Ipv4Addr::from(mapping.v4);
+        let reverse = back
+            .get(&Ipv4HostKey { addr: mapping.v4 }, 0)
+            .map_or(0, |m| m.last_use_ns);
+        stamps.push((v4, mapping.last_use_ns.max(reverse)));
+    }
+    Ok(stamps)
+}

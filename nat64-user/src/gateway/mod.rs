@@ -4,6 +4,7 @@
 pub mod host_plan;
 pub mod persistence;
 pub mod pool_lookup;
+pub mod tc_datapath;
 pub mod translator_setup;
 pub mod tun_workers;
 
@@ -18,6 +19,7 @@ use tracing::{error, info};
 
 pub use host_plan::Mode;
 use pool_lookup::{now_epoch_seconds, SharedPool};
+use tc_datapath::TcDatapath;
 use tun_workers::{TunCounters, WorkerShared};
 
 use crate::{
@@ -50,13 +52,6 @@ pub fn run(config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
 }
 
 async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
-    let why_tun = match config.datapath {
-        Datapath::Tun => "chosen with datapath tun",
-        Datapath::Auto => "the kernel datapath (TC/XDP) is not in this build yet",
-        Datapath::Tc => anyhow::bail!(
-            "datapath tc: the TC datapath is not in this build yet; use `--datapath tun` or `auto`"
-        ),
-    };
     let netlink = Netlink::connect()?;
     adopt_interface_address(&mut config, &mode, &netlink).await?;
 
@@ -82,6 +77,17 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         return Err(err.context("setting the host up"));
     }
 
+    let (tc, datapath_line) =
+        match start_kernel_path(&config, &translator, pool.as_ref(), &netlink).await {
+            Ok(chosen) => chosen,
+            Err(err) => {
+                if let Err(undo) = changes.undo_all(&netlink).await {
+                    error!("{undo:#}");
+                }
+                return Err(err);
+            }
+        };
+
     if let Err(err) = drop_privileges(&mut config, &privileges) {
         if let Err(undo) = changes.undo_all(&netlink).await {
             error!("{undo:#}");
@@ -95,11 +101,12 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         counters: TunCounters::default(),
         stop: Default::default(),
         log: config.log,
+        tc,
     });
     let queue_count = queues.len();
     let handles = tun_workers::start(queues, Arc::clone(&shared))?;
     info!(
-        "datapath tun ({why_tun}): {queue_count} worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
+        "{datapath_line}; {queue_count} TUN worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
         config.prefix.map_or("none".into(), |p| format!(
             "{}/{}",
             p.network(),
@@ -123,12 +130,59 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         }
     }
     save(&config, &shared);
+    log_counters(&shared);
+    // Detach the program before the device and routes go.
+    drop(shared);
     if config.keep {
         info!("--keep: leaving the interface, routes and rules in place");
     } else if let Err(err) = changes.undo_all(&netlink).await {
         error!("{err:#}");
     }
     served
+}
+
+/// The kernel path where the configuration asks for it and the kernel allows it; returns it
+/// with the one log line that says which datapath runs and why.
+async fn start_kernel_path(
+    config: &Config,
+    translator: &Translator,
+    pool: Option<&crate::pool::DynamicPool>,
+    netlink: &Netlink,
+) -> Result<(Option<TcDatapath>, String)> {
+    if config.datapath == Datapath::Tun {
+        return Ok((None, "datapath tun (chosen with datapath tun)".into()));
+    }
+    let ifindex = netlink.ifindex(&config.tun_device).await?;
+    match TcDatapath::start(&config.tun_device, ifindex, translator.config(), pool) {
+        Ok(tc) => Ok((
+            Some(tc),
+            "datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest".into(),
+        )),
+        Err(err) if config.datapath == Datapath::Tc => Err(err.context("datapath tc")),
+        Err(err) => Ok((None, format!("datapath tun (the kernel refused the TC program: {err:#})"))),
+    }
+}
+
+fn log_counters(shared: &WorkerShared) {
+    let tun = &shared.counters;
+    let mut line = format!(
+        "counters: tun received {} translated {} icmp errors {} local replies {}",
+        tun.received.load(Ordering::Relaxed),
+        tun.translated_packets_out.load(Ordering::Relaxed),
+        tun.icmp_errors_sent.load(Ordering::Relaxed),
+        tun.local_replies.load(Ordering::Relaxed),
+    );
+    if let Some(tc) = &shared.tc {
+        match tc.counters() {
+            Ok(counters) => {
+                for (name, value) in counters.into_iter().filter(|(_, v)| *v > 0) {
+                    line.push_str(&format!("; tc {name} {value}"));
+                }
+            }
+            Err(err) => line.push_str(&format!("; tc counters unreadable: {err:#}")),
+        }
+    }
+    info!("{line}");
 }
 
 /// SIGHUP: re-read the map-file and write dynamic.map, as TAYGA does; SIGTERM/SIGINT: stop;
@@ -152,12 +206,22 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
             _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
             _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
             _ = maintenance.tick() => {
+                let now = now_epoch_seconds();
                 let Some((expired, dirty, commit_delay)) = shared.pool.with(|pool| {
-                    let expired = pool.expire(now_epoch_seconds());
-                    (expired.len(), pool.take_dirty(), pool.timers().commit_delay())
+                    if let Some(tc) = &shared.tc {
+                        tc.sync_last_use(pool, now);
+                    }
+                    let expired = pool.expire(now);
+                    (expired, pool.take_dirty(), pool.timers().commit_delay())
                 }) else {
                     continue;
                 };
+                if let Some(tc) = &shared.tc {
+                    for mapping in &expired {
+                        tc.forget(mapping.v6, mapping.v4);
+                    }
+                }
+                let expired = expired.len();
                 if expired > 0 {
                     info!("{expired} dynamic mappings forgotten");
                 }
@@ -181,6 +245,11 @@ fn reload_map_file(config: &Config, shared: &WorkerShared) {
         });
     match rebuilt {
         Ok((count, translator)) => {
+            if let Some(tc) = &shared.tc {
+                if let Err(err) = tc.reconfigure(translator.config()) {
+                    error!("SIGHUP: the kernel tables keep the old maps: {err:#}");
+                }
+            }
             shared.translator.store(Arc::new(translator));
             info!("SIGHUP: map-file reloaded, {count} maps");
         }

@@ -6,6 +6,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use super::tc_datapath::TcDatapath;
 use crate::{
     pool::{Allocation, DynamicPool},
     translate::DynamicMap,
@@ -40,6 +41,9 @@ impl SharedPool {
 /// sources of packets being translated (never for addresses quoted in ICMP errors).
 pub struct PoolLookup<'a> {
     pub shared: &'a SharedPool,
+    /// The kernel path: a host that gets an address is entered there before its packet is
+    /// written back, so its next packets never leave the kernel.
+    pub tc: Option<&'a TcDatapath>,
     pub now: u64,
     /// Set when allocation found the pool full: the worker logs it once per burst.
     pub pool_full: bool,
@@ -48,9 +52,10 @@ pub struct PoolLookup<'a> {
 }
 
 impl<'a> PoolLookup<'a> {
-    pub fn new(shared: &'a SharedPool, now: u64) -> Self {
+    pub fn new(shared: &'a SharedPool, tc: Option<&'a TcDatapath>, now: u64) -> Self {
         Self {
             shared,
+            tc,
             now,
             pool_full: false,
             allocated: None,
@@ -71,6 +76,12 @@ impl DynamicMap for PoolLookup<'_> {
         match outcome {
             Ok(Allocation::Existing(v4)) => Some(v4),
             Ok(allocation) => {
+                if let Some(tc) = self.tc {
+                    if let Allocation::Reused { v4, evicted } = allocation {
+                        tc.forget(evicted, v4);
+                    }
+                    tc.enter(*v6, allocation.v4());
+                }
                 self.allocated = Some((*v6, allocation.v4()));
                 Some(allocation.v4())
             }

@@ -57,6 +57,8 @@ pub struct WorkerShared {
     pub stop: AtomicBool,
     /// tayga.conf's `log`: which packet events are logged one line each.
     pub log: LogOptions,
+    /// The kernel path, when it runs: new mappings are entered there.
+    pub tc: Option<super::tc_datapath::TcDatapath>,
 }
 
 /// Starts one worker per queue.
@@ -120,7 +122,7 @@ fn handle_packet(
     if is_quiet_ipv6_control(packet) {
         return;
     }
-    let mut lookup = PoolLookup::new(&shared.pool, now_epoch_seconds());
+    let mut lookup = PoolLookup::new(&shared.pool, shared.tc.as_ref(), now_epoch_seconds());
     let verdict = translator.translate(packet, &mut lookup, out);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
