@@ -4,7 +4,8 @@
 //! throughput (highest offered rate without loss, binary search), with CPU seconds per
 //! million packets and ratios to TAYGA. Writes target/bench/throughput.{txt,svg}.
 //!
-//! Goal (issue 7): nat64 on TUN ≥ 2× TAYGA's packets per second.
+//! Goals: nat64 on TUN ≥ 2× TAYGA's packets per second; nat64 TC ≥ 3× TAYGA and ≥ 60% of plain
+//! IPv6 forwarding.
 //!
 //! `NAT64_BENCH_QUICK=1`: one repeat, 1 s trials, 4 search steps (about 2 minutes).
 //! `NAT64_BENCH_FLOWS` (default 64 source ports), `NAT64_BENCH_LOSS` (tolerated loss ratio

@@ -27,6 +27,8 @@ pub enum Gateway {
     PlainIpv6Forwarding,
     Tayga,
     Nat64Tun,
+    /// The kernel path: the TC program on the TUN device's egress.
+    Nat64Tc,
 }
 
 /// A started gateway; its process dies with the namespace, its files with the directory.
@@ -37,11 +39,12 @@ pub struct Running {
 }
 
 impl Gateway {
-    pub const ALL: [Gateway; 4] = [
+    pub const ALL: [Gateway; 5] = [
         Gateway::GeneratorCeiling,
         Gateway::PlainIpv6Forwarding,
         Gateway::Tayga,
         Gateway::Nat64Tun,
+        Gateway::Nat64Tc,
     ];
 
     pub fn label(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Gateway {
             Gateway::PlainIpv6Forwarding => "kernel IPv6 forwarding",
             Gateway::Tayga => "TAYGA 0.9.2 (TUN)",
             Gateway::Nat64Tun => "nat64 TUN",
+            Gateway::Nat64Tc => "nat64 TC",
         }
     }
 
@@ -57,7 +61,7 @@ impl Gateway {
     pub fn destination(self) -> Ipv6Addr {
         match self {
             Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding => SINK_V6,
-            Gateway::Tayga | Gateway::Nat64Tun => SINK_VIA_PREFIX,
+            Gateway::Tayga | Gateway::Nat64Tun | Gateway::Nat64Tc => SINK_VIA_PREFIX,
         }
     }
 
@@ -65,7 +69,7 @@ impl Gateway {
     pub fn arrival(self) -> Arrival {
         match self {
             Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding => Arrival::Ipv6Udp,
-            Gateway::Tayga | Gateway::Nat64Tun => Arrival::Ipv4Udp,
+            Gateway::Tayga | Gateway::Nat64Tun | Gateway::Nat64Tc => Arrival::Ipv4Udp,
         }
     }
 
@@ -83,7 +87,8 @@ impl Gateway {
                 _dir: None,
             }),
             Gateway::Tayga => start_tayga(bed),
-            Gateway::Nat64Tun => start_nat64(bed, nat64_binary),
+            Gateway::Nat64Tun => start_nat64(bed, nat64_binary, "tun"),
+            Gateway::Nat64Tc => start_nat64(bed, nat64_binary, "tc"),
         }
     }
 }
@@ -145,7 +150,7 @@ fn start_tayga(bed: &mut Testbed) -> Result<Running> {
     })
 }
 
-fn start_nat64(bed: &mut Testbed, binary: &FsPath) -> Result<Running> {
+fn start_nat64(bed: &mut Testbed, binary: &FsPath, datapath: &str) -> Result<Running> {
     let dir = TempDir::new("bench-nat64")?;
     let binary = utf8(binary)?;
     let data_dir = utf8(dir.path())?;
@@ -164,7 +169,7 @@ fn start_nat64(bed: &mut Testbed, binary: &FsPath) -> Result<Running> {
             "--pool",
             POOL,
             "--datapath",
-            "tun",
+            datapath,
             "--egress",
             "eth1",
             "--data-dir",
