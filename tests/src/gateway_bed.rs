@@ -185,6 +185,22 @@ sys.stdout.buffer.write(got)
     Ok(out.stdout)
 }
 
+/// UDP and TCP echoes of each length through the gateway come back byte for byte; a failure
+/// panics with the gateway's log.
+pub fn assert_echoes(bed: &GatewayBed, target: &str, port: u16, lengths: &[usize]) {
+    for proto in ["udp", "tcp"] {
+        for &len in lengths {
+            let echoed = echo_through(&bed.client, proto, target, port, len).unwrap_or_else(|e| {
+                panic!(
+                    "{proto} echo of {len} bytes: {e:#}\n{}",
+                    bed.gateway.last_child_output()
+                )
+            });
+            assert_eq!(echoed, echo_payload(len), "{proto} echo of {len} bytes");
+        }
+    }
+}
+
 /// The bytes the echo client sends.
 pub fn echo_payload(len: usize) -> Vec<u8> {
     (0..len).map(|i| ((i * 7 + 3) % 256) as u8).collect()

@@ -3,8 +3,7 @@
 
 use anyhow::Context as _;
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
-use aya::{Ebpf, EbpfLoader};
-use nat64_common::maps::names;
+use aya::Ebpf;
 
 /// TC actions, as the kernel defines them.
 pub const TC_ACT_OK: u32 = 0;
@@ -18,16 +17,7 @@ pub const LOOPBACK_IFINDEX: u32 = 1;
 /// Loads the object and the verified `nat64_tc` program, reading packets after an Ethernet
 /// header.
 pub fn load() -> anyhow::Result<Ebpf> {
-    let object = nat64::ebpf_object::object()?;
-    let l3_offset = ETHERNET_HEADER_LEN as u32;
-    let mut ebpf = EbpfLoader::new()
-        .override_global(names::L3_OFFSET, &l3_offset, true)
-        .load(object)
-        .context("loading the eBPF object")?;
-    program(&mut ebpf)?
-        .load()
-        .context("the verifier refused nat64_tc")?;
-    Ok(ebpf)
+    nat64::gateway::tc_datapath::load_program(ETHERNET_HEADER_LEN as u32)
 }
 
 pub fn program(ebpf: &mut Ebpf) -> anyhow::Result<&mut SchedClassifier> {

@@ -63,23 +63,7 @@ fn the_kernel_translates_after_the_first_packet() {
         String::from_utf8_lossy(&ping.stdout),
         bed.gateway.last_child_output()
     );
-    for proto in ["udp", "tcp"] {
-        for len in [64usize, 1200, 20_000] {
-            let echoed =
-                gateway_bed::echo_through(&bed.client, proto, SERVER_VIA_PREFIX, 7777, len)
-                    .unwrap_or_else(|e| {
-                        panic!(
-                            "{proto} echo of {len} bytes: {e:#}\n{}",
-                            bed.gateway.last_child_output()
-                        )
-                    });
-            assert_eq!(
-                echoed,
-                gateway_bed::echo_payload(len),
-                "{proto} echo of {len} bytes"
-            );
-        }
-    }
+    gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200, 20_000]);
 
     let gateway = bed.gateway.last_child().expect("gateway");
     let status =

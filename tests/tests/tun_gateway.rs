@@ -53,23 +53,7 @@ fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
         bed.gateway.last_child_output()
     );
 
-    for proto in ["udp", "tcp"] {
-        for len in [64usize, 1200] {
-            let echoed =
-                gateway_bed::echo_through(&bed.client, proto, SERVER_VIA_PREFIX, 7777, len)
-                    .unwrap_or_else(|e| {
-                        panic!(
-                            "{proto} echo of {len} bytes: {e:#}\n{}",
-                            bed.gateway.last_child_output()
-                        )
-                    });
-            assert_eq!(
-                echoed,
-                gateway_bed::echo_payload(len),
-                "{proto} echo of {len} bytes"
-            );
-        }
-    }
+    gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200]);
 
     // The server saw the gateway's masqueraded address, not the pool.
     let conntrack_free_check = bed
