@@ -8,7 +8,7 @@ use clap::Parser;
 use nat64::{
     cli::{
         self,
-        native::{ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs},
+        native::{ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs, StatsArgs},
         tayga_flags::TaygaFlags,
     },
     config::{self, Config, Datapath},
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         match NativeCli::parse_from(&args).command {
             NativeCommand::Run(run) => run_native(run),
             NativeCommand::Config(ConfigCommand::Check { file }) => check(&file),
+            NativeCommand::Stats(args) => stats(&args),
             NativeCommand::Tayga { .. } => unreachable!("dispatched above"),
         }
     };
@@ -53,6 +54,18 @@ fn check(file: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+fn stats(args: &StatsArgs) -> Result<()> {
+    let config = match &args.config {
+        Some(path) => load_config(path)?,
+        None => Config::native_defaults(),
+    };
+    let device = args.device.clone().unwrap_or(config.tun_device);
+    let pin_root = args.pin_dir.clone().unwrap_or(config.pin_dir);
+    let pins = gateway::pins::PinDir::at(&pin_root, &device);
+    print!("{}", gateway::stats::query(&device, &pins)?);
+    Ok(())
+}
+
 fn run_native(args: RunArgs) -> Result<()> {
     let mut config = match &args.config {
         Some(path) => load_config(path)?,
@@ -76,6 +89,14 @@ fn run_native(args: RunArgs) -> Result<()> {
         };
     }
     config.keep |= args.keep;
+    if let Some(dir) = &args.pin_dir {
+        anyhow::ensure!(
+            dir.is_absolute(),
+            "--pin-dir {}: give an absolute path, e.g. /sys/fs/bpf/nat64",
+            dir.display()
+        );
+        config.pin_dir = dir.clone();
+    }
     logging::init(LogTarget::Stderr, &args.log);
     log_warnings(&config);
     let mode = Mode::Native {

@@ -156,11 +156,20 @@ pub fn tc_counters(ebpf: &Ebpf) -> anyhow::Result<[u64; TcOutcome::COUNT]> {
 /// Removes a host mapping from both host tables (expiry, or the pool handing its address
 /// to another host). A missing entry is not an error.
 pub fn remove_host(ebpf: &mut Ebpf, v6: Ipv6Addr, v4: Ipv4Addr) -> anyhow::Result<()> {
-    {
-        let mut forward: HashMap<&mut MapData, Ipv6HostKey, V6ToV4Mapping> =
-            HashMap::try_from(map_mut(ebpf, names::V6_TO_V4)?)?;
-        let _ = forward.remove(&Ipv6HostKey { addr: v6.octets() });
-    }
+    remove_forward(ebpf, v6)?;
+    remove_reverse(ebpf, v4)
+}
+
+/// Removes `v6`'s entry from the IPv6 → IPv4 table, if there is one.
+pub fn remove_forward(ebpf: &mut Ebpf, v6: Ipv6Addr) -> anyhow::Result<()> {
+    let mut forward: HashMap<&mut MapData, Ipv6HostKey, V6ToV4Mapping> =
+        HashMap::try_from(map_mut(ebpf, names::V6_TO_V4)?)?;
+    let _ = forward.remove(&Ipv6HostKey { addr: v6.octets() });
+    Ok(())
+}
+
+/// Removes `v4`'s entry from the IPv4 → IPv6 table, if there is one.
+pub fn remove_reverse(ebpf: &mut Ebpf, v4: Ipv4Addr) -> anyhow::Result<()> {
     let mut back: HashMap<&mut MapData, Ipv4HostKey, V4ToV6Mapping> =
         HashMap::try_from(map_mut(ebpf, names::V4_TO_V6)?)?;
     let _ = back.remove(&Ipv4HostKey { addr: v4.octets() });
@@ -188,4 +197,37 @@ pub fn host_last_uses(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv4Addr, u64)>> {
         stamps.push((v4, mapping.last_use_ns.max(reverse)));
     }
     Ok(stamps)
+}
+
+/// Every host mapping in the IPv6 → IPv4 table, with its kind.
+pub fn host_mappings(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv6Addr, Ipv4Addr, u32)>> {
+    let map = ebpf
+        .map(names::V6_TO_V4)
+        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V6_TO_V4))?;
+    let forward: HashMap<&MapData, Ipv6HostKey, V6ToV4Mapping> = HashMap::try_from(map)?;
+    forward
+        .iter()
+        .map(|entry| {
+            let (key, mapping) = entry?;
+            Ok((
+                Ipv6Addr::from(key.addr),
+                Ipv4Addr::from(mapping.v4),
+                mapping.kind,
+            ))
+        })
+        .collect()
+}
+
+/// Every entry of the IPv4 → IPv6 table.
+pub fn reverse_mappings(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv4Addr, Ipv6Addr)>> {
+    let map = ebpf
+        .map(names::V4_TO_V6)
+        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V4_TO_V6))?;
+    let back: HashMap<&MapData, Ipv4HostKey, V4ToV6Mapping> = HashMap::try_from(map)?;
+    back.iter()
+        .map(|entry| {
+            let (key, mapping) = entry?;
+            Ok((Ipv4Addr::from(key.addr), Ipv6Addr::from(mapping.v6)))
+        })
+        .collect()
 }

@@ -87,6 +87,33 @@ impl GatewayBed {
         self.wait_for_route("2001:db8:64::/96", Duration::from_secs(20))
     }
 
+    /// Starts `nat64 <args>` and waits for its log to say which datapath runs (for a restart,
+    /// where the routes a `--keep` run left are already there).
+    pub fn restart_gateway(&mut self, args: &[&str]) -> Result<()> {
+        let binary = crate::binary::nat64();
+        let binary = binary.to_str().context("binary path is UTF-8")?.to_owned();
+        let mut argv = vec![binary.as_str()];
+        argv.extend_from_slice(args);
+        self.gateway.spawn(&argv)?;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if self.gateway.last_child_output().contains("TUN worker(s)") {
+                return Ok(());
+            }
+            if let Some(status) = self.gateway.last_child_exit()? {
+                bail!(
+                    "nat64 exited early ({status}): {}",
+                    self.gateway.last_child_output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!(
+            "nat64 did not start serving: {}",
+            self.gateway.last_child_output()
+        )
+    }
+
     fn wait_for_route(&mut self, route: &str, limit: Duration) -> Result<()> {
         let start = Instant::now();
         while start.elapsed() < limit {
@@ -222,4 +249,30 @@ pub fn terminate(child: &mut Child, limit: Duration) -> Result<std::process::Exi
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `nat64 stats <args>` in the gateway's namespace: its output, or its error text.
+pub fn stats(bed: &GatewayBed, args: &[&str]) -> Result<String> {
+    let output = bed
+        .gateway
+        .command(crate::binary::nat64().to_str().context("UTF-8 path")?)
+        .arg("stats")
+        .args(args)
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "nat64 stats failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The number after `key` on the line of `report` that starts with it.
+pub fn stat(report: &str, key: &str) -> Option<u64> {
+    report
+        .lines()
+        .find_map(|line| line.strip_prefix(key))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the test files under `tests/tests/`.
 
 pub mod binary;
+pub mod bpffs;
 pub mod gateway_bed;
 pub mod jool;
 pub mod netns;

@@ -28,6 +28,22 @@ pub enum NativeCommand {
     /// Configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the counters, the mapping count and the pool's use: from the running daemon of
+    /// this network namespace, or from the kernel path's pinned maps when none runs.
+    Stats(StatsArgs),
+}
+
+#[derive(Parser, Debug, Clone)]
+pub struct StatsArgs {
+    /// Take the device and pin directory from this tayga.conf or TOML file.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The TUN device the daemon serves (default: the configuration's, else nat64).
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    /// Where the kernel path pins its maps (default: the configuration's, else /sys/fs/bpf/nat64).
+    #[arg(long, value_name = "DIR")]
+    pub pin_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,9 +76,14 @@ pub struct RunArgs {
     /// Which datapath to run.
     #[arg(long, value_enum)]
     pub datapath: Option<DatapathArg>,
-    /// Leave the interface, routes and rules in place on stop.
+    /// Leave the interface, routes, rules and the kernel path (pinned maps and program) in
+    /// place on stop, so a restart carries on with the same mappings.
     #[arg(long)]
     pub keep: bool,
+    /// Where the kernel path pins its maps and program, in a directory per TUN device
+    /// (default /sys/fs/bpf/nat64; must be on a bpf filesystem).
+    #[arg(long, value_name = "DIR")]
+    pub pin_dir: Option<PathBuf>,
     /// Log level filter (tracing's RUST_LOG syntax), e.g. `debug`.
     #[arg(long, default_value = "info")]
     pub log: String,

@@ -60,6 +60,9 @@ pub const DEFAULT_MAPPING_FORGET: Duration = Duration::from_secs(14 * 86_400);
 /// The longest interface name Linux accepts (IFNAMSIZ − 1).
 pub const MAX_IFNAME_LEN: usize = 15;
 
+/// Where systemd mounts the bpf filesystem, with a directory of ours under it.
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/nat64";
+
 /// The format of a configuration file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -177,6 +180,10 @@ pub struct Config {
     /// (nat64 `keep`) Leave the interface, routes and pinned maps in place on a clean stop.
     /// Default false.
     pub keep: bool,
+    /// (nat64 `pin_dir`) Where the kernel path's maps and link are pinned, one directory per
+    /// `tun_device`, so a restart finds the mappings the kernel was serving. Default
+    /// `/sys/fs/bpf/nat64`.
+    pub pin_dir: PathBuf,
     /// Warnings found while reading (deprecated directives, risky addresses), for the caller
     /// to log once. Not part of the configuration's meaning.
     pub warnings: Vec<Diagnostic>,
@@ -239,6 +246,7 @@ impl Config {
             mapping_idle: DEFAULT_MAPPING_IDLE,
             mapping_forget: DEFAULT_MAPPING_FORGET,
             keep: false,
+            pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
             warnings: Vec::new(),
         }
     }

@@ -48,6 +48,7 @@ pub(crate) struct RawConfig {
     pub mapping_idle_secs: Option<Located<u64>>,
     pub mapping_forget_secs: Option<Located<u64>>,
     pub keep: Option<Located<bool>>,
+    pub pin_dir: Option<Located<PathBuf>>,
 }
 
 /// A value to show in a fix, rendered in the syntax of the file being read.

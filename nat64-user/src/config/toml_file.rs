@@ -31,6 +31,7 @@
 //! mapping_idle_secs = 7440             # a dynamic mapping idle this long may be reused
 //! mapping_forget_secs = 1209600        # a dormant mapping is forgotten after this (14 days)
 //! keep = false                         # leave interface, routes and pinned maps on stop
+//! pin_dir = "/sys/fs/bpf/nat64"        # absolute, on a bpf filesystem; maps pinned in <pin_dir>/<tun_device>/
 //!
 //! [[map]]                              # repeatable; RFC 7757: 32 - n = 128 - m
 //! ipv4 = "192.168.5.42"                # /32 when no length is given
@@ -84,6 +85,7 @@ struct TomlFile {
     mapping_idle_secs: Option<Spanned<u64>>,
     mapping_forget_secs: Option<Spanned<u64>>,
     keep: Option<Spanned<bool>>,
+    pin_dir: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +120,7 @@ const KEYS: &[&str] = &[
     "mapping_idle_secs",
     "mapping_forget_secs",
     "keep",
+    "pin_dir",
 ];
 
 /// Parses and validates TOML text; `file` names it in messages.
@@ -317,6 +320,10 @@ fn convert(doc: TomlFile, text: &str, d: &mut Diagnostics) -> RawConfig {
         mapping_idle_secs: doc.mapping_idle_secs.map(|s| r.located(s)),
         mapping_forget_secs: doc.mapping_forget_secs.map(|s| r.located(s)),
         keep: doc.keep.map(|s| r.located(s)),
+        pin_dir: doc
+            .pin_dir
+            .map(|s| r.located(s))
+            .map(|l| Located::new(PathBuf::from(l.value), l.line)),
         ..RawConfig::default()
     };
     if let Some(log) = doc.log {

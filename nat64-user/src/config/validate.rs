@@ -273,6 +273,17 @@ fn check_native(raw: &RawConfig, c: &mut Config, fmt: Format, d: &mut Diagnostic
     if let Some(k) = &raw.keep {
         c.keep = k.value;
     }
+    if let Some(dir) = &raw.pin_dir {
+        if !dir.value.is_absolute() {
+            let fixed = format!("/sys/fs/bpf/{}", dir.value.display());
+            d.error(
+                dir.line,
+                format!("pin_dir {} is not an absolute path", dir.value.display()),
+                Some(fmt.write("pin_dir", Val::Str(&fixed))),
+            );
+        }
+        c.pin_dir = dir.value.clone();
+    }
 }
 
 /// TAYGA's rules for its own IPv6 address (conffile.c `config_validate`, 0.9.5+).

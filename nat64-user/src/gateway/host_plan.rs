@@ -176,7 +176,12 @@ fn native_routes(config: &Config, tun: u32, egress_mtu: u32) -> Vec<OwnedRoute> 
 }
 
 async fn add_route(route: OwnedRoute, netlink: &Netlink, changes: &mut HostChanges) -> Result<()> {
-    netlink.add_route(&route).await?;
+    if !netlink.add_route(&route).await? {
+        info!(
+            "route {}/{} was already there (an earlier run's, kept); it is ours now",
+            route.destination, route.prefix_len
+        );
+    }
     changes.record(HostChange::Route(route));
     Ok(())
 }

@@ -2,8 +2,11 @@
 //! host as it was on a clean stop.
 
 pub mod host_plan;
+pub mod kernel_mappings;
 pub mod persistence;
+pub mod pins;
 pub mod pool_lookup;
+pub mod stats;
 pub mod tc_datapath;
 pub mod translator_setup;
 pub mod tun_workers;
@@ -18,6 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info};
 
 pub use host_plan::Mode;
+use pins::PinDir;
 use pool_lookup::{now_epoch_seconds, SharedPool};
 use tc_datapath::TcDatapath;
 use tun_workers::{TunCounters, WorkerShared};
@@ -59,7 +63,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         .load_map_file()
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     let translator = Translator::new(translator_setup::translator_config(&config, &static_maps)?)?;
-    let pool = persistence::load_pool(&config, now_epoch_seconds())?;
+    let mut pool = persistence::load_pool(&config, now_epoch_seconds())?;
 
     let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
     let workers = worker_count(&config);
@@ -67,6 +71,15 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         .with_context(|| format!("opening TUN device {device}"))?;
     if let Some(note) = single_queue_note {
         info!("{note}");
+    }
+    // Native mode owns its interface: with --keep it outlives us (a device goes with its
+    // last open queue otherwise), without it a device an earlier --keep run left goes too.
+    // TAYGA mode leaves persistence to --mktun/--rmtun, as TAYGA does.
+    if matches!(mode, Mode::Native { .. }) {
+        if let Some(queue) = queues.first() {
+            tun::set_persistent(queue, config.keep)
+                .with_context(|| format!("setting {device} persistent: {}", config.keep))?;
+        }
     }
 
     let mut changes = HostChanges::default();
@@ -78,7 +91,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     }
 
     let (tc, datapath_line) =
-        match start_kernel_path(&config, &translator, pool.as_ref(), &netlink, &privileges).await {
+        match start_kernel_path(&config, &translator, pool.as_mut(), &netlink, &privileges).await {
             Ok(chosen) => chosen,
             Err(err) => {
                 if let Err(undo) = changes.undo_all(&netlink).await {
@@ -121,6 +134,9 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         config.ipv6_addr,
     );
 
+    let datapath = if shared.tc.is_some() { "tc" } else { "tun" };
+    stats::spawn_server(&config.tun_device, datapath.to_owned(), Arc::clone(&shared));
+
     let served = serve_signals(&config, &shared).await;
 
     shared.stop.store(true, Ordering::Relaxed);
@@ -131,7 +147,10 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     }
     save(&config, &shared);
     log_counters(&shared);
-    // Detach the program before the device and routes go.
+    // Detach the program (or leave it pinned) before the device and routes go.
+    if let Some(tc) = &shared.tc {
+        tc.stop(config.keep);
+    }
     drop(shared);
     if config.keep {
         info!("--keep: leaving the interface, routes and rules in place");
@@ -146,7 +165,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
 async fn start_kernel_path(
     config: &Config,
     translator: &Translator,
-    pool: Option<&crate::pool::DynamicPool>,
+    pool: Option<&mut crate::pool::DynamicPool>,
     netlink: &Netlink,
     privileges: &Privileges,
 ) -> Result<(Option<TcDatapath>, String)> {
@@ -164,10 +183,19 @@ async fn start_kernel_path(
         return Ok((None, format!("datapath tun ({why})")));
     }
     let ifindex = netlink.ifindex(&config.tun_device).await?;
-    match TcDatapath::start(&config.tun_device, ifindex, translator.config(), pool) {
+    // Without pins the kernel path still runs; it just starts empty after a restart.
+    let (pins, pin_note) = match PinDir::prepare(&config.pin_dir, &config.tun_device) {
+        Ok(pins) => {
+            let note = format!("; maps pinned in {}", pins.dir().display());
+            (Some(pins), note)
+        }
+        Err(err) => (None, format!("; maps not pinned ({err:#})")),
+    };
+    let now = now_epoch_seconds();
+    match TcDatapath::start(&config.tun_device, ifindex, translator.config(), pool, pins, now) {
         Ok(tc) => Ok((
             Some(tc),
-            "datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest".into(),
+            format!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{pin_note}"),
         )),
         Err(err) if config.datapath == Datapath::Tc => Err(err.context("datapath tc")),
         Err(err) => Ok((None, format!("datapath tun (the kernel refused the TC program: {err:#})"))),

@@ -10,33 +10,67 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use aya::{
-    programs::{SchedClassifier, TcAttachType},
+    programs::{
+        links::{FdLink, PinnedLink},
+        SchedClassifier, TcAttachType,
+    },
     Ebpf, EbpfLoader,
 };
 use nat64_common::maps::{names, MappingKind};
-use tracing::warn;
+use tracing::{info, warn};
 
+use super::{kernel_mappings, pins::PinDir};
 use crate::{ebpf_object, pool::DynamicPool, tc_maps, translate::TranslatorConfig};
 
-/// The loaded program and its maps; dropping it detaches the program.
+/// The loaded program and its maps; dropping it detaches the program unless its link is
+/// pinned.
 pub struct TcDatapath {
     ebpf: Mutex<Ebpf>,
     ifindex: u32,
     pool: Option<(Ipv4Addr, u8)>,
+    pins: Option<PinDir>,
+    link: Mutex<Option<PinnedLink>>,
 }
 
 /// Loads `nat64_tc` with its maps for packets that start at the IP header (`l3_offset` 0 on
 /// a TUN device; 14 where a test run hands it Ethernet frames) and has the verifier check it.
 pub fn load_program(l3_offset: u32) -> Result<Ebpf> {
+    load(l3_offset, None)
+}
+
+fn load(l3_offset: u32, pins: Option<&PinDir>) -> Result<Ebpf> {
     let object = ebpf_object::object()?;
-    let mut ebpf = EbpfLoader::new()
-        .override_global(names::L3_OFFSET, &l3_offset, true)
-        .load(object)
-        .context("loading the eBPF object")?;
+    let mut loader = EbpfLoader::new();
+    loader.override_global(names::L3_OFFSET, &l3_offset, true);
+    if let Some(pins) = pins {
+        for name in super::pins::PINNED_MAPS {
+            loader.map_pin_path(name, pins.map(name));
+        }
+    }
+    let mut ebpf = loader.load(object).context("loading the eBPF object")?;
     program(&mut ebpf)?
         .load()
         .context("the verifier refused nat64_tc")?;
     Ok(ebpf)
+}
+
+/// Loads with the maps pinned in `pins`, reopening those an earlier run left. Maps that do
+/// not fit this build (another version's layout) are replaced by fresh ones.
+fn load_pinned(pins: &PinDir) -> Result<(Ebpf, bool)> {
+    let reused = pins.has_maps();
+    match load(0, Some(pins)) {
+        Ok(ebpf) => Ok((ebpf, reused)),
+        Err(err) if reused => {
+            warn!(
+                "the maps pinned in {} do not fit this build ({err:#}); starting with fresh ones",
+                pins.dir().display()
+            );
+            pins.remove_maps()
+                .with_context(|| format!("removing the old pins in {}", pins.dir().display()))?;
+            Ok((load(0, Some(pins))?, false))
+        }
+        Err(err) => Err(err),
+    }
 }
 
 fn program(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
@@ -48,27 +82,84 @@ fn program(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
 
 impl TcDatapath {
     /// Loads, configures and attaches the program on `device`'s egress, and enters the
-    /// mappings the pool already has. Any error means the kernel path is not available.
+    /// mappings the pool has. With `pins`, maps and link live in that directory: an earlier
+    /// run's mappings are squared with the pool (see [`kernel_mappings`]) and its program,
+    /// if still attached, is replaced without a gap. Any error means the kernel path is not
+    /// available.
     pub fn start(
         device: &str,
         ifindex: u32,
         translator: &TranslatorConfig,
-        pool: Option<&DynamicPool>,
+        mut pool: Option<&mut DynamicPool>,
+        pins: Option<PinDir>,
+        now: u64,
     ) -> Result<Self> {
-        let mut ebpf = load_program(0)?;
-        let pool_net = pool.map(|p| (p.config().network(), p.config().prefix_len()));
+        let (mut ebpf, reused) = match &pins {
+            Some(pins) => load_pinned(pins)?,
+            None => (load(0, None)?, false),
+        };
+        let pool_net = pool
+            .as_deref()
+            .map(|p| (p.config().network(), p.config().prefix_len()));
         tc_maps::write_config(&mut ebpf, translator, pool_net, ifindex)?;
-        for mapping in pool.into_iter().flat_map(DynamicPool::iter) {
+        if reused {
+            let found = tc_maps::host_mappings(&ebpf)?;
+            let outcome = kernel_mappings::reconcile(
+                &found,
+                &tc_maps::reverse_mappings(&ebpf)?,
+                pool.as_deref_mut(),
+                now,
+            );
+            for v6 in &outcome.remove_forward {
+                tc_maps::remove_forward(&mut ebpf, *v6)?;
+            }
+            for v4 in &outcome.remove_reverse {
+                tc_maps::remove_reverse(&mut ebpf, *v4)?;
+            }
+            info!(
+                "kernel tables reopened from {}: {} host mappings, {} taken into the pool, {} dropped as stale",
+                pins.as_ref().map_or(String::new(), |p| p.dir().display().to_string()),
+                found.len(),
+                outcome.adopted,
+                outcome.remove_forward.len()
+            );
+        }
+        for mapping in pool.as_deref().into_iter().flat_map(DynamicPool::iter) {
             tc_maps::insert_host(&mut ebpf, mapping.v6, mapping.v4, MappingKind::Dynamic)?;
         }
-        program(&mut ebpf)?
-            .attach(device, TcAttachType::Egress)
-            .with_context(|| format!("attaching nat64_tc to the egress of {device}"))?;
+        let link = attach(&mut ebpf, device, pins.as_ref())?;
         Ok(Self {
             ebpf: Mutex::new(ebpf),
             ifindex,
             pool: pool_net,
+            pins,
+            link: Mutex::new(link),
         })
+    }
+
+    /// Ends the kernel path. `keep`: the program stays attached through its pinned link and
+    /// the maps stay pinned, so mapped hosts are translated until the next start takes over;
+    /// otherwise the program is detached and the pins removed.
+    pub fn stop(&self, keep: bool) {
+        let link = self.link.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(pins) = &self.pins else {
+            return;
+        };
+        if keep {
+            info!(
+                "--keep: the kernel path stays attached, its maps pinned in {}",
+                pins.dir().display()
+            );
+            return;
+        }
+        if let Some(link) = link {
+            if let Err(err) = link.unpin() {
+                warn!("unpinning the TC link: {err}");
+            }
+        }
+        if let Err(err) = pins.remove_all() {
+            warn!("removing the pins in {}: {err}", pins.dir().display());
+        }
     }
 
     /// A new translator configuration (SIGHUP's map-file): the kernel takes the same maps.
@@ -138,4 +229,29 @@ fn boot_time_ns() -> u64 {
     (ts.tv_sec as u64)
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.tv_nsec as u64)
+}
+
+/// Attaches the loaded program to `device`'s egress. With `pins`, the link is pinned, and a
+/// link an earlier run left pinned (still attached under `--keep`) is let go only once the
+/// new program is in place, so no packet meets a device without a program.
+fn attach(ebpf: &mut Ebpf, device: &str, pins: Option<&PinDir>) -> Result<Option<PinnedLink>> {
+    let program = program(ebpf)?;
+    let id = program
+        .attach(device, TcAttachType::Egress)
+        .with_context(|| format!("attaching nat64_tc to the egress of {device}"))?;
+    let Some(pins) = pins else {
+        return Ok(None);
+    };
+    let link: FdLink = program
+        .take_link(id)?
+        .try_into()
+        .context("the TC link is not a tcx link, so it cannot be pinned")?;
+    if let Ok(previous) = PinnedLink::from_pin(pins.link()) {
+        previous
+            .unpin()
+            .with_context(|| format!("letting go of {}", pins.link().display()))?;
+    }
+    Ok(Some(link.pin(pins.link()).with_context(|| {
+        format!("pinning the TC link at {}", pins.link().display())
+    })?))
 }

@@ -32,9 +32,12 @@ impl Masquerade {
         }
     }
 
-    /// Creates the table, its postrouting NAT chain and the rule, in one transaction.
+    /// Creates the table, its postrouting NAT chain and the rule, in one transaction. A table
+    /// of that name left by a run with `--keep` is replaced, not given a second rule.
     pub fn install(&self) -> Result<()> {
         let mut batch = Batch::new();
+        batch.add(schema::NfListObject::Table(self.table_object()));
+        batch.delete(schema::NfListObject::Table(self.table_object()));
         batch.add(schema::NfListObject::Table(self.table_object()));
         batch.add(schema::NfListObject::Chain(schema::Chain {
             family: NfFamily::IP,

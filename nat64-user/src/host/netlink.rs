@@ -44,6 +44,11 @@ impl OwnedRoute {
     }
 }
 
+fn is_exists(err: &rtnetlink::Error) -> bool {
+    matches!(err, rtnetlink::Error::NetlinkError(msg)
+        if msg.code.is_some_and(|c| c.get() == -libc::EEXIST))
+}
+
 /// A netlink connection, its driver task spawned on the current tokio runtime.
 pub struct Netlink {
     handle: Handle,
@@ -80,22 +85,40 @@ impl Netlink {
             .with_context(|| format!("setting interface {ifindex} up"))
     }
 
+    /// Adds the address; one already there (a kept or persistent device) is left as it is.
     pub async fn add_address(&self, ifindex: u32, addr: IpAddr, prefix_len: u8) -> Result<()> {
-        self.handle
+        match self
+            .handle
             .address()
             .add(ifindex, addr, prefix_len)
             .execute()
             .await
-            .with_context(|| format!("adding {addr}/{prefix_len} to interface {ifindex}"))
+        {
+            Err(err) if is_exists(&err) => Ok(()),
+            other => {
+                other.with_context(|| format!("adding {addr}/{prefix_len} to interface {ifindex}"))
+            }
+        }
     }
 
-    pub async fn add_route(&self, route: &OwnedRoute) -> Result<()> {
-        self.handle
-            .route()
-            .add(route.message())
-            .execute()
-            .await
-            .with_context(|| format!("adding route {}/{}", route.destination, route.prefix_len))
+    /// Adds the route; returns false when an equal route was already there (left by a run
+    /// with `--keep`) and has been replaced by this one.
+    pub async fn add_route(&self, route: &OwnedRoute) -> Result<bool> {
+        let context = || format!("adding route {}/{}", route.destination, route.prefix_len);
+        match self.handle.route().add(route.message()).execute().await {
+            Ok(()) => Ok(true),
+            Err(err) if is_exists(&err) => {
+                self.handle
+                    .route()
+                    .add(route.message())
+                    .replace()
+                    .execute()
+                    .await
+                    .with_context(context)?;
+                Ok(false)
+            }
+            Err(err) => Err(err).with_context(context),
+        }
     }
 
     pub async fn delete_route(&self, route: &OwnedRoute) -> Result<()> {

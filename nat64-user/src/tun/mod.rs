@@ -82,13 +82,17 @@ pub fn make_persistent(
     if let Some(gid) = group {
         ioctl::set_group(fd, gid)?;
     }
-    ioctl::set_persist(fd, true)
+    set_persistent(&queue, true)
+}
+
+/// Whether the device outlives the last open queue (TUNSETPERSIST).
+pub fn set_persistent(queue: &TunQueue, persistent: bool) -> io::Result<()> {
+    ioctl::set_persist(queue.as_raw_fd(), persistent)
 }
 
 /// TAYGA's `--rmtun`: remove the persistent device `name`.
 pub fn remove_persistent(name: &InterfaceName) -> io::Result<()> {
-    let queue = open_one(name, 0)?;
-    ioctl::set_persist(queue.as_raw_fd(), false)
+    set_persistent(&open_one(name, 0)?, false)
 }
 
 fn open_one(name: &InterfaceName, extra_flags: libc::c_int) -> io::Result<TunQueue> {

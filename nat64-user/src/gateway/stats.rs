@@ -1,0 +1,191 @@
+//! `nat64 stats`: the running daemon answers on a control socket with its counters, mapping
+//! count and pool use; with no daemon, the kernel path's pinned maps still tell theirs.
+//!
+//! The socket is an abstract Unix socket, `@nat64/<tun-device>`: it belongs to the network
+//! namespace (as the device does), needs no directory, survives `-r` chroot and leaves
+//! nothing behind. It only ever reads out counters.
+
+use std::{
+    fmt::Write as _,
+    io::{Read as _, Write as _},
+    net::Ipv4Addr,
+    os::linux::net::SocketAddrExt,
+    os::unix::net::{SocketAddr, UnixListener, UnixStream},
+    sync::{atomic::Ordering, Arc},
+    time::Duration,
+};
+
+use anyhow::{Context as _, Result};
+use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
+use nat64_common::{
+    counters::{DropReason, TcOutcome},
+    maps::{names, ConfigBlock, Ipv6HostKey, V6ToV4Mapping},
+};
+use tokio::io::AsyncWriteExt as _;
+use tracing::{debug, warn};
+
+use super::{pins::PinDir, tun_workers::WorkerShared};
+
+fn socket_address(device: &str) -> std::io::Result<SocketAddr> {
+    SocketAddr::from_abstract_name(format!("nat64/{device}").as_bytes())
+}
+
+/// Listens on `@nat64/<device>` and answers every connection with [`report`]. A second
+/// daemon on the same device in the same namespace finds the name taken: it runs without
+/// the socket and says so.
+pub fn spawn_server(device: &str, datapath: String, shared: Arc<WorkerShared>) {
+    let listener = socket_address(device)
+        .and_then(|addr| UnixListener::bind_addr(&addr))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .and_then(tokio::net::UnixListener::from_std);
+    let listener = match listener {
+        Ok(listener) => listener,
+        Err(err) => {
+            warn!(
+                "no stats socket @nat64/{device} (`nat64 stats` cannot reach this daemon): {err}"
+            );
+            return;
+        }
+    };
+    let device = device.to_owned();
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((mut stream, _)) => {
+                    let text = report(&device, &datapath, &shared);
+                    if let Err(err) = stream.write_all(text.as_bytes()).await {
+                        debug!("stats socket: {err}");
+                    }
+                }
+                Err(err) => {
+                    warn!("stats socket: {err}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+}
+
+/// The daemon's view: both datapaths' counters, mappings and pool use.
+pub fn report(device: &str, datapath: &str, shared: &WorkerShared) -> String {
+    let mut out = format!("device {device}\ndatapath {datapath}\n");
+    let tun = &shared.counters;
+    let _ = writeln!(
+        out,
+        "tun received {}\ntun translated {}\ntun icmp_errors_sent {}\ntun local_replies {}\ntun write_errors {}",
+        tun.received.load(Ordering::Relaxed),
+        tun.translated_packets_out.load(Ordering::Relaxed),
+        tun.icmp_errors_sent.load(Ordering::Relaxed),
+        tun.local_replies.load(Ordering::Relaxed),
+        tun.write_errors.load(Ordering::Relaxed),
+    );
+    for reason in DropReason::ALL {
+        let n = tun.dropped(reason);
+        if n > 0 {
+            let _ = writeln!(out, "tun dropped {} {n}", reason.as_str());
+        }
+    }
+    if let Some(tc) = &shared.tc {
+        match tc.counters() {
+            Ok(counters) => {
+                for (name, value) in counters.into_iter().filter(|(_, v)| *v > 0) {
+                    let _ = writeln!(out, "tc {name} {value}");
+                }
+            }
+            Err(err) => {
+                let _ = writeln!(out, "tc counters unreadable: {err:#}");
+            }
+        }
+    }
+    match shared.pool.with(|pool| {
+        (
+            pool.len(),
+            pool.capacity(),
+            pool.config().network(),
+            pool.config().prefix_len(),
+        )
+    }) {
+        Some((len, capacity, net, prefix_len)) => {
+            let _ = writeln!(out, "mappings {len}");
+            let _ = writeln!(
+                out,
+                "pool {net}/{prefix_len}: {len} of {capacity} addresses in use ({:.1}%)",
+                percent(len as u64, capacity)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "mappings 0 (no dynamic pool)");
+        }
+    }
+    out
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// What `nat64 stats` prints: the daemon's report, or else what the pins hold.
+pub fn query(device: &str, pins: &PinDir) -> Result<String> {
+    match ask_daemon(device) {
+        Ok(text) => return Ok(text),
+        Err(err) => debug!("no daemon on @nat64/{device}: {err}"),
+    }
+    if !pins.has_maps() {
+        anyhow::bail!(
+            "no nat64 daemon serves {device} in this network namespace, and nothing is pinned in {}",
+            pins.dir().display()
+        );
+    }
+    from_pins(device, pins)
+}
+
+fn ask_daemon(device: &str) -> std::io::Result<String> {
+    let mut stream = UnixStream::connect_addr(&socket_address(device)?)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    stream.flush()?;
+    Ok(text)
+}
+
+/// The kernel path's counters and mappings, read from the pinned maps of a daemon that is
+/// not running (stopped with `--keep`, or gone).
+pub fn from_pins(device: &str, pins: &PinDir) -> Result<String> {
+    let open = |name: &str| {
+        MapData::from_pin(pins.map(name))
+            .with_context(|| format!("opening {}", pins.map(name).display()))
+    };
+    let mut out = format!(
+        "device {device}\ndatapath tc (no daemon running: from the maps pinned in {})\n",
+        pins.dir().display()
+    );
+    let counters: PerCpuArray<MapData, u64> =
+        PerCpuArray::try_from(Map::PerCpuArray(open(names::TC_COUNTERS)?))?;
+    for (index, outcome) in TcOutcome::ALL.iter().enumerate() {
+        let value: u64 = counters.get(&(index as u32), 0)?.iter().sum();
+        if value > 0 {
+            let _ = writeln!(out, "tc {} {value}", outcome.as_str());
+        }
+    }
+    let forward: HashMap<MapData, Ipv6HostKey, V6ToV4Mapping> =
+        HashMap::try_from(Map::HashMap(open(names::V6_TO_V4)?))?;
+    let mappings = forward.keys().filter(Result::is_ok).count() as u64;
+    let _ = writeln!(out, "mappings {mappings}");
+    let config: Array<MapData, ConfigBlock> = Array::try_from(Map::Array(open(names::CONFIG)?))?;
+    let block = config.get(&0, 0)?;
+    if block.has_pool != 0 {
+        let size = 1u64 << (32 - u32::from(block.pool_len.min(32)));
+        let _ = writeln!(
+            out,
+            "pool {}/{}: {mappings} of {size} addresses mapped in the kernel ({:.1}%)",
+            Ipv4Addr::from(block.pool_v4),
+            block.pool_len,
+            percent(mappings, size)
+        );
+    }
+    Ok(out)
+}
