@@ -3,9 +3,9 @@
 use aya_ebpf::{
     bindings::xdp_action,
     helpers::bpf_ktime_get_ns,
-    macros::{map, xdp},
+    macros::{classifier, map, xdp},
     maps::{Array, PerCpuArray},
-    programs::XdpContext,
+    programs::{TcContext, XdpContext},
 };
 
 /// Generator configuration, written by userspace before each trial.
@@ -136,4 +136,11 @@ pub fn bench_pass(_ctx: XdpContext) -> u32 {
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     // The verifier rejects any path that could reach here; this only satisfies no_std.
     loop {}
+}
+
+/// A TC program that does nothing: what `BPF_PROG_TEST_RUN` itself costs per run, the
+/// baseline of the TC program's ns-per-packet bench.
+#[classifier]
+pub fn bench_tc_pass(_ctx: TcContext) -> i32 {
+    0
 }

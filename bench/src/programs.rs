@@ -14,6 +14,24 @@ pub const GENERATOR: &str = "bench_generate";
 pub const SINK: &str = "bench_sink";
 pub const PASS: &str = "bench_pass";
 
+pub const TC_PASS: &str = "bench_tc_pass";
+
+/// The object with only the empty TC program loaded (the test-run baseline).
+pub fn load_tc_pass() -> Result<Ebpf> {
+    if !available() {
+        bail!("the bench was built with AYA_BUILD_SKIP=1 and carries no eBPF object");
+    }
+    let mut ebpf = Ebpf::load(OBJECT).context("loading the bench eBPF object")?;
+    let program: &mut aya::programs::SchedClassifier = ebpf
+        .program_mut(TC_PASS)
+        .with_context(|| format!("no program {TC_PASS}"))?
+        .try_into()?;
+    program
+        .load()
+        .with_context(|| format!("loading {TC_PASS}"))?;
+    Ok(ebpf)
+}
+
 /// True when build.rs built the object (not under `AYA_BUILD_SKIP=1`).
 pub fn available() -> bool {
     !OBJECT.is_empty()
