@@ -19,6 +19,9 @@ pub mod names {
     /// Load-time global (u32): where the IP header starts in `skb->data` for the TC program.
     /// 0 on the TUN device; 14 under BPF_PROG_TEST_RUN, which hands the program an Ethernet frame.
     pub const L3_OFFSET: &str = "L3_OFFSET";
+    /// One u64: CLOCK_BOOTTIME in ns, ticked by userspace every second; what the datapath
+    /// stamps last use with (a map read instead of a clock read per packet).
+    pub const CLOCK: &str = "NAT64_CLOCK";
 }
 
 /// Upper bound of dynamic plus static host mappings the kernel tables hold (a /15 pool has
@@ -151,6 +154,10 @@ pub struct ConfigBlock {
     pub has_pool: u8,
     pub pool_len: u8,
     pub pool_v4: [u8; 4],
+    /// 1 when explicit mappings exist: without them the datapath skips both LPM tries, the
+    /// dearest lookups of a packet.
+    pub has_eam: u8,
+    pub _reserved: [u8; 7],
 }
 
 impl ConfigBlock {
@@ -183,7 +190,7 @@ const _: () = assert!(core::mem::size_of::<V4ToV6Mapping>() == 32);
 const _: () = assert!(core::mem::size_of::<Ipv6LpmKey>() == 20);
 const _: () = assert!(core::mem::size_of::<Ipv4LpmKey>() == 8);
 const _: () = assert!(core::mem::size_of::<EamEntry>() == 24);
-const _: () = assert!(core::mem::size_of::<ConfigBlock>() == 64);
+const _: () = assert!(core::mem::size_of::<ConfigBlock>() == 72);
 
 #[cfg(feature = "user")]
 mod aya_pod {

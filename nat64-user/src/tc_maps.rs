@@ -39,6 +39,7 @@ pub fn config_block(
     block.lowest_ipv6_mtu = cfg.lowest_ipv6_mtu;
     block.ipv4_mtu = cfg.ipv4_mtu;
     block.ipv6_mtu = cfg.ipv6_mtu;
+    block.has_eam = u8::from(!cfg.eam.is_empty());
     if let Some((net, len)) = pool {
         block.has_pool = 1;
         block.pool_v4 = net.octets();
@@ -108,6 +109,13 @@ pub fn replace_eams(ebpf: &mut Ebpf, eams: &[Eam]) -> anyhow::Result<()> {
             0,
         )?;
     }
+    Ok(())
+}
+
+/// Sets the datapath's coarse clock (CLOCK_BOOTTIME ns), what it stamps last use with.
+pub fn write_clock(ebpf: &mut Ebpf, boot_ns: u64) -> anyhow::Result<()> {
+    let mut clock: Array<&mut MapData, u64> = Array::try_from(map_mut(ebpf, names::CLOCK)?)?;
+    clock.set(0, boot_ns, 0).context("writing the clock")?;
     Ok(())
 }
 

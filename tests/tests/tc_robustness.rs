@@ -194,6 +194,8 @@ fn host_mappings_translate_both_ways_and_stamp_last_use() {
     let pool = (Ipv4Addr::new(100, 64, 0, 0), 24);
     tc_maps::write_config(&mut ebpf, translator.config(), Some(pool), LOOPBACK_IFINDEX)
         .expect("configuring the maps");
+    const CLOCK_NS: u64 = 4_242_000_000_000;
+    tc_maps::write_clock(&mut ebpf, CLOCK_NS).expect("setting the clock");
     let host = OneHost {
         v6: "2001:db8:5::10".parse().expect("address"),
         v4: Ipv4Addr::new(100, 64, 0, 5),
@@ -233,5 +235,8 @@ fn host_mappings_translate_both_ways_and_stamp_last_use() {
             0,
         )
         .expect("the mapping is still there");
-    assert_ne!(value.last_use_ns, 0, "the datapath stamps the last use");
+    assert_eq!(
+        value.last_use_ns, CLOCK_NS,
+        "the datapath stamps the last use with the clock userspace ticks"
+    );
 }

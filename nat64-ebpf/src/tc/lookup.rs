@@ -2,7 +2,6 @@
 //! host tables (for IPv6 hosts) or the RFC 6052 prefix (for IPv4 hosts). Where userspace
 //! would decide something the kernel cannot (allocate a mapping, refuse a pool address nobody
 //! holds), the lookup fails and the packet goes to userspace.
-use aya_ebpf::helpers::bpf_ktime_get_boot_ns;
 use nat64_common::{
     counters::TcOutcome,
     ipv4_scope,
@@ -19,8 +18,15 @@ impl LastUse {
     #[inline(always)]
     pub fn stamp(self) {
         if let Some(at) = self.0 {
-            // A racing writer on another CPU stores an equally recent time.
-            unsafe { *at = bpf_ktime_get_boot_ns() };
+            // Written only when the second ticked over: a host's packets on several CPUs
+            // do not keep pulling the entry's cache line back and forth. A racing writer
+            // stores the same time.
+            let now = maps::coarse_now();
+            unsafe {
+                if *at != now {
+                    *at = now;
+                }
+            }
         }
     }
 }
@@ -39,7 +45,7 @@ fn check_scope(cfg: &ConfigBlock, v4: [u8; 4]) -> Result<(), TcOutcome> {
 /// An IPv6 destination (a host on the IPv4 side): explicit mapping, then the prefix.
 #[inline(always)]
 pub fn remote_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], TcOutcome> {
-    if let Some(eam) = maps::eam_by_v6(addr) {
+    if let Some(eam) = maps::eam_by_v6(cfg, addr) {
         return Ok(eam.v6_to_v4(addr));
     }
     let prefix = cfg.prefix().ok_or(TcOutcome::PassNoDestinationMapping)?;
@@ -54,7 +60,7 @@ pub fn remote_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], Tc
 /// without a dynamic pool, the prefix (with a pool, userspace allocates instead).
 #[inline(always)]
 pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], LastUse), TcOutcome> {
-    if let Some(eam) = maps::eam_by_v6(addr) {
+    if let Some(eam) = maps::eam_by_v6(cfg, addr) {
         if cfg.source_filtered != 0 {
             return Err(TcOutcome::PassSourceFiltered);
         }
@@ -78,7 +84,7 @@ pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], Las
 /// An IPv4 source (a host on the IPv4 side): explicit mapping, then the prefix.
 #[inline(always)]
 pub fn remote_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<[u8; 16], TcOutcome> {
-    if let Some(eam) = maps::eam_by_v4(addr) {
+    if let Some(eam) = maps::eam_by_v4(cfg, addr) {
         return Ok(eam.v4_to_v6(addr));
     }
     let prefix = cfg.prefix().ok_or(TcOutcome::PassNoSourceMapping)?;
@@ -91,7 +97,7 @@ pub fn remote_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<[u8; 16], TcO
 /// holds is userspace's to answer).
 #[inline(always)]
 pub fn host_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<([u8; 16], LastUse), TcOutcome> {
-    if let Some(eam) = maps::eam_by_v4(addr) {
+    if let Some(eam) = maps::eam_by_v4(cfg, addr) {
         return Ok((eam.v4_to_v6(addr), LastUse(None)));
     }
     let key = Ipv4HostKey { addr };

@@ -34,6 +34,10 @@ static NAT64_EAM_V6: LpmTrie<[u8; 16], EamEntry> = LpmTrie::with_max_entries(MAX
 #[map]
 static NAT64_EAM_V4: LpmTrie<[u8; 4], EamEntry> = LpmTrie::with_max_entries(MAX_EAM, 0);
 
+/// CLOCK_BOOTTIME in ns as of userspace's last tick (about once a second).
+#[map]
+static NAT64_CLOCK: Array<u64> = Array::with_max_entries(1, 0);
+
 /// Packets per [`TcOutcome`].
 #[map]
 static NAT64_TC_COUNTERS: PerCpuArray<u64> =
@@ -52,12 +56,24 @@ pub fn count(outcome: TcOutcome) {
     }
 }
 
+/// The coarse clock; 0 before userspace's first tick.
 #[inline(always)]
-pub fn eam_by_v6(addr: &[u8; 16]) -> Option<&'static EamEntry> {
+pub fn coarse_now() -> u64 {
+    NAT64_CLOCK.get(0).copied().unwrap_or(0)
+}
+
+#[inline(always)]
+pub fn eam_by_v6(cfg: &ConfigBlock, addr: &[u8; 16]) -> Option<&'static EamEntry> {
+    if cfg.has_eam == 0 {
+        return None;
+    }
     NAT64_EAM_V6.get(Key::new(128, *addr))
 }
 
 #[inline(always)]
-pub fn eam_by_v4(addr: [u8; 4]) -> Option<&'static EamEntry> {
+pub fn eam_by_v4(cfg: &ConfigBlock, addr: [u8; 4]) -> Option<&'static EamEntry> {
+    if cfg.has_eam == 0 {
+        return None;
+    }
     NAT64_EAM_V4.get(Key::new(32, addr))
 }

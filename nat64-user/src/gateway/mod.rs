@@ -36,6 +36,8 @@ use crate::{
 
 /// How often expiry runs and `dynamic.map` is considered for a write.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+/// How often the kernel path's coarse clock (its last-use stamps) moves on.
+const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What TAYGA's `-r`, `-u` and `-g` ask for, applied once the host is set up (which needs
 /// root) and before the first packet is served.
@@ -231,6 +233,7 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
+    let mut clock = tokio::time::interval(CLOCK_INTERVAL);
     let mut last_write = Instant::now();
     loop {
         tokio::select! {
@@ -241,6 +244,11 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
                 info!("SIGHUP: writing dynamic.map");
                 save(config, shared);
                 last_write = Instant::now();
+            }
+            _ = clock.tick() => {
+                if let Some(tc) = &shared.tc {
+                    tc.tick_clock();
+                }
             }
             _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
             _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }

@@ -22,8 +22,9 @@ const SYSTEM_BPF_FS: &str = "/sys/fs/bpf";
 const LINK_FILE: &str = "tc_link";
 
 /// Every map of the kernel path, by the name it has in the eBPF object and as a pin file.
-pub const PINNED_MAPS: [&str; 6] = [
+pub const PINNED_MAPS: [&str; 7] = [
     names::CONFIG,
+    names::CLOCK,
     names::V6_TO_V4,
     names::V4_TO_V6,
     names::EAM_V6,

@@ -102,6 +102,7 @@ impl TcDatapath {
             .as_deref()
             .map(|p| (p.config().network(), p.config().prefix_len()));
         tc_maps::write_config(&mut ebpf, translator, pool_net, ifindex)?;
+        tc_maps::write_clock(&mut ebpf, boot_time_ns())?;
         if reused {
             let found = tc_maps::host_mappings(&ebpf)?;
             let outcome = kernel_mappings::reconcile(
@@ -170,6 +171,14 @@ impl TcDatapath {
     fn with<R>(&self, f: impl FnOnce(&mut Ebpf) -> R) -> R {
         let mut ebpf = self.ebpf.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut ebpf)
+    }
+
+    /// Moves the datapath's coarse clock on (once a second is enough: last use counts in
+    /// seconds). While no daemon runs (`--keep`), stamps keep the time of its last tick.
+    pub fn tick_clock(&self) {
+        if let Err(err) = self.with(|ebpf| tc_maps::write_clock(ebpf, boot_time_ns())) {
+            warn!("the kernel path's clock: {err:#}");
+        }
     }
 
     /// A host got an address: from now on the kernel translates its packets.
