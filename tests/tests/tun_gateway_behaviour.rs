@@ -1,6 +1,7 @@
-//! What a production NAT64 must get right beyond the happy path, on the TUN datapath:
-//! Packet Too Big back to the IPv6 sender, hop-limit expiry answered by the translator,
-//! a full pool reusing the least recently used idle mapping, and an unprivileged container
+//! What a production NAT64 must get right beyond the happy path, on the TUN datapath and on
+//! the kernel (TC) path alike: Packet Too Big back to the IPv6 sender, hop-limit expiry
+//! answered by the translator, a full pool reusing the least recently used idle mapping
+//! (on TC the evicted host's kernel entry must go with it); and an unprivileged container
 //! (BPF refused) running the same command on TUN.
 
 use std::{
@@ -17,14 +18,33 @@ use nat64_tests::{
     tempdir::TempDir,
 };
 
-fn start_native(bed: &mut GatewayBed, data_dir: &TempDir, extra: &[&str]) {
+/// Each behaviour, once per datapath, in beds of its own.
+macro_rules! on_both_datapaths {
+    ($check:ident, $on_tun:ident, $on_tc:ident) => {
+        #[test]
+        fn $on_tun() {
+            if require_root(stringify!($on_tun)) {
+                $check("tun");
+            }
+        }
+
+        #[test]
+        fn $on_tc() {
+            if require_root(stringify!($on_tc)) {
+                $check("tc");
+            }
+        }
+    };
+}
+
+fn start_native(bed: &mut GatewayBed, data_dir: &TempDir, datapath: &str, extra: &[&str]) {
     let data = data_dir.path().to_str().expect("UTF-8").to_owned();
     let mut args = vec![
         "run",
         "--iface",
         "eth0",
         "--datapath",
-        "tun",
+        datapath,
         "--data-dir",
         &data,
     ];
@@ -40,18 +60,20 @@ fn ping(ns: &Netns, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
-#[test]
-fn too_big_for_the_ipv4_path_gets_packet_too_big_with_the_ipv6_mtu() {
-    if !require_root("too_big_for_the_ipv4_path_gets_packet_too_big_with_the_ipv6_mtu") {
-        return;
-    }
+on_both_datapaths!(
+    too_big_for_the_ipv4_path_gets_packet_too_big_with_the_ipv6_mtu,
+    packet_too_big_on_tun,
+    packet_too_big_on_tc
+);
+
+fn too_big_for_the_ipv4_path_gets_packet_too_big_with_the_ipv6_mtu(datapath: &str) {
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("ptb").expect("data-dir");
     // The IPv4 uplink carries at most 1300 bytes.
     bed.gateway
         .exec(&["ip", "link", "set", "eth1", "mtu", "1300"])
         .expect("mtu");
-    start_native(&mut bed, &data_dir, &[]);
+    start_native(&mut bed, &data_dir, datapath, &[]);
     // 1400 bytes of ICMPv6 payload: 1448 on the IPv6 side, 1428 once translated.
     let out = ping(
         &bed.client,
@@ -83,14 +105,16 @@ fn too_big_for_the_ipv4_path_gets_packet_too_big_with_the_ipv6_mtu() {
     assert!(out.contains(" 0% packet loss"), "{out}");
 }
 
-#[test]
-fn hop_limit_expiring_in_the_translator_is_answered_with_time_exceeded() {
-    if !require_root("hop_limit_expiring_in_the_translator_is_answered_with_time_exceeded") {
-        return;
-    }
+on_both_datapaths!(
+    hop_limit_expiring_in_the_translator_is_answered_with_time_exceeded,
+    hop_limit_on_tun,
+    hop_limit_on_tc
+);
+
+fn hop_limit_expiring_in_the_translator_is_answered_with_time_exceeded(datapath: &str) {
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("hops").expect("data-dir");
-    start_native(&mut bed, &data_dir, &[]);
+    start_native(&mut bed, &data_dir, datapath, &[]);
     // Hop limit 2: the gateway's kernel forwards it into nat64 with 1 left; the translator,
     // a router itself, may not forward it and answers from its own address.
     let out = ping(
@@ -117,11 +141,13 @@ fn hop_limit_expiring_in_the_translator_is_answered_with_time_exceeded() {
     );
 }
 
-#[test]
-fn a_full_pool_reuses_the_least_recently_used_idle_mapping() {
-    if !require_root("a_full_pool_reuses_the_least_recently_used_idle_mapping") {
-        return;
-    }
+on_both_datapaths!(
+    a_full_pool_reuses_the_least_recently_used_idle_mapping,
+    lru_pool_on_tun,
+    lru_pool_on_tc
+);
+
+fn a_full_pool_reuses_the_least_recently_used_idle_mapping(datapath: &str) {
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("lru").expect("data-dir");
     // A /30 pool: .1 .2 .3 can be handed out (TAYGA skips the network address); a mapping
@@ -142,6 +168,7 @@ fn a_full_pool_reuses_the_least_recently_used_idle_mapping() {
     start_native(
         &mut bed,
         &data_dir,
+        datapath,
         &["--config", config.to_str().expect("UTF-8")],
     );
 
@@ -240,6 +267,16 @@ fn a_full_pool_reuses_the_least_recently_used_idle_mapping() {
     assert!(
         !others.contains(&Some(fourth.clone())),
         "the fourth took the first's address, not another's:\n{map}"
+    );
+
+    // The first host comes back and gets another idle address. Had its old mapping stayed
+    // anywhere (on TC: the kernel's table), its datagram would leave with the fourth's
+    // address and the echo would go to the fourth.
+    assert!(
+        echo_from(&hosts[0], 3),
+        "{} gets a fresh address, not the one now held by {}",
+        hosts[0],
+        hosts[3]
     );
 }
 
