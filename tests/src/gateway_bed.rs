@@ -79,46 +79,48 @@ impl GatewayBed {
     /// Starts `nat64 <args>` in the gateway namespace and waits until its interface routes
     /// the prefix (the gateway is serving), or fails with its output.
     pub fn start_gateway(&mut self, args: &[&str]) -> Result<()> {
-        let binary = crate::binary::nat64();
-        let binary = binary.to_str().context("binary path is UTF-8")?.to_owned();
-        let mut argv = vec![binary.as_str()];
-        argv.extend_from_slice(args);
-        self.gateway.spawn(&argv)?;
-        self.wait_for_route("2001:db8:64::/96", Duration::from_secs(20))
-    }
-
-    /// Starts `nat64 <args>` and waits for its log to say which datapath runs (for a restart,
-    /// where the routes a `--keep` run left are already there).
-    pub fn restart_gateway(&mut self, args: &[&str]) -> Result<()> {
-        let binary = crate::binary::nat64();
-        let binary = binary.to_str().context("binary path is UTF-8")?.to_owned();
-        let mut argv = vec![binary.as_str()];
-        argv.extend_from_slice(args);
-        self.gateway.spawn(&argv)?;
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if self.gateway.last_child_output().contains("TUN worker(s)") {
-                return Ok(());
-            }
-            if let Some(status) = self.gateway.last_child_exit()? {
-                bail!(
-                    "nat64 exited early ({status}): {}",
-                    self.gateway.last_child_output()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        bail!(
-            "nat64 did not start serving: {}",
-            self.gateway.last_child_output()
+        self.spawn_nat64(args)?;
+        self.wait_until(
+            "route 2001:db8:64::/96",
+            Duration::from_millis(100),
+            |bed| {
+                let routes =
+                    bed.gateway
+                        .exec(&["ip", "-6", "route", "show", "2001:db8:64::/96"])?;
+                Ok(!routes.stdout.is_empty())
+            },
         )
     }
 
-    fn wait_for_route(&mut self, route: &str, limit: Duration) -> Result<()> {
+    /// Starts `nat64 <args>` and waits for its log to say it serves (for a restart, where
+    /// the routes a `--keep` run left are already there).
+    pub fn restart_gateway(&mut self, args: &[&str]) -> Result<()> {
+        self.spawn_nat64(args)?;
+        self.wait_until("serving", Duration::from_millis(20), |bed| {
+            Ok(bed.gateway.last_child_output().contains("TUN worker(s)"))
+        })
+    }
+
+    fn spawn_nat64(&mut self, args: &[&str]) -> Result<()> {
+        let binary = crate::binary::nat64();
+        let binary = binary.to_str().context("binary path is UTF-8")?.to_owned();
+        let mut argv = vec![binary.as_str()];
+        argv.extend_from_slice(args);
+        self.gateway.spawn(&argv)?;
+        Ok(())
+    }
+
+    /// Polls `ready` every `step` for 20 s; fails at once, with the log, if nat64 exits.
+    fn wait_until(
+        &mut self,
+        what: &str,
+        step: Duration,
+        mut ready: impl FnMut(&mut Self) -> Result<bool>,
+    ) -> Result<()> {
+        let limit = Duration::from_secs(20);
         let start = Instant::now();
         while start.elapsed() < limit {
-            let routes = self.gateway.exec(&["ip", "-6", "route", "show", route])?;
-            if !routes.stdout.is_empty() {
+            if ready(self)? {
                 return Ok(());
             }
             if let Some(status) = self.gateway.last_child_exit()? {
@@ -127,10 +129,10 @@ impl GatewayBed {
                     self.gateway.last_child_output()
                 );
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(step);
         }
         bail!(
-            "nat64 did not route {route} within {limit:?}: {}",
+            "nat64 not {what} within {limit:?}: {}",
             self.gateway.last_child_output()
         )
     }

@@ -385,6 +385,20 @@ mod tests {
     }
 
     #[test]
+    fn pin_dir_must_be_absolute() {
+        let e = errors("tun_device = \"nat64\"\npin_dir = \"nat64\"\n");
+        assert_eq!(
+            e,
+            vec![
+                "nat64.toml:2: pin_dir nat64 is not an absolute path; write e.g. pin_dir = \"/sys/fs/bpf/nat64\""
+                    .to_string()
+            ]
+        );
+        let c = parse("pin_dir = \"/run/bpf/x\"\n", Path::new("n.toml")).unwrap();
+        assert_eq!(c.pin_dir, Path::new("/run/bpf/x"));
+    }
+
+    #[test]
     fn wrong_type_has_a_line() {
         let e = errors("\n\nofflink_mtu = \"big\"\n");
         assert!(e[0].starts_with("nat64.toml:3: "), "{}", e[0]);

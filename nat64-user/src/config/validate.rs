@@ -131,14 +131,7 @@ pub(crate) fn build(
     );
 
     if let Some(dir) = &raw.data_dir {
-        if !dir.value.is_absolute() {
-            let fixed = format!("/{}", dir.value.display());
-            d.error(
-                dir.line,
-                format!("data-dir {} is not an absolute path", dir.value.display()),
-                Some(fmt.write("data-dir", Val::Str(&fixed))),
-            );
-        }
+        require_absolute(dir, "data-dir", "/", fmt, &mut d);
         c.data_dir = Some(dir.value.clone());
     }
     if let Some(f) = &raw.map_file {
@@ -274,15 +267,26 @@ fn check_native(raw: &RawConfig, c: &mut Config, fmt: Format, d: &mut Diagnostic
         c.keep = k.value;
     }
     if let Some(dir) = &raw.pin_dir {
-        if !dir.value.is_absolute() {
-            let fixed = format!("/sys/fs/bpf/{}", dir.value.display());
-            d.error(
-                dir.line,
-                format!("pin_dir {} is not an absolute path", dir.value.display()),
-                Some(fmt.write("pin_dir", Val::Str(&fixed))),
-            );
-        }
+        require_absolute(dir, "pin_dir", "/sys/fs/bpf/", fmt, d);
         c.pin_dir = dir.value.clone();
+    }
+}
+
+/// A directory setting must be absolute; the fix puts `base` in front of what was written.
+fn require_absolute(
+    dir: &Located<std::path::PathBuf>,
+    name: &str,
+    base: &str,
+    fmt: Format,
+    d: &mut Diagnostics,
+) {
+    if !dir.value.is_absolute() {
+        let fixed = format!("{base}{}", dir.value.display());
+        d.error(
+            dir.line,
+            format!("{name} {} is not an absolute path", dir.value.display()),
+            Some(fmt.write(name, Val::Str(&fixed))),
+        );
     }
 }
 
