@@ -215,9 +215,11 @@ mod tests {
         assert_eq!(block.prefix(), None);
         block.prefix = crate::rfc6052::WELL_KNOWN_PREFIX;
         block.lowest_ipv6_mtu = 1280;
+        block.has_eam = 1;
         assert_eq!(block.prefix(), Some(&crate::rfc6052::WELL_KNOWN_PREFIX));
         let bytes = bytemuck::bytes_of(&block);
-        assert_eq!(bytes.len(), 64);
+        assert_eq!(bytes.len(), 72);
+        assert_eq!(bytes[64], 1, "has_eam follows the pool fields");
         let back: ConfigBlock = bytemuck::pod_read_unaligned(bytes);
         assert_eq!(back, block);
         assert!(!block.pool_contains([100, 64, 0, 1]));
