@@ -153,12 +153,27 @@ pub fn tc_counters(ebpf: &Ebpf) -> anyhow::Result<[u64; TcOutcome::COUNT]> {
     let map = ebpf
         .map(names::TC_COUNTERS)
         .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::TC_COUNTERS))?;
+    counters_of(map)
+}
+
+/// The counters of a [`names::TC_COUNTERS`] map, loaded or reopened from its pin.
+pub fn counters_of(map: &aya::maps::Map) -> anyhow::Result<[u64; TcOutcome::COUNT]> {
     let counters: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map)?;
     let mut out = [0u64; TcOutcome::COUNT];
     for (i, slot) in out.iter_mut().enumerate() {
         *slot = counters.get(&(i as u32), 0)?.iter().sum();
     }
     Ok(out)
+}
+
+/// The outcomes that happened, by name, for reports.
+pub fn nonzero_outcomes(values: [u64; TcOutcome::COUNT]) -> Vec<(&'static str, u64)> {
+    TcOutcome::ALL
+        .iter()
+        .zip(values)
+        .filter(|(_, value)| *value > 0)
+        .map(|(outcome, value)| (outcome.as_str(), value))
+        .collect()
 }
 
 /// Removes a host mapping from both host tables (expiry, or the pool handing its address

@@ -136,8 +136,7 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         config.ipv6_addr,
     );
 
-    let datapath = if shared.tc.is_some() { "tc" } else { "tun" };
-    stats::spawn_server(&config.tun_device, datapath.to_owned(), Arc::clone(&shared));
+    stats::spawn_server(&config.tun_device, Arc::clone(&shared));
 
     let served = serve_signals(&config, &shared).await;
 
@@ -216,7 +215,7 @@ fn log_counters(shared: &WorkerShared) {
     if let Some(tc) = &shared.tc {
         match tc.counters() {
             Ok(counters) => {
-                for (name, value) in counters.into_iter().filter(|(_, v)| *v > 0) {
+                for (name, value) in counters {
                     line.push_str(&format!("; tc {name} {value}"));
                 }
             }

@@ -7,7 +7,7 @@
 
 use std::{
     fmt::Write as _,
-    io::{Read as _, Write as _},
+    io::Read as _,
     net::Ipv4Addr,
     os::linux::net::SocketAddrExt,
     os::unix::net::{SocketAddr, UnixListener, UnixStream},
@@ -16,15 +16,16 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
+use aya::maps::{Array, HashMap, Map, MapData};
 use nat64_common::{
-    counters::{DropReason, TcOutcome},
+    counters::DropReason,
     maps::{names, ConfigBlock, Ipv6HostKey, V6ToV4Mapping},
 };
 use tokio::io::AsyncWriteExt as _;
 use tracing::{debug, warn};
 
 use super::{pins::PinDir, tun_workers::WorkerShared};
+use crate::tc_maps;
 
 fn socket_address(device: &str) -> std::io::Result<SocketAddr> {
     SocketAddr::from_abstract_name(format!("nat64/{device}").as_bytes())
@@ -33,7 +34,7 @@ fn socket_address(device: &str) -> std::io::Result<SocketAddr> {
 /// Listens on `@nat64/<device>` and answers every connection with [`report`]. A second
 /// daemon on the same device in the same namespace finds the name taken: it runs without
 /// the socket and says so.
-pub fn spawn_server(device: &str, datapath: String, shared: Arc<WorkerShared>) {
+pub fn spawn_server(device: &str, shared: Arc<WorkerShared>) {
     let listener = socket_address(device)
         .and_then(|addr| UnixListener::bind_addr(&addr))
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -52,7 +53,7 @@ pub fn spawn_server(device: &str, datapath: String, shared: Arc<WorkerShared>) {
         loop {
             match listener.accept().await {
                 Ok((mut stream, _)) => {
-                    let text = report(&device, &datapath, &shared);
+                    let text = report(&device, &shared);
                     if let Err(err) = stream.write_all(text.as_bytes()).await {
                         debug!("stats socket: {err}");
                     }
@@ -67,7 +68,8 @@ pub fn spawn_server(device: &str, datapath: String, shared: Arc<WorkerShared>) {
 }
 
 /// The daemon's view: both datapaths' counters, mappings and pool use.
-pub fn report(device: &str, datapath: &str, shared: &WorkerShared) -> String {
+pub fn report(device: &str, shared: &WorkerShared) -> String {
+    let datapath = if shared.tc.is_some() { "tc" } else { "tun" };
     let mut out = format!("device {device}\ndatapath {datapath}\n");
     let tun = &shared.counters;
     let _ = writeln!(
@@ -88,9 +90,7 @@ pub fn report(device: &str, datapath: &str, shared: &WorkerShared) -> String {
     if let Some(tc) = &shared.tc {
         match tc.counters() {
             Ok(counters) => {
-                for (name, value) in counters.into_iter().filter(|(_, v)| *v > 0) {
-                    let _ = writeln!(out, "tc {name} {value}");
-                }
+                write_tc_lines(&mut out, &counters);
             }
             Err(err) => {
                 let _ = writeln!(out, "tc counters unreadable: {err:#}");
@@ -118,6 +118,12 @@ pub fn report(device: &str, datapath: &str, shared: &WorkerShared) -> String {
         }
     }
     out
+}
+
+fn write_tc_lines(out: &mut String, counters: &[(&str, u64)]) {
+    for (name, value) in counters {
+        let _ = writeln!(out, "tc {name} {value}");
+    }
 }
 
 fn percent(part: u64, whole: u64) -> f64 {
@@ -148,7 +154,6 @@ fn ask_daemon(device: &str) -> std::io::Result<String> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut text = String::new();
     stream.read_to_string(&mut text)?;
-    stream.flush()?;
     Ok(text)
 }
 
@@ -163,14 +168,8 @@ pub fn from_pins(device: &str, pins: &PinDir) -> Result<String> {
         "device {device}\ndatapath tc (no daemon running: from the maps pinned in {})\n",
         pins.dir().display()
     );
-    let counters: PerCpuArray<MapData, u64> =
-        PerCpuArray::try_from(Map::PerCpuArray(open(names::TC_COUNTERS)?))?;
-    for (index, outcome) in TcOutcome::ALL.iter().enumerate() {
-        let value: u64 = counters.get(&(index as u32), 0)?.iter().sum();
-        if value > 0 {
-            let _ = writeln!(out, "tc {} {value}", outcome.as_str());
-        }
-    }
+    let counters = tc_maps::counters_of(&Map::PerCpuArray(open(names::TC_COUNTERS)?))?;
+    write_tc_lines(&mut out, &tc_maps::nonzero_outcomes(counters));
     let forward: HashMap<MapData, Ipv6HostKey, V6ToV4Mapping> =
         HashMap::try_from(Map::HashMap(open(names::V6_TO_V4)?))?;
     let mappings = forward.keys().filter(Result::is_ok).count() as u64;

@@ -216,18 +216,14 @@ impl TcDatapath {
         }
     }
 
-    /// The program's counters, by outcome name.
+    /// The program's counters that are not zero, by outcome name.
     pub fn counters(&self) -> Result<Vec<(&'static str, u64)>> {
         let values = self.with(|ebpf| tc_maps::tc_counters(ebpf))?;
-        Ok(nat64_common::counters::TcOutcome::ALL
-            .iter()
-            .zip(values)
-            .map(|(outcome, value)| (outcome.as_str(), value))
-            .collect())
+        Ok(tc_maps::nonzero_outcomes(values))
     }
 }
 
-/// CLOCK_BOOTTIME in nanoseconds: the clock `bpf_ktime_get_boot_ns` reads.
+/// CLOCK_BOOTTIME in nanoseconds: the clock of the kernel path's last-use stamps.
 fn boot_time_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
