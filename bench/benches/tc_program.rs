@@ -59,7 +59,12 @@ fn main() -> Result<()> {
     );
     let mut goal = Vec::new();
     for (maps, config) in [("none", &prefix_only), ("1", &with_map)] {
-        tc_maps::write_config(&mut nat64, config, None, tc_program::LOOPBACK_IFINDEX)?;
+        tc_maps::write_config(
+            &mut nat64,
+            config,
+            None,
+            tc_maps::Targets::tun(tc_program::LOOPBACK_IFINDEX),
+        )?;
         if config.eam.is_empty() {
             tc_maps::insert_host(
                 &mut nat64,

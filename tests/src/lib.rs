@@ -9,3 +9,4 @@ pub mod packets;
 pub mod privileges;
 pub mod tc_program;
 pub mod tempdir;
+pub mod xdp_program;

@@ -4,7 +4,9 @@
 //!   prefix, the pool and the translator's own addresses into it (the pool route with an MTU 20
 //!   bytes under the egress link's, so the kernel answers IPv4 senders with Fragmentation
 //!   Needed before a translated packet could outgrow the IPv6 side), forwarding on, and the
-//!   masquerade rule for the pool out of the egress interface;
+//!   masquerade rule for the pool out of the egress interface (none with `--xdp-forward
+//!   direct`: that pool is routed to the box), and loose reverse-path filtering on the XDP
+//!   interfaces (frames XDP translates arrive there from pool addresses routed into the TUN);
 //! - TAYGA (`tayga`): only what tayga.conf asks for (`tun-up`, `tun-ip`, `tun-route`).
 //!
 //! Every change is recorded as it is made, so a failure half-way undoes the first half.
@@ -15,7 +17,7 @@ use anyhow::{Context, Result};
 use tracing::{info, warn};
 
 use crate::{
-    config::{Config, IpNet},
+    config::{Config, IpNet, XdpForward},
     host::{
         masquerade::Masquerade,
         netlink::{Netlink, OwnedRoute},
@@ -46,7 +48,7 @@ pub async fn apply(
     let tun = netlink.ifindex(&config.tun_device).await?;
     match mode {
         Mode::Tayga => apply_tayga_directives(config, tun, netlink, changes).await,
-        Mode::Native { egress, .. } => {
+        Mode::Native { egress, interfaces } => {
             netlink.set_up(tun).await?;
             apply_tayga_directives(config, tun, netlink, changes).await?;
             let egress = egress_interface(egress.as_deref(), netlink).await?;
@@ -66,7 +68,16 @@ pub async fn apply(
                     changes.record(HostChange::Sysctl(change));
                 }
             }
+            for interface in interfaces {
+                loosen_rp_filter(interface, changes)?;
+            }
+            let direct = config.xdp_forward == XdpForward::Direct && !interfaces.is_empty();
             match (config.dynamic_pool, egress) {
+                (Some(pool), _) if direct => info!(
+                    "xdp-forward direct: {}/{} is routed to this box and not masqueraded",
+                    pool.network(),
+                    pool.prefix_len()
+                ),
                 (Some(pool), Some((_, name))) => {
                     let rule = Masquerade::new(
                         &config.tun_device,
@@ -90,6 +101,26 @@ pub async fn apply(
             Ok(())
         }
     }
+}
+
+/// Strict reverse-path filtering drops what XDP translates and passes to the stack: its
+/// source is a pool address, whose route points into the TUN device, not this interface.
+/// The effective setting is the larger of `all` and the interface's; loose (2) wins.
+fn loosen_rp_filter(interface: &str, changes: &mut HostChanges) -> Result<()> {
+    let all = sysctl::read(&["net", "ipv4", "conf", "all", "rp_filter"])?;
+    let key = ["net", "ipv4", "conf", interface, "rp_filter"];
+    let own = sysctl::read(&key)?;
+    if all != "1" && own != "1" {
+        return Ok(());
+    }
+    if let Some(change) = sysctl::set(&key, "2")? {
+        info!(
+            "rp_filter on {interface} set to loose (was {}): XDP hands the stack packets from pool addresses",
+            change.previous
+        );
+        changes.record(HostChange::Sysctl(change));
+    }
+    Ok(())
 }
 
 async fn apply_tayga_directives(
