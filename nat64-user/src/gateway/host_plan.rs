@@ -5,8 +5,8 @@
 //!   bytes under the egress link's, so the kernel answers IPv4 senders with Fragmentation
 //!   Needed before a translated packet could outgrow the IPv6 side), forwarding on, and the
 //!   masquerade rule for the pool out of the egress interface (none with `--xdp-forward
-//!   direct`: that pool is routed to the box), and loose reverse-path filtering on the XDP
-//!   interfaces (frames XDP translates arrive there from pool addresses routed into the TUN);
+//!   direct`: that pool is routed to the box), and reverse-path filtering on the XDP
+//!   interfaces that admits what XDP translates (see `host::rp_filter`);
 //! - TAYGA (`tayga`): only what tayga.conf asks for (`tun-up`, `tun-ip`, `tun-route`).
 //!
 //! Every change is recorded as it is made, so a failure half-way undoes the first half.
@@ -21,7 +21,7 @@ use crate::{
     host::{
         masquerade::Masquerade,
         netlink::{Netlink, OwnedRoute},
-        sysctl, HostChange, HostChanges,
+        rp_filter, sysctl, HostChange, HostChanges,
     },
 };
 
@@ -69,7 +69,12 @@ pub async fn apply(
                 }
             }
             for interface in interfaces {
-                loosen_rp_filter(interface, changes)?;
+                let index = netlink
+                    .ifindex(interface)
+                    .await
+                    .with_context(|| format!("--iface {interface}"))?;
+                let has_ipv4 = netlink.has_ipv4_address(index).await?;
+                rp_filter::admit_translated(interface, has_ipv4, changes)?;
             }
             let direct = config.xdp_forward == XdpForward::Direct && !interfaces.is_empty();
             match (config.dynamic_pool, egress) {
@@ -101,26 +106,6 @@ pub async fn apply(
             Ok(())
         }
     }
-}
-
-/// Strict reverse-path filtering drops what XDP translates and passes to the stack: its
-/// source is a pool address, whose route points into the TUN device, not this interface.
-/// The effective setting is the larger of `all` and the interface's; loose (2) wins.
-fn loosen_rp_filter(interface: &str, changes: &mut HostChanges) -> Result<()> {
-    let all = sysctl::read(&["net", "ipv4", "conf", "all", "rp_filter"])?;
-    let key = ["net", "ipv4", "conf", interface, "rp_filter"];
-    let own = sysctl::read(&key)?;
-    if all != "1" && own != "1" {
-        return Ok(());
-    }
-    if let Some(change) = sysctl::set(&key, "2")? {
-        info!(
-            "rp_filter on {interface} set to loose (was {}): XDP hands the stack packets from pool addresses",
-            change.previous
-        );
-        changes.record(HostChange::Sysctl(change));
-    }
-    Ok(())
 }
 
 async fn apply_tayga_directives(
