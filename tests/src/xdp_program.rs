@@ -1,11 +1,11 @@
 //! The XDP program loaded for BPF_PROG_TEST_RUN: the kernel object (shared maps, the TC
 //! program beside it) with `nat64_xdp` verified, and helpers to run Ethernet frames through it.
 
-use anyhow::Context as _;
-use aya::programs::{TestRun, TestRunOptions, Xdp};
+use aya::programs::Xdp;
 use aya::Ebpf;
 
 pub use crate::tc_program::{ETHERNET_HEADER_LEN, LOOPBACK_IFINDEX};
+pub use crate::test_run::run;
 
 /// XDP actions, as the kernel defines them.
 pub const XDP_DROP: u32 = 1;
@@ -33,19 +33,4 @@ pub fn frame(packet: &[u8]) -> Vec<u8> {
         f.resize(MINIMUM_FRAME_LEN, 0);
     }
     f
-}
-
-/// Runs one frame once; returns the XDP action and the frame as the program left it.
-pub fn run(program: &Xdp, frame: &[u8]) -> anyhow::Result<(u32, Vec<u8>)> {
-    // IPv4 → IPv6 grows the frame by 20 bytes.
-    let mut out = vec![0u8; frame.len() + 64];
-    let result = program
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            ..Default::default()
-        })
-        .context("BPF_PROG_TEST_RUN")?;
-    out.truncate(result.data_size_out as usize);
-    Ok((result.return_value, out))
 }
