@@ -34,9 +34,9 @@ pub enum AttachMode {
 impl fmt::Display for AttachMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            AttachMode::Native => "native",
-            AttachMode::Generic => "generic",
-            AttachMode::Kept => "kept from the last run",
+            AttachMode::Native => "native mode",
+            AttachMode::Generic => "generic mode",
+            AttachMode::Kept => "the link kept from the last run, its mode unchanged",
         })
     }
 }
@@ -79,7 +79,7 @@ pub fn attach_all(
     for (interface, ifindex) in interfaces {
         let attachment = attach_one(program, interface, *ifindex, pins)
             .with_context(|| format!("attaching {PROGRAM} to {interface}"))?;
-        info!("XDP on {interface}: {} mode", attachment.mode);
+        info!("XDP on {interface}: {}", attachment.mode);
         attached.push(attachment);
     }
     Ok(attached)
