@@ -15,6 +15,7 @@ mod addr_halves;
 pub mod checksum;
 pub mod counters;
 pub mod eam;
+pub mod headers;
 pub mod icmp_tables;
 pub mod ipv4_scope;
 pub mod maps;

@@ -214,6 +214,24 @@ sys.stdout.buffer.write(got)
     Ok(out.stdout)
 }
 
+/// `count` pings from the client to `target`, 50 ms apart, all answered; a failure panics
+/// with the ping's output, the gateway's log and its counters.
+pub fn assert_pings(bed: &GatewayBed, target: &str, count: u32) {
+    let ping = bed
+        .client
+        .command("ping")
+        .args(["-c", &count.to_string(), "-i", "0.05", "-W", "2", target])
+        .output()
+        .expect("ping runs");
+    assert!(
+        String::from_utf8_lossy(&ping.stdout).contains(" 0% packet loss"),
+        "ping {target}: {}\n{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        bed.gateway.last_child_output(),
+        stats(bed, &[]).unwrap_or_else(|e| format!("{e:#}"))
+    );
+}
+
 /// UDP and TCP echoes of each length through the gateway come back byte for byte; a failure
 /// panics with the gateway's log.
 pub fn assert_echoes(bed: &GatewayBed, target: &str, port: u16, lengths: &[usize]) {

@@ -51,18 +51,7 @@ fn the_kernel_translates_after_the_first_packet() {
     ])
     .expect("gateway starts");
 
-    let ping = bed
-        .client
-        .command("ping")
-        .args(["-c", "20", "-i", "0.05", "-W", "2", SERVER_VIA_PREFIX])
-        .output()
-        .expect("ping runs");
-    assert!(
-        String::from_utf8_lossy(&ping.stdout).contains(" 0% packet loss"),
-        "ping over the kernel path: {}\n{}",
-        String::from_utf8_lossy(&ping.stdout),
-        bed.gateway.last_child_output()
-    );
+    gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 20);
     gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200, 20_000]);
 
     let gateway = bed.gateway.last_child().expect("gateway");

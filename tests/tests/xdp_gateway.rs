@@ -66,19 +66,7 @@ fn assert_native_xdp(bed: &GatewayBed, dev: &str) {
 }
 
 fn ping_and_echo(bed: &GatewayBed) {
-    let ping = bed
-        .client
-        .command("ping")
-        .args(["-c", "20", "-i", "0.05", "-W", "2", SERVER_VIA_PREFIX])
-        .output()
-        .expect("ping runs");
-    assert!(
-        String::from_utf8_lossy(&ping.stdout).contains(" 0% packet loss"),
-        "ping through XDP: {}\n{}\n{}",
-        String::from_utf8_lossy(&ping.stdout),
-        bed.gateway.last_child_output(),
-        gateway_bed::stats(bed, &[]).unwrap_or_else(|e| format!("{e:#}"))
-    );
+    gateway_bed::assert_pings(bed, SERVER_VIA_PREFIX, 20);
     gateway_bed::assert_echoes(bed, SERVER_VIA_PREFIX, ECHO_PORT, &[64, 1200, 20_000]);
 }
 

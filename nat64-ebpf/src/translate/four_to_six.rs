@@ -1,6 +1,6 @@
 //! IPv4 → IPv6 (RFC 7915 §4) for TCP, UDP with a checksum and ICMPv4 echo, unfragmented and
 //! without options.
-use nat64_common::{checksum, counters::Outcome, maps::ConfigBlock};
+use nat64_common::{checksum, counters::Outcome, headers, maps::ConfigBlock};
 
 use super::{be16, lookup, Packet, Plan, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 
@@ -117,7 +117,8 @@ pub fn plan<P: Packet>(
         return Err(Outcome::PassTooBig);
     }
 
-    let header = ipv6_header(ip[1], payload_len as u16, proto6, ttl - 1, &src6, &dst6);
+    // Traffic class from the TOS, flow label zero (RFC 7915 §4.1).
+    let header = headers::ipv6(ip[1], payload_len as u16, proto6, ttl - 1, &src6, &dst6);
     let (removed, added, outcome) = if proto == PROTO_ICMP {
         // ICMPv6 covers a pseudo-header: out goes the old type, in the pseudo-header and the
         // new type.
@@ -148,27 +149,4 @@ pub fn plan<P: Packet>(
         outcome,
         last_use,
     })
-}
-
-/// The IPv6 header: traffic class from the TOS, flow label zero (RFC 7915 §4.1).
-#[inline(always)]
-fn ipv6_header(
-    tos: u8,
-    payload_len: u16,
-    next_header: u8,
-    hop_limit: u8,
-    src: &[u8; 16],
-    dst: &[u8; 16],
-) -> [u8; 40] {
-    let mut h = [0u8; 40];
-    h[0] = 0x60 | (tos >> 4);
-    h[1] = tos << 4;
-    let len = payload_len.to_be_bytes();
-    h[4] = len[0];
-    h[5] = len[1];
-    h[6] = next_header;
-    h[7] = hop_limit;
-    h[8..24].copy_from_slice(src);
-    h[24..40].copy_from_slice(dst);
-    h
 }

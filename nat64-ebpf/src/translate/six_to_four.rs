@@ -1,6 +1,6 @@
 //! IPv6 → IPv4 (RFC 7915 §5) for TCP, UDP and ICMPv6 echo without extension headers.
 use aya_ebpf::helpers::bpf_get_prandom_u32;
-use nat64_common::{checksum, counters::Outcome, maps::ConfigBlock};
+use nat64_common::{checksum, counters::Outcome, headers, maps::ConfigBlock};
 
 use super::{be16, lookup, Packet, Plan, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 
@@ -126,19 +126,22 @@ fn ipv4_header(
     src: [u8; 4],
     dst: [u8; 4],
 ) -> [u8; 20] {
-    let (id, flags) = if total_len > DF_THRESHOLD {
-        (0u16, 0x40u8)
+    let dont_fragment = total_len > DF_THRESHOLD;
+    let id = if dont_fragment {
+        0
     } else {
-        (unsafe { bpf_get_prandom_u32() } as u16, 0)
+        unsafe { bpf_get_prandom_u32() as u16 }
     };
-    let len = (total_len as u16).to_be_bytes();
-    let id = id.to_be_bytes();
-    let mut h = [
-        0x45, tos, len[0], len[1], id[0], id[1], flags, 0, ttl, proto, 0, 0, src[0], src[1],
-        src[2], src[3], dst[0], dst[1], dst[2], dst[3],
-    ];
-    let c = checksum::finish(checksum::sum_array(&h, 0)).to_be_bytes();
-    h[10] = c[0];
-    h[11] = c[1];
-    h
+    headers::ipv4(&headers::Ipv4Fields {
+        tos,
+        total_len: total_len as u16,
+        id,
+        dont_fragment,
+        more_fragments: false,
+        fragment_offset: 0,
+        ttl,
+        proto,
+        src,
+        dst,
+    })
 }

@@ -155,42 +155,42 @@ impl Netlink {
     /// The first global-scope IPv6 address of an interface (what `ipv6-addr` defaults to in
     /// native mode with the well-known prefix).
     pub async fn global_ipv6_of(&self, ifindex: u32) -> Result<Option<Ipv6Addr>> {
-        let mut addresses = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(ifindex)
-            .execute();
-        while let Some(message) = addresses.try_next().await? {
-            for attr in &message.attributes {
-                if let AddressAttribute::Address(IpAddr::V6(addr)) = attr {
-                    if is_global_unicast_v6(addr) {
-                        return Ok(Some(*addr));
-                    }
-                }
-            }
-        }
-        Ok(None)
+        Ok(self
+            .addresses_of(ifindex)
+            .await?
+            .into_iter()
+            .find_map(|a| match a {
+                IpAddr::V6(v6) if is_global_unicast_v6(&v6) => Some(v6),
+                _ => None,
+            }))
     }
 
     /// Whether an interface has any IPv4 address.
     pub async fn has_ipv4_address(&self, ifindex: u32) -> Result<bool> {
-        let mut addresses = self
+        Ok(self
+            .addresses_of(ifindex)
+            .await?
+            .iter()
+            .any(IpAddr::is_ipv4))
+    }
+
+    /// Every address of an interface, in the kernel's order.
+    async fn addresses_of(&self, ifindex: u32) -> Result<Vec<IpAddr>> {
+        let mut messages = self
             .handle
             .address()
             .get()
             .set_link_index_filter(ifindex)
             .execute();
-        while let Some(message) = addresses.try_next().await? {
-            if message
-                .attributes
-                .iter()
-                .any(|attr| matches!(attr, AddressAttribute::Address(IpAddr::V4(_))))
-            {
-                return Ok(true);
+        let mut found = Vec::new();
+        while let Some(message) = messages.try_next().await? {
+            for attr in &message.attributes {
+                if let AddressAttribute::Address(addr) = attr {
+                    found.push(*addr);
+                }
             }
         }
-        Ok(false)
+        Ok(found)
     }
 
     /// The MTU of an interface.

@@ -223,20 +223,20 @@ pub(crate) fn write_v4_header(
     src: [u8; 4],
     dst: [u8; 4],
 ) {
-    let flags = (u16::from(dont_fragment) << 14) | (u16::from(more) << 13) | (frag_offset & 0x1fff);
-    let mut h = [0u8; 20];
-    h[0] = 0x45;
-    h[1] = tos;
-    h[2..4].copy_from_slice(&total_len.to_be_bytes());
-    h[4..6].copy_from_slice(&id.to_be_bytes());
-    h[6..8].copy_from_slice(&flags.to_be_bytes());
-    h[8] = ttl;
-    h[9] = proto;
-    h[12..16].copy_from_slice(&src);
-    h[16..20].copy_from_slice(&dst);
-    let c = nat64_common::checksum::finish(nat64_common::checksum::sum_array(&h, 0));
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    out.extend_from_slice(&h);
+    out.extend_from_slice(&nat64_common::headers::ipv4(
+        &nat64_common::headers::Ipv4Fields {
+            tos,
+            total_len,
+            id,
+            dont_fragment,
+            more_fragments: more,
+            fragment_offset: frag_offset,
+            ttl,
+            proto,
+            src,
+            dst,
+        },
+    ));
 }
 
 /// Writes a 40-byte IPv6 header (flow label zero).
@@ -249,15 +249,14 @@ pub(crate) fn write_v6_header(
     src: &[u8; 16],
     dst: &[u8; 16],
 ) {
-    let mut h = [0u8; 40];
-    h[0] = 0x60 | (traffic_class >> 4);
-    h[1] = traffic_class << 4;
-    h[4..6].copy_from_slice(&payload_len.to_be_bytes());
-    h[6] = next_header;
-    h[7] = hop_limit;
-    h[8..24].copy_from_slice(src);
-    h[24..40].copy_from_slice(dst);
-    out.extend_from_slice(&h);
+    out.extend_from_slice(&nat64_common::headers::ipv6(
+        traffic_class,
+        payload_len,
+        next_header,
+        hop_limit,
+        src,
+        dst,
+    ));
 }
 
 /// Writes an IPv6 Fragment header.
