@@ -1,11 +1,11 @@
 //! The eBPF object embedded in the `nat64` binary loads into this kernel, passes the
 //! verifier, and its programs run packet by packet through BPF_PROG_TEST_RUN.
 
-use aya::{
-    programs::{TestRun, TestRunOptions, Xdp},
-    Ebpf,
+use aya::{programs::Xdp, Ebpf};
+use nat64_tests::{
+    privileges::require_root,
+    test_run::{self, PacketTestRun},
 };
-use nat64_tests::privileges::require_root;
 
 /// TC_ACT_OK and XDP_PASS, as the kernel defines them.
 const TC_ACT_OK: u32 = 0;
@@ -36,20 +36,8 @@ fn load() -> Ebpf {
 }
 
 /// Runs `frame` through a loaded program once; returns its verdict and output.
-fn run_once<P>(program: &P, frame: &[u8]) -> (u32, Vec<u8>)
-where
-    P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = aya::programs::TestRunResult>,
-{
-    let mut out = vec![0u8; frame.len() + 64];
-    let result = program
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            ..Default::default()
-        })
-        .expect("BPF_PROG_TEST_RUN runs the program");
-    out.truncate(result.data_size_out as usize);
-    (result.return_value, out)
+fn run_once<P: PacketTestRun>(program: &P, frame: &[u8]) -> (u32, Vec<u8>) {
+    test_run::run(program, frame).expect("BPF_PROG_TEST_RUN runs the program")
 }
 
 #[test]
