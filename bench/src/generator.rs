@@ -43,6 +43,9 @@ pub struct Offer {
     pub duration: Duration,
     /// Distinct UDP source ports, sent round-robin.
     pub flows: u32,
+    /// Distinct IPv6 sources, sent round-robin: the frame's source plus 0..hosts in its last
+    /// 32 bits (the frame's source should end in zeros there). 1: the frame's source only.
+    pub hosts: u32,
 }
 
 /// Sends `frame` out of `interface` (in `ns`) as `offer` says; returns how many it sent.
@@ -52,6 +55,18 @@ pub fn send(
     interface: &str,
     frame: &UdpFrame,
     offer: &Offer,
+) -> Result<u64> {
+    send_while(programs, ns, interface, frame, offer, || true)
+}
+
+/// As [`send`], ending early (within about 20 ms) once `keep_going` says no.
+pub fn send_while(
+    programs: &mut BenchPrograms,
+    ns: &Netns,
+    interface: &str,
+    frame: &UdpFrame,
+    offer: &Offer,
+    keep_going: impl Fn() -> bool,
 ) -> Result<u64> {
     let start = monotonic_ns() + LEAD_IN.as_nanos() as u64;
     let deadline = start + offer.duration.as_nanos() as u64;
@@ -63,7 +78,7 @@ pub fn send(
         u64::from(offer.flows),
         u64::from(BASE_SOURCE_PORT),
         u64::from(frame.udp_checksum),
-        0,
+        u64::from(offer.hosts),
         0,
     ];
     write_map(programs, "GEN_CONFIG", config)?;
@@ -110,7 +125,7 @@ pub fn send(
         // Ends early if the thread failed (it then has nothing to interrupt).
         let step = Duration::from_millis(20);
         let mut waited = Duration::ZERO;
-        while waited < until_done && !runner.is_finished() {
+        while waited < until_done && !runner.is_finished() && keep_going() {
             std::thread::sleep(step);
             waited += step;
         }
