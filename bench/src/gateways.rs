@@ -67,10 +67,18 @@ impl Gateway {
             Gateway::PlainIpv6Forwarding => "kernel IPv6 forwarding",
             Gateway::XdpRedirect => "XDP redirect only (ceiling)",
             Gateway::Tayga => "TAYGA 0.9.2 (TUN)",
-            Gateway::Nat64Tun => "nat64 TUN",
-            Gateway::Nat64Tc => "nat64 TC",
-            Gateway::Nat64XdpStack => "nat64 XDP (stack)",
-            Gateway::Nat64XdpDirect => "nat64 XDP (direct)",
+            _ => self.nat64().map_or("", Datapath::label),
+        }
+    }
+
+    /// The datapath of a nat64 row.
+    fn nat64(self) -> Option<Datapath> {
+        match self {
+            Gateway::Nat64Tun => Some(Datapath::Tun),
+            Gateway::Nat64Tc => Some(Datapath::Tc),
+            Gateway::Nat64XdpStack => Some(Datapath::Xdp(XdpForward::Stack)),
+            Gateway::Nat64XdpDirect => Some(Datapath::Xdp(XdpForward::Direct)),
+            _ => None,
         }
     }
 
@@ -101,20 +109,18 @@ impl Gateway {
 
     /// The program the bed puts on the gateway's `eth0`.
     pub fn gateway_xdp(self) -> GatewayXdp {
-        match self {
-            Gateway::XdpRedirect => GatewayXdp::RedirectToSink,
-            Gateway::Nat64XdpStack | Gateway::Nat64XdpDirect => GatewayXdp::Gateways,
+        match (self, self.nat64()) {
+            (Gateway::XdpRedirect, _) => GatewayXdp::RedirectToSink,
+            (_, Some(datapath)) => datapath.gateway_xdp(),
             _ => GatewayXdp::Pass,
         }
     }
 
     /// Why this row cannot run here, if it cannot.
     pub fn unavailable(self, nat64_binary: &FsPath) -> Option<String> {
-        match self {
-            Gateway::Tayga if !FsPath::new(TAYGA).exists() => Some(format!("{TAYGA} missing")),
-            Gateway::Nat64XdpStack | Gateway::Nat64XdpDirect => {
-                nat64_daemon::xdp_unsupported(nat64_binary)
-            }
+        match (self, self.nat64()) {
+            (Gateway::Tayga, _) if !FsPath::new(TAYGA).exists() => Some(format!("{TAYGA} missing")),
+            (_, Some(datapath)) => datapath.unavailable(nat64_binary),
             _ => None,
         }
     }
@@ -127,23 +133,22 @@ impl Gateway {
     }
 
     pub fn start(self, bed: &mut Testbed, nat64_binary: &FsPath) -> Result<Running> {
-        match self {
-            Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding | Gateway::XdpRedirect => {
-                Ok(Running {
-                    pid: None,
-                    _dir: None,
-                    _pins: None,
-                })
-            }
-            Gateway::Tayga => start_tayga(bed),
-            Gateway::Nat64Tun => start_nat64(bed, nat64_binary, Datapath::Tun),
-            Gateway::Nat64Tc => start_nat64(bed, nat64_binary, Datapath::Tc),
-            Gateway::Nat64XdpStack => {
-                start_nat64(bed, nat64_binary, Datapath::Xdp(XdpForward::Stack))
-            }
-            Gateway::Nat64XdpDirect => {
-                start_nat64(bed, nat64_binary, Datapath::Xdp(XdpForward::Direct))
-            }
+        match (self, self.nat64()) {
+            (Gateway::Tayga, _) => start_tayga(bed),
+            (_, Some(datapath)) => nat64_daemon::start(
+                bed,
+                nat64_binary,
+                &nat64_daemon::Options {
+                    datapath,
+                    pool: POOL,
+                    toml: None,
+                },
+            ),
+            _ => Ok(Running {
+                pid: None,
+                _dir: None,
+                _pins: None,
+            }),
         }
     }
 }
@@ -204,18 +209,6 @@ fn start_tayga(bed: &mut Testbed) -> Result<Running> {
         _dir: Some(dir),
         _pins: None,
     })
-}
-
-fn start_nat64(bed: &mut Testbed, binary: &FsPath, datapath: Datapath) -> Result<Running> {
-    nat64_daemon::start(
-        bed,
-        binary,
-        &nat64_daemon::Options {
-            datapath,
-            pool: POOL,
-            toml: None,
-        },
-    )
 }
 
 /// The gateway's log so far (for the report: workers and queues it chose).

@@ -105,10 +105,12 @@ pub fn write_output(file: &str, contents: &str) -> anyhow::Result<PathBuf> {
 }
 
 pub mod cpu;
+pub mod first_packet;
 pub mod frames;
 pub mod gateways;
 pub mod generator;
 pub mod nat64_daemon;
+pub mod packet_socket;
 pub mod plot;
 pub mod programs;
 pub mod rates;

@@ -11,7 +11,7 @@ use nat64_tests::{bpffs::BpfFs, tempdir::TempDir};
 
 use crate::{
     gateways::{gateway_cpus, utf8, Running},
-    testbed::{Testbed, PREFIX},
+    testbed::{GatewayXdp, Testbed, PREFIX},
 };
 
 /// How the translated packet leaves an XDP-translating gateway (`--xdp-forward`).
@@ -32,6 +32,40 @@ pub enum Datapath {
     Xdp(XdpForward),
 }
 
+impl Datapath {
+    /// The kernel datapaths, as the first-packet and scale benches run them.
+    pub const KERNEL: [Datapath; 3] = [
+        Datapath::Tc,
+        Datapath::Xdp(XdpForward::Stack),
+        Datapath::Xdp(XdpForward::Direct),
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Datapath::Tun => "nat64 TUN",
+            Datapath::Tc => "nat64 TC",
+            Datapath::Xdp(XdpForward::Stack) => "nat64 XDP (stack)",
+            Datapath::Xdp(XdpForward::Direct) => "nat64 XDP (direct)",
+        }
+    }
+
+    /// The bed leaves `eth0` to the daemon when it attaches XDP there.
+    pub fn gateway_xdp(self) -> GatewayXdp {
+        match self {
+            Datapath::Xdp(_) => GatewayXdp::Gateways,
+            Datapath::Tun | Datapath::Tc => GatewayXdp::Pass,
+        }
+    }
+
+    /// Why `binary` cannot run this datapath, if it cannot.
+    pub fn unavailable(self, binary: &FsPath) -> Option<String> {
+        match self {
+            Datapath::Xdp(_) => xdp_unsupported(binary),
+            Datapath::Tun | Datapath::Tc => None,
+        }
+    }
+}
+
 /// What a bench asks of the daemon beyond the test bed's fixed addresses.
 pub struct Options<'a> {
     pub datapath: Datapath,
@@ -42,7 +76,7 @@ pub struct Options<'a> {
 }
 
 /// Why `binary` cannot run the XDP rows, if it cannot.
-pub fn xdp_unsupported(binary: &FsPath) -> Option<String> {
+fn xdp_unsupported(binary: &FsPath) -> Option<String> {
     match std::process::Command::new(binary)
         .args(["run", "--help"])
         .output()
