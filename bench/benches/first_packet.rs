@@ -82,7 +82,7 @@ fn main() -> Result<()> {
         );
         // The slow path did install one mapping per host, or the first packets measured
         // something else.
-        let mappings = nat64_daemon::mappings(&bed, &nat64)?;
+        let mappings = nat64_daemon::mappings(&bed.gateway, &nat64)?;
         let mut cells = row(label, &latencies);
         cells.push(mappings.to_string());
         table.row(cells);

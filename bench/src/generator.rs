@@ -43,8 +43,8 @@ pub struct Offer {
     pub duration: Duration,
     /// Distinct UDP source ports, sent round-robin.
     pub flows: u32,
-    /// Distinct IPv6 sources, sent round-robin: the frame's source plus 0..hosts in its last
-    /// 32 bits (the frame's source should end in zeros there). 1: the frame's source only.
+    /// Distinct IPv6 sources, sent round-robin: the frame's source with 0..hosts added to its
+    /// last 32 bits. 1: the frame's source only.
     pub hosts: u32,
 }
 
@@ -59,14 +59,15 @@ pub fn send(
     send_while(programs, ns, interface, frame, offer, || true)
 }
 
-/// As [`send`], ending early (within about 20 ms) once `keep_going` says no.
+/// As [`send`], ending early once `keep_going` says no; it is asked about every 20 ms while
+/// the generator runs, so it may also watch the gateway.
 pub fn send_while(
     programs: &mut BenchPrograms,
     ns: &Netns,
     interface: &str,
     frame: &UdpFrame,
     offer: &Offer,
-    keep_going: impl Fn() -> bool,
+    mut keep_going: impl FnMut() -> bool,
 ) -> Result<u64> {
     let start = monotonic_ns() + LEAD_IN.as_nanos() as u64;
     let deadline = start + offer.duration.as_nanos() as u64;

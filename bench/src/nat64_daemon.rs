@@ -7,7 +7,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use nat64_tests::{bpffs::BpfFs, tempdir::TempDir};
+use nat64_tests::{bpffs::BpfFs, netns::Netns, tempdir::TempDir};
 
 use crate::{
     gateways::{gateway_cpus, utf8, Running},
@@ -190,11 +190,9 @@ fn has_xdp(bed: &Testbed, interface: &str) -> Result<bool> {
     Ok(String::from_utf8_lossy(&out.stdout).contains("xdp"))
 }
 
-/// The daemon's dynamic mapping count, as `nat64 stats` prints it.
-pub fn mappings(bed: &Testbed, binary: &FsPath) -> Result<u64> {
-    let out = bed
-        .gateway
-        .exec(&[&utf8(binary)?, "stats", "--device", "nat64"])?;
+/// The dynamic mapping count of the daemon running in `gateway`, as `nat64 stats` prints it.
+pub fn mappings(gateway: &Netns, binary: &FsPath) -> Result<u64> {
+    let out = gateway.exec(&[&utf8(binary)?, "stats", "--device", "nat64"])?;
     let text = String::from_utf8(out.stdout)?;
     text.lines()
         .find_map(|line| line.strip_prefix("mappings "))

@@ -134,6 +134,22 @@ impl Testbed {
         })
     }
 
+    /// Keeps IPv4 from `sources` out of conntrack in the gateway, so no NAT44 applies to it:
+    /// the pool is then routed to the box, as with XDP direct forwarding. (One masquerade
+    /// address has about 64,000 ports towards one sink address and port, fewer than the
+    /// scale bench's hosts.)
+    pub fn untrack(&self, sources: &str) -> Result<()> {
+        for cmd in [
+            "nft add table ip bench_raw".to_owned(),
+            "nft add chain ip bench_raw prerouting { type filter hook prerouting priority raw ; }"
+                .to_owned(),
+            format!("nft add rule ip bench_raw prerouting ip saddr {sources} notrack"),
+        ] {
+            exec(&self.gateway, &cmd)?;
+        }
+        Ok(())
+    }
+
     /// Generator → gateway.
     pub fn through_gateway(&self) -> Result<Path> {
         Ok(Path {
