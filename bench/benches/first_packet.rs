@@ -14,8 +14,9 @@
 use anyhow::{Context, Result};
 use nat64_bench::{
     first_packet::{quantile, Latencies, Probe, FIRST_HOST},
-    gateways, nat64_daemon, programs,
-    settings::{running_as_root, Settings},
+    gateways,
+    nat64_daemon::{self, Datapath},
+    settings::{ready_to_run, Settings},
     testbed::{SinkXdp, Testbed},
     Table,
 };
@@ -26,11 +27,7 @@ const POOL: &str = "100.64.0.0/16";
 const GOAL_P99_MS: f64 = 1.0;
 
 fn main() -> Result<()> {
-    if !running_as_root("first_packet") {
-        return Ok(());
-    }
-    if !programs::available() {
-        eprintln!("SKIPPED first_packet: built with AYA_BUILD_SKIP=1, no eBPF object");
+    if !ready_to_run("first_packet") {
         return Ok(());
     }
     let settings = Settings::from_env()?;
@@ -51,17 +48,13 @@ fn main() -> Result<()> {
             "mappings after",
         ],
     );
+    let (datapaths, left_out) =
+        settings.select("first_packet", &Datapath::KERNEL, Datapath::label, |d| {
+            d.unavailable(&nat64)
+        });
     let mut goals = Vec::new();
-    for datapath in nat64_daemon::Datapath::KERNEL {
+    for datapath in datapaths {
         let label = datapath.label();
-        if !settings.wants(label) {
-            continue;
-        }
-        if let Some(reason) = datapath.unavailable(&nat64) {
-            eprintln!("first_packet: {label} left out: {reason}");
-            table.note(&format!("left out: {label}: {reason}"));
-            continue;
-        }
         let mut bed = Testbed::with(datapath.gateway_xdp(), SinkXdp::Pass)?;
         let _running = nat64_daemon::start(
             &mut bed,
@@ -87,6 +80,9 @@ fn main() -> Result<()> {
         cells.push(mappings.to_string());
         table.row(cells);
         goals.push((label, quantile(&latencies.first, 0.99)));
+    }
+    for line in &left_out {
+        table.note(line);
     }
     table.note("install = first-packet figure less the second packet's (the same hosts, mapping in place).");
     table.note(&format!(

@@ -28,9 +28,9 @@ use nat64_bench::{
     generator::Offer,
     memory::{self, OpenMap},
     nat64_daemon::{self, Datapath},
-    programs, publish_tables,
+    publish_tables,
     rates::{self, ratio, Rates},
-    settings::{running_as_root, Settings},
+    settings::{ready_to_run, Settings},
     sink::Arrival,
     testbed::{SinkXdp, Testbed, GENERATOR_V6, SINK_VIA_PREFIX},
     trial::{self, Route},
@@ -70,29 +70,18 @@ struct Fill {
 }
 
 fn main() -> Result<()> {
-    if !running_as_root("scale") {
-        return Ok(());
-    }
-    if !programs::available() {
-        eprintln!("SKIPPED scale: built with AYA_BUILD_SKIP=1, no eBPF object");
+    if !ready_to_run("scale") {
         return Ok(());
     }
     let settings = Settings::from_env()?;
     let nat64 = gateways::release_nat64()?;
-    let mut outcomes = Vec::new();
-    let mut left_out = Vec::new();
-    for datapath in Datapath::KERNEL {
-        let label = datapath.label();
-        if !settings.wants(label) {
-            continue;
-        }
-        if let Some(reason) = datapath.unavailable(&nat64) {
-            eprintln!("scale: {label} left out: {reason}");
-            left_out.push(format!("left out: {label}: {reason}"));
-            continue;
-        }
-        outcomes.push(run(&nat64, datapath, &settings).with_context(|| label.to_owned())?);
-    }
+    let (datapaths, left_out) = settings.select("scale", &Datapath::KERNEL, Datapath::label, |d| {
+        d.unavailable(&nat64)
+    });
+    let outcomes = datapaths
+        .into_iter()
+        .map(|d| run(&nat64, d, &settings).with_context(|| d.label()))
+        .collect::<Result<Vec<_>>>()?;
     publish(&outcomes, &left_out)
 }
 

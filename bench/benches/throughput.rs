@@ -20,9 +20,9 @@ use nat64_bench::{
     frames::UdpFrame,
     gateways::{self, Gateway},
     generator::GENERATOR_CPU,
-    plot, programs,
+    plot,
     rates::{self, ratio, Rates},
-    settings::{running_as_root, Settings},
+    settings::{ready_to_run, Settings},
     testbed::{self, Testbed, GENERATOR_V6},
     trial::Route,
     write_output, Table,
@@ -37,27 +37,17 @@ struct Measured {
 }
 
 fn main() -> Result<()> {
-    if !running_as_root("throughput") {
-        return Ok(());
-    }
-    if !programs::available() {
-        eprintln!("SKIPPED throughput: built with AYA_BUILD_SKIP=1, no eBPF generator");
+    if !ready_to_run("throughput") {
         return Ok(());
     }
     let settings = Settings::from_env()?;
     let nat64 = gateways::release_nat64()?;
+    let (rows, left_out) = settings.select("throughput", &Gateway::ALL, Gateway::label, |g| {
+        g.unavailable(&nat64)
+    });
     let mut measured = Vec::new();
-    let mut left_out = Vec::new();
     let mut nat64_workers = String::new();
-    for gateway in Gateway::ALL {
-        if !settings.wants(gateway.label()) {
-            continue;
-        }
-        if let Some(reason) = gateway.unavailable(&nat64) {
-            eprintln!("throughput: {} left out: {reason}", gateway.label());
-            left_out.push(format!("{}: {reason}", gateway.label()));
-            continue;
-        }
+    for gateway in rows {
         // A fresh bed per row: nothing one gateway left behind (routes, conntrack, nft)
         // reaches the next.
         let mut bed = Testbed::with(gateway.gateway_xdp(), testbed::SinkXdp::Count)?;
@@ -201,8 +191,8 @@ fn publish(
          (nftables); nat64 XDP (direct) redirects after a FIB lookup with no NAT44 (the pool is \
          routed to the box).",
     );
-    for reason in left_out {
-        table.note(&format!("left out: {reason}"));
+    for line in left_out {
+        table.note(line);
     }
     table.note("");
     for frame_len in FRAME_LENS {

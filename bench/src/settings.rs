@@ -43,6 +43,33 @@ impl Settings {
     pub fn wants(&self, label: &str) -> bool {
         self.rows.is_empty() || self.rows.iter().any(|r| label.contains(r.as_str()))
     }
+
+    /// The rows of `candidates` this run measures: those `NAT64_BENCH_ROWS` lets through and
+    /// that can run here. For the ones that cannot, a `left out: <label>: <reason>` line each,
+    /// also printed at once under the name of `bench`.
+    pub fn select<T: Copy>(
+        &self,
+        bench: &str,
+        candidates: &[T],
+        label: impl Fn(T) -> &'static str,
+        unavailable: impl Fn(T) -> Option<String>,
+    ) -> (Vec<T>, Vec<String>) {
+        let mut chosen = Vec::new();
+        let mut left_out = Vec::new();
+        for &row in candidates {
+            if !self.wants(label(row)) {
+                continue;
+            }
+            match unavailable(row) {
+                Some(reason) => {
+                    eprintln!("{bench}: {} left out: {reason}", label(row));
+                    left_out.push(format!("left out: {}: {reason}", label(row)));
+                }
+                None => chosen.push(row),
+            }
+        }
+        (chosen, left_out)
+    }
 }
 
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
@@ -55,12 +82,17 @@ where
     }
 }
 
-/// True when run as root; otherwise says why `bench` is skipped.
-pub fn running_as_root(bench: &str) -> bool {
+/// True when run as root with the bench's eBPF object built; otherwise says why `bench` is
+/// skipped.
+pub fn ready_to_run(bench: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
+    if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED {bench}: needs root (BPF, network namespaces); run `sudo -E cargo xtask bench`");
+        return false;
     }
-    root
+    if !crate::programs::available() {
+        eprintln!("SKIPPED {bench}: built with AYA_BUILD_SKIP=1, no eBPF object");
+        return false;
+    }
+    true
 }
