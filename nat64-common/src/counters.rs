@@ -1,5 +1,5 @@
-//! Why a packet was dropped, and what the TC fast path did with one: dense `u32` indices
-//! into per-CPU counter arrays.
+//! Why a packet was dropped, and what a kernel program (TC or XDP) did with one: dense `u32`
+//! indices into per-CPU counter arrays.
 
 macro_rules! drop_reasons {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
@@ -84,32 +84,34 @@ impl DropReason {
     }
 }
 
-macro_rules! tc_outcomes {
+macro_rules! outcomes {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
-        /// What the TC fast path did with a packet: dense `u32` indices into its per-CPU
-        /// counter array. `Translated*` packets were redirected; `Pass*` packets went on
-        /// unchanged to the userspace translator, for the reason the name gives.
+        /// What a kernel program did with a packet: dense `u32` indices into its per-CPU
+        /// counter array (one array per program, the same indices). `Translated*` packets
+        /// were translated; `Pass*` packets went on unchanged (from TC to the userspace
+        /// translator, from XDP to the kernel stack), for the reason the name gives. XDP
+        /// also counts where a translated packet went (`Forward*`), once more per packet.
         #[repr(u32)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum TcOutcome {
+        pub enum Outcome {
             $($(#[$doc])* $variant,)*
         }
 
-        impl TcOutcome {
+        impl Outcome {
             /// Every outcome, in index order.
-            pub const ALL: [TcOutcome; TcOutcome::COUNT] = [$(TcOutcome::$variant,)*];
+            pub const ALL: [Outcome; Outcome::COUNT] = [$(Outcome::$variant,)*];
 
             /// snake_case name, used as a metric label.
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    $(TcOutcome::$variant => $name,)*
+                    $(Outcome::$variant => $name,)*
                 }
             }
         }
     };
 }
 
-tc_outcomes! {
+outcomes! {
     TranslatedV6ToV4Udp = "translated_v6_to_v4_udp",
     TranslatedV6ToV4Tcp = "translated_v6_to_v4_tcp",
     TranslatedV6ToV4Icmp = "translated_v6_to_v4_icmp",
@@ -154,22 +156,45 @@ tc_outcomes! {
     PassChangeProtoFailed = "pass_change_proto_failed",
     /// A helper failed after the packet was changed: dropped, it cannot be passed on.
     DroppedHelperFailed = "dropped_helper_failed",
+    /// XDP: a VLAN-tagged or otherwise non-plain Ethernet frame (the stack handles it).
+    PassLinkLayer = "pass_link_layer",
+    /// XDP: translated and handed to the kernel stack (`--xdp-forward stack`).
+    ForwardStack = "forward_stack",
+    /// XDP: translated and sent out of the egress interface the route lookup chose.
+    ForwardRedirected = "forward_redirected",
+    /// XDP direct: translated, but the route's neighbour is not resolved yet; the stack
+    /// forwards it (and resolves the neighbour).
+    ForwardFibNoNeighbour = "forward_fib_no_neighbour",
+    /// XDP direct: translated, but larger than the egress MTU; the stack answers it.
+    ForwardFibFragNeeded = "forward_fib_frag_needed",
+    /// XDP direct: translated, but the route lookup says the stack must decide (local
+    /// delivery, unreachable, blackhole, forwarding off).
+    ForwardFibStack = "forward_fib_stack",
+    /// XDP direct: the egress interface is not one the program runs on (not in its device
+    /// map); the stack forwards it.
+    ForwardNotXdpInterface = "forward_not_xdp_interface",
 }
 
-impl TcOutcome {
+impl Outcome {
     /// Number of outcomes (size of the counter array).
-    pub const COUNT: usize = TcOutcome::DroppedHelperFailed as usize + 1;
+    pub const COUNT: usize = Outcome::ForwardNotXdpInterface as usize + 1;
 
     /// The outcome with index `i`, if any.
     #[inline]
-    pub fn from_index(i: u32) -> Option<TcOutcome> {
-        TcOutcome::ALL.get(i as usize).copied()
+    pub fn from_index(i: u32) -> Option<Outcome> {
+        Outcome::ALL.get(i as usize).copied()
     }
 
-    /// Whether the packet was translated and redirected.
+    /// Whether the packet was translated.
     #[inline(always)]
     pub const fn is_translated(self) -> bool {
-        (self as u32) <= TcOutcome::TranslatedV4ToV6Icmp as u32
+        (self as u32) <= Outcome::TranslatedV4ToV6Icmp as u32
+    }
+
+    /// Whether this counts where XDP sent a translated packet (not what it did with it).
+    #[inline(always)]
+    pub const fn is_forward(self) -> bool {
+        (self as u32) >= Outcome::ForwardStack as u32
     }
 }
 
@@ -202,11 +227,11 @@ mod tests {
 
     #[test]
     fn tc_outcomes_dense_and_named() {
-        for (i, o) in TcOutcome::ALL.iter().enumerate() {
+        for (i, o) in Outcome::ALL.iter().enumerate() {
             assert_eq!(*o as usize, i);
-            assert_eq!(TcOutcome::from_index(i as u32), Some(*o));
+            assert_eq!(Outcome::from_index(i as u32), Some(*o));
             assert_eq!(o.is_translated(), o.as_str().starts_with("translated_"));
         }
-        assert_eq!(TcOutcome::from_index(TcOutcome::COUNT as u32), None);
+        assert_eq!(Outcome::from_index(Outcome::COUNT as u32), None);
     }
 }

@@ -14,8 +14,13 @@ pub mod names {
     pub const EAM_V6: &str = "NAT64_EAM_V6";
     pub const EAM_V4: &str = "NAT64_EAM_V4";
     pub const COUNTERS: &str = "NAT64_COUNTERS";
-    /// Per-CPU `u64` per [`crate::counters::TcOutcome`].
+    /// Per-CPU `u64` per [`crate::counters::Outcome`], for the TC program.
     pub const TC_COUNTERS: &str = "NAT64_TC_COUNTERS";
+    /// The same for the XDP program (its own array, so the two can be told apart).
+    pub const XDP_COUNTERS: &str = "NAT64_XDP_COUNTERS";
+    /// Device map (ifindex → ifindex) of the interfaces the XDP program runs on: where
+    /// `--xdp-forward direct` may redirect to.
+    pub const XDP_DEVICES: &str = "NAT64_XDP_DEVICES";
     /// Load-time global (u32): where the IP header starts in `skb->data` for the TC program.
     /// 0 on the TUN device; 14 under BPF_PROG_TEST_RUN, which hands the program an Ethernet frame.
     pub const L3_OFFSET: &str = "L3_OFFSET";
@@ -118,6 +123,18 @@ pub enum UdpChecksumMode {
     Calculate = 2,
 }
 
+/// Where the XDP program sends a packet it translated (`--xdp-forward`).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpForward {
+    /// `XDP_PASS`: the kernel routes it, netfilter (NAT44, MASQUERADE) applies.
+    #[default]
+    Stack = 0,
+    /// Route lookup in the program and redirect out of the egress interface; the stack
+    /// only where the lookup says it must help. For pools routed to this box (no NAT44).
+    Direct = 1,
+}
+
 /// The translator's settings as the datapath sees them: one element of an array map,
 /// written once by userspace before the programs are attached.
 #[repr(C)]
@@ -157,7 +174,9 @@ pub struct ConfigBlock {
     /// 1 when explicit mappings exist: without them the datapath skips both LPM tries, the
     /// dearest lookups of a packet.
     pub has_eam: u8,
-    pub _reserved: [u8; 7],
+    /// An [`XdpForward`] as u8: where the XDP program sends what it translated.
+    pub xdp_forward: u8,
+    pub _reserved: [u8; 6],
 }
 
 impl ConfigBlock {

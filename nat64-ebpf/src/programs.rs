@@ -1,12 +1,10 @@
-//! The program entry points. The TC program's work lives in `tc`; XDP is a placeholder that
-//! passes every packet until the XDP datapath comes.
+//! The program entry points; their work lives in `tc` and `xdp`.
 use aya_ebpf::{
-    bindings::xdp_action,
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
 
-use crate::tc;
+use crate::{tc, xdp};
 
 /// Egress of the `nat64` TUN device: translate in place and redirect to its ingress, or pass
 /// the packet on unchanged to the userspace translator reading the device.
@@ -15,9 +13,11 @@ pub fn nat64_tc(ctx: TcContext) -> i32 {
     tc::handle(&ctx)
 }
 
+/// The physical interfaces named with `--iface`: translate frames of mapped hosts in the
+/// driver and send them on; pass everything else to the stack.
 #[xdp]
-pub fn nat64_xdp(_ctx: XdpContext) -> u32 {
-    xdp_action::XDP_PASS
+pub fn nat64_xdp(ctx: XdpContext) -> u32 {
+    xdp::handle(&ctx)
 }
 
 #[panic_handler]

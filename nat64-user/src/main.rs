@@ -8,10 +8,12 @@ use clap::Parser;
 use nat64::{
     cli::{
         self,
-        native::{ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs, StatsArgs},
+        native::{
+            ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs, StatsArgs, XdpForwardArg,
+        },
         tayga_flags::TaygaFlags,
     },
-    config::{self, Config, Datapath},
+    config::{self, Config, Datapath, XdpForward},
     daemon,
     gateway::{self, Mode, Privileges},
     logging::{self, LogTarget},
@@ -80,6 +82,12 @@ fn run_native(args: RunArgs) -> Result<()> {
     }
     if args.egress.is_some() {
         config.egress = args.egress.clone();
+    }
+    if let Some(forward) = args.xdp_forward {
+        config.xdp_forward = match forward {
+            XdpForwardArg::Stack => XdpForward::Stack,
+            XdpForwardArg::Direct => XdpForward::Direct,
+        };
     }
     if let Some(datapath) = args.datapath {
         config.datapath = match datapath {

@@ -1,26 +1,45 @@
-//! Fills the TC program's maps from the translator configuration and reads its counters: the
-//! one place that turns userspace types into the kernel layouts of `nat64_common::maps`.
+//! Fills the kernel programs' maps (TC and XDP share them) from the translator configuration
+//! and reads their counters: the one place that turns userspace types into the kernel layouts
+//! of `nat64_common::maps`.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use anyhow::{anyhow, Context as _};
-use aya::maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray};
+use aya::maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, MapData, PerCpuArray};
 use aya::Ebpf;
 use bytemuck::Zeroable;
-use nat64_common::counters::TcOutcome;
+use nat64_common::counters::Outcome;
 use nat64_common::maps::{
     names, ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, MappingKind, V4ToV6Mapping,
-    V6ToV4Mapping,
+    V6ToV4Mapping, XdpForward,
 };
 
 use crate::translate::{Eam, TranslatorConfig};
 
-/// The configuration block for `cfg` and the dynamic pool `pool` (network, prefix length),
-/// redirecting translated packets to `tun_ifindex`.
+/// Where the kernel programs send what they translate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Targets {
+    /// The TUN device, whose ingress the TC program redirects into.
+    pub tun_ifindex: u32,
+    /// What the XDP program does with a translated frame.
+    pub xdp_forward: XdpForward,
+}
+
+impl Targets {
+    /// The TC program alone (and XDP, if attached, handing frames to the stack).
+    pub fn tun(tun_ifindex: u32) -> Self {
+        Self {
+            tun_ifindex,
+            xdp_forward: XdpForward::Stack,
+        }
+    }
+}
+
+/// The configuration block for `cfg` and the dynamic pool `pool` (network, prefix length).
 pub fn config_block(
     cfg: &TranslatorConfig,
     pool: Option<(Ipv4Addr, u8)>,
-    tun_ifindex: u32,
+    targets: Targets,
 ) -> ConfigBlock {
     let mut block = ConfigBlock::zeroed();
     if let Some(prefix) = cfg.prefix {
@@ -32,7 +51,8 @@ pub fn config_block(
         block.rfc6791_v4 = a.octets();
         block.has_rfc6791_v4 = 1;
     }
-    block.tun_ifindex = tun_ifindex;
+    block.tun_ifindex = targets.tun_ifindex;
+    block.xdp_forward = targets.xdp_forward as u8;
     block.wkpf_strict = u8::from(cfg.wkpf_strict);
     block.udp_zero_checksum = cfg.udp_checksum_mode as u8;
     block.source_filtered = u8::from(!cfg.allow_source.is_empty());
@@ -68,12 +88,12 @@ pub fn write_config(
     ebpf: &mut Ebpf,
     cfg: &TranslatorConfig,
     pool: Option<(Ipv4Addr, u8)>,
-    tun_ifindex: u32,
+    targets: Targets,
 ) -> anyhow::Result<()> {
     let mut config: Array<&mut MapData, ConfigBlock> =
         Array::try_from(map_mut(ebpf, names::CONFIG)?)?;
     config
-        .set(0, config_block(cfg, pool, tun_ifindex), 0)
+        .set(0, config_block(cfg, pool, targets), 0)
         .context("writing the configuration block")?;
     replace_eams(ebpf, &cfg.eam)
 }
@@ -148,18 +168,44 @@ pub fn insert_host(
     Ok(())
 }
 
-/// The TC program's counters, summed over CPUs, indexed by [`TcOutcome`].
-pub fn tc_counters(ebpf: &Ebpf) -> anyhow::Result<[u64; TcOutcome::COUNT]> {
+/// The TC program's counters, summed over CPUs, indexed by [`Outcome`].
+pub fn tc_counters(ebpf: &Ebpf) -> anyhow::Result<[u64; Outcome::COUNT]> {
+    counters_named(ebpf, names::TC_COUNTERS)
+}
+
+/// The XDP program's counters, summed over CPUs, indexed by [`Outcome`].
+pub fn xdp_counters(ebpf: &Ebpf) -> anyhow::Result<[u64; Outcome::COUNT]> {
+    counters_named(ebpf, names::XDP_COUNTERS)
+}
+
+fn counters_named(ebpf: &Ebpf, name: &str) -> anyhow::Result<[u64; Outcome::COUNT]> {
     let map = ebpf
-        .map(names::TC_COUNTERS)
-        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::TC_COUNTERS))?;
+        .map(name)
+        .ok_or_else(|| anyhow!("the eBPF object has no map {name}"))?;
     counters_of(map)
 }
 
-/// The counters of a [`names::TC_COUNTERS`] map, loaded or reopened from its pin.
-pub fn counters_of(map: &aya::maps::Map) -> anyhow::Result<[u64; TcOutcome::COUNT]> {
+/// The interfaces `--xdp-forward direct` may redirect to: those the XDP program runs on.
+pub fn write_xdp_devices(ebpf: &mut Ebpf, ifindexes: &[u32]) -> anyhow::Result<()> {
+    let mut devices: DevMapHash<&mut MapData> =
+        DevMapHash::try_from(map_mut(ebpf, names::XDP_DEVICES)?)?;
+    let stale: Vec<u32> = devices.keys().collect::<Result<_, _>>()?;
+    for key in stale.into_iter().filter(|k| !ifindexes.contains(k)) {
+        devices.remove(key)?;
+    }
+    for &ifindex in ifindexes {
+        devices
+            .insert(ifindex, ifindex, None, 0)
+            .with_context(|| format!("entering ifindex {ifindex} in the XDP device map"))?;
+    }
+    Ok(())
+}
+
+/// The counters of a [`names::TC_COUNTERS`] or [`names::XDP_COUNTERS`] map, loaded or
+/// reopened from its pin.
+pub fn counters_of(map: &aya::maps::Map) -> anyhow::Result<[u64; Outcome::COUNT]> {
     let counters: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map)?;
-    let mut out = [0u64; TcOutcome::COUNT];
+    let mut out = [0u64; Outcome::COUNT];
     for (i, slot) in out.iter_mut().enumerate() {
         *slot = counters.get(&(i as u32), 0)?.iter().sum();
     }
@@ -167,8 +213,8 @@ pub fn counters_of(map: &aya::maps::Map) -> anyhow::Result<[u64; TcOutcome::COUN
 }
 
 /// The outcomes that happened, by name, for reports.
-pub fn nonzero_outcomes(values: [u64; TcOutcome::COUNT]) -> Vec<(&'static str, u64)> {
-    TcOutcome::ALL
+pub fn nonzero_outcomes(values: [u64; Outcome::COUNT]) -> Vec<(&'static str, u64)> {
+    Outcome::ALL
         .iter()
         .zip(values)
         .filter(|(_, value)| *value > 0)

@@ -9,3 +9,5 @@ pub mod packets;
 pub mod privileges;
 pub mod tc_program;
 pub mod tempdir;
+pub mod test_run;
+pub mod xdp_program;

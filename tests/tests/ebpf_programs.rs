@@ -81,13 +81,13 @@ fn tc_program_passes_the_verifier_and_runs() {
         &mut ebpf,
         &cfg,
         pool,
-        nat64_tests::tc_program::LOOPBACK_IFINDEX,
+        nat64::tc_maps::Targets::tun(nat64_tests::tc_program::LOOPBACK_IFINDEX),
     )
     .expect("configuring the maps");
     let program = nat64_tests::tc_program::program(&mut ebpf).expect("nat64_tc");
     assert_eq!(run_once(program, &frame), (TC_ACT_OK, frame.clone()));
     let counters = nat64::tc_maps::tc_counters(&ebpf).expect("counters");
-    let outcome = nat64_common::counters::TcOutcome::PassNoSourceMapping;
+    let outcome = nat64_common::counters::Outcome::PassNoSourceMapping;
     assert_eq!(counters[outcome as usize], 1);
 }
 

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nat64::tc_maps;
 use nat64::translate::{DynamicMap, NoDynamicMap, Output, Translator, Verdict};
-use nat64_common::counters::TcOutcome;
+use nat64_common::counters::Outcome;
 use nat64_common::maps::{names, Ipv6HostKey, MappingKind, V6ToV4Mapping};
 use nat64_tests::privileges::require_root;
 use nat64_tests::tc_program::{
@@ -22,7 +22,7 @@ fn check<M: DynamicMap>(
     translator: &Translator,
     map: &mut M,
     packet: &[u8],
-) -> Result<TcOutcome, String> {
+) -> Result<Outcome, String> {
     let frame = tc_program::frame(packet);
     let before = tc_maps::tc_counters(ebpf).map_err(|e| e.to_string())?;
     let program = tc_program::program(ebpf).map_err(|e| e.to_string())?;
@@ -30,15 +30,15 @@ fn check<M: DynamicMap>(
         Ok(r) => r,
         // BPF_PROG_TEST_RUN itself refuses (EINVAL) IP frames shorter than their fixed
         // header; on the device such packets reach the program, which finds them truncated.
-        Err(_) if packet.len() < ip_header_len(packet) => return Ok(TcOutcome::PassTruncated),
+        Err(_) if packet.len() < ip_header_len(packet) => return Ok(Outcome::PassTruncated),
         Err(e) => return Err(format!("{e:#}")),
     };
     let after = tc_maps::tc_counters(ebpf).map_err(|e| e.to_string())?;
-    let moved: Vec<usize> = (0..TcOutcome::COUNT)
+    let moved: Vec<usize> = (0..Outcome::COUNT)
         .filter(|&i| after[i] != before[i])
         .collect();
     let outcome = match moved.as_slice() {
-        [i] if after[*i] == before[*i] + 1 => TcOutcome::ALL[*i],
+        [i] if after[*i] == before[*i] + 1 => Outcome::ALL[*i],
         _ => return Err(format!("counters moved at {moved:?}")),
     };
     match action {
@@ -122,8 +122,13 @@ fn hostile_packets_are_counted_and_never_dropped() {
     }
     let mut ebpf = tc_program::load().expect("the TC program loads");
     let translator = packets::translator();
-    tc_maps::write_config(&mut ebpf, translator.config(), None, LOOPBACK_IFINDEX)
-        .expect("configuring the maps");
+    tc_maps::write_config(
+        &mut ebpf,
+        translator.config(),
+        None,
+        tc_maps::Targets::tun(LOOPBACK_IFINDEX),
+    )
+    .expect("configuring the maps");
     let mut seeds: Vec<Vec<u8>> = [0, 1, 17, 100, 1300]
         .iter()
         .flat_map(|&len| packets::all_samples(len).into_iter().map(|(_, p)| p))
@@ -192,8 +197,13 @@ fn host_mappings_translate_both_ways_and_stamp_last_use() {
     let mut ebpf = tc_program::load().expect("the TC program loads");
     let translator = packets::translator();
     let pool = (Ipv4Addr::new(100, 64, 0, 0), 24);
-    tc_maps::write_config(&mut ebpf, translator.config(), Some(pool), LOOPBACK_IFINDEX)
-        .expect("configuring the maps");
+    tc_maps::write_config(
+        &mut ebpf,
+        translator.config(),
+        Some(pool),
+        tc_maps::Targets::tun(LOOPBACK_IFINDEX),
+    )
+    .expect("configuring the maps");
     const CLOCK_NS: u64 = 4_242_000_000_000;
     tc_maps::write_clock(&mut ebpf, CLOCK_NS).expect("setting the clock");
     let host = OneHost {
@@ -206,23 +216,23 @@ fn host_mappings_translate_both_ways_and_stamp_last_use() {
     let server_v6 = packets::SERVER_V6;
 
     let out = check(&mut ebpf, &translator, &mut map, &udp(host_v6, server_v6));
-    assert_eq!(out, Ok(TcOutcome::TranslatedV6ToV4Udp));
+    assert_eq!(out, Ok(Outcome::TranslatedV6ToV4Udp));
     let back = udp4(packets::SERVER_V4, host_v4);
     assert_eq!(
         check(&mut ebpf, &translator, &mut map, &back),
-        Ok(TcOutcome::TranslatedV4ToV6Udp)
+        Ok(Outcome::TranslatedV4ToV6Udp)
     );
 
     // A new host waits for userspace to allocate; a free pool address is userspace's to answer.
     let stranger: Ipv6Addr = "2001:db8:5::11".parse().expect("address");
     assert_eq!(
         check(&mut ebpf, &translator, &mut map, &udp(stranger, server_v6)),
-        Ok(TcOutcome::PassNoSourceMapping)
+        Ok(Outcome::PassNoSourceMapping)
     );
     let free = udp4(packets::SERVER_V4, Ipv4Addr::new(100, 64, 0, 6));
     assert_eq!(
         check(&mut ebpf, &translator, &mut map, &free),
-        Ok(TcOutcome::PassNoDestinationMapping)
+        Ok(Outcome::PassNoDestinationMapping)
     );
 
     let forward: aya::maps::HashMap<_, Ipv6HostKey, V6ToV4Mapping> =

@@ -1,38 +1,36 @@
 //! The TC fast path: translates what it fully understands (TCP, UDP, ICMP echo of known
 //! mappings, no options or extension headers) exactly as the userspace translator would, and
 //! leaves everything else untouched for userspace, saying why in the counters.
-pub mod maps;
-
 mod csum;
-mod lookup;
 mod packet;
-mod v4_to_v6;
-mod v6_to_v4;
 
 use aya_ebpf::{
     bindings::{BPF_F_INGRESS, TC_ACT_OK, TC_ACT_SHOT},
     helpers::bpf_redirect,
     programs::TcContext,
 };
-use nat64_common::{counters::TcOutcome, maps::ConfigBlock};
+use nat64_common::{counters::Outcome, maps::ConfigBlock};
+
+use crate::{
+    maps,
+    translate::{four_to_six, six_to_four, Plan, ETH_P_IP, ETH_P_IPV6},
+};
+use packet::Skb;
 
 /// `Ok(how it was translated)` or `Err(why it was not)`.
-pub type Verdict = Result<TcOutcome, TcOutcome>;
-
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
+type Verdict = Result<Outcome, Outcome>;
 
 /// The TC action for a packet, counted.
 #[inline(always)]
 pub fn handle(ctx: &TcContext) -> i32 {
     let Some(cfg) = maps::config().filter(|c| c.tun_ifindex != 0) else {
-        return finish(Err(TcOutcome::PassNotConfigured), 0);
+        return finish(Err(Outcome::PassNotConfigured), 0);
     };
     // skb->protocol rather than the version nibble: it is what bpf_skb_change_proto checks.
     match u16::from_be(ctx.skb.protocol() as u16) {
         ETH_P_IPV6 => six_to_four(ctx, cfg),
         ETH_P_IP => four_to_six(ctx, cfg),
-        _ => finish(Err(TcOutcome::PassNotIp), 0),
+        _ => finish(Err(Outcome::PassNotIp), 0),
     }
 }
 
@@ -40,27 +38,55 @@ pub fn handle(ctx: &TcContext) -> i32 {
 // together inlined into one function would exceed.
 #[inline(never)]
 fn six_to_four(ctx: &TcContext, cfg: &ConfigBlock) -> i32 {
-    finish(v6_to_v4::translate(ctx, cfg), cfg.tun_ifindex)
+    let verdict = six_to_four::plan(&Skb(ctx), packet::l3_offset(), cfg)
+        .and_then(|plan| apply(ctx, plan, ETH_P_IP));
+    finish(verdict, cfg.tun_ifindex)
 }
 
 #[inline(never)]
 fn four_to_six(ctx: &TcContext, cfg: &ConfigBlock) -> i32 {
-    finish(v4_to_v6::translate(ctx, cfg), cfg.tun_ifindex)
+    let verdict = four_to_six::plan(
+        &Skb(ctx),
+        packet::l3_offset(),
+        cfg,
+        four_to_six::Destinations::All,
+    )
+    .and_then(|plan| apply(ctx, plan, ETH_P_IPV6));
+    finish(verdict, cfg.tun_ifindex)
+}
+
+/// Rewrites the packet as `plan` says, into the family of `ethertype`.
+#[inline(always)]
+fn apply<const H: usize>(ctx: &TcContext, plan: Plan<H>, ethertype: u16) -> Verdict {
+    ctx.change_proto(ethertype.to_be(), 0)
+        .map_err(|_| Outcome::PassChangeProtoFailed)?;
+    let l3 = packet::l3_offset();
+    packet::store(ctx, l3, &plan.header)?;
+    let l4 = l3 + H;
+    if plan.is_icmp() {
+        packet::store(ctx, l4, &[plan.icmp_type])?;
+        csum::replace_icmp(ctx, l4, plan.delta())?;
+    } else {
+        csum::replace_pseudo(ctx, l4, plan.proto, plan.delta())?;
+    }
+    plan.last_use.stamp();
+    Ok(plan.outcome)
 }
 
 /// Counts the outcome and turns it into the TC action.
 #[inline(always)]
 fn finish(verdict: Verdict, ifindex: u32) -> i32 {
+    let counters = &maps::NAT64_TC_COUNTERS;
     match verdict {
         Ok(outcome) => {
-            maps::count(outcome);
+            maps::count(counters, outcome);
             // BPF_F_INGRESS: the translated packet re-enters the stack as if the TUN reader
             // had written it, so routing, conntrack and MASQUERADE apply to it.
             unsafe { bpf_redirect(ifindex, u64::from(BPF_F_INGRESS)) as i32 }
         }
         Err(outcome) => {
-            maps::count(outcome);
-            if outcome == TcOutcome::DroppedHelperFailed {
+            maps::count(counters, outcome);
+            if outcome == Outcome::DroppedHelperFailed {
                 TC_ACT_SHOT as i32
             } else {
                 TC_ACT_OK

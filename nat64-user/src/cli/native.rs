@@ -61,6 +61,12 @@ pub struct RunArgs {
     /// becomes the translator's with the well-known prefix.
     #[arg(long = "iface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
+    /// Where the XDP program on the --iface interfaces sends what it translated: `stack`
+    /// (the kernel routes it; NAT44 and the firewall apply) or `direct` (route lookup in
+    /// the program and straight out; for a pool routed to this box, which is then not
+    /// masqueraded). Default stack.
+    #[arg(long, value_enum)]
+    pub xdp_forward: Option<XdpForwardArg>,
     /// The IPv4 uplink to masquerade out of (default: the IPv4 default route's interface).
     #[arg(long, value_name = "IFACE")]
     pub egress: Option<String>,
@@ -87,6 +93,12 @@ pub struct RunArgs {
     /// Log level filter (tracing's RUST_LOG syntax), e.g. `debug`.
     #[arg(long, default_value = "info")]
     pub log: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum XdpForwardArg {
+    Stack,
+    Direct,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -81,7 +81,7 @@ pub struct StaticMap {
     pub ipv6: Ipv6Net,
 }
 
-pub use nat64_common::maps::UdpChecksumMode;
+pub use nat64_common::maps::{UdpChecksumMode, XdpForward};
 
 /// Which packets to log (`log` directive); TAYGA logs none by default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -167,6 +167,9 @@ pub struct Config {
     pub datapath: Datapath,
     /// (nat64 `interfaces`) Physical interfaces to attach the XDP program to. Default none.
     pub interfaces: Vec<String>,
+    /// (nat64 `xdp_forward`) Where the XDP program sends what it translated. Default
+    /// [`XdpForward::Stack`].
+    pub xdp_forward: XdpForward,
     /// (nat64 `egress`) The interface translated IPv4 leaves by, when it cannot be found
     /// from the routing table. Default `None`.
     pub egress: Option<String>,
@@ -241,6 +244,7 @@ impl Config {
             workers: None,
             datapath: Datapath::Auto,
             interfaces: Vec::new(),
+            xdp_forward: XdpForward::Stack,
             egress: None,
             allow_source: Vec::new(),
             mapping_idle: DEFAULT_MAPPING_IDLE,

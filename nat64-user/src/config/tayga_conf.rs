@@ -89,6 +89,7 @@ const DIRECTIVES: &[Directive] = &[
 const TOML_ONLY: &[&str] = &[
     "datapath",
     "interfaces",
+    "xdp_forward",
     "egress",
     "allow_source",
     "mapping_idle_secs",

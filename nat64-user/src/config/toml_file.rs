@@ -26,6 +26,7 @@
 //! # nat64 only
 //! datapath = "auto"                    # "auto" | "tc" | "tun"
 //! interfaces = ["eth0"]                # XDP on these
+//! xdp_forward = "stack"                # "stack" (the kernel routes, NAT44 applies) | "direct" (routed pool)
 //! egress = "eth0"
 //! allow_source = ["2001:db8::/32"]     # IPv6 sources allowed to be translated; default any
 //! mapping_idle_secs = 7440             # a dynamic mapping idle this long may be reused
@@ -50,7 +51,7 @@ use super::error::Diagnostics;
 use super::net::{IpNet, Ipv4Net, Ipv6Net};
 use super::raw::{closest, Located, RawConfig, Val};
 use super::tayga_conf::{parse_map_args, parse_udp_cksum_mode, set_log_option};
-use super::{validate, Config, ConfigError, Datapath, Diagnostic, Format, LogOptions};
+use super::{validate, Config, ConfigError, Datapath, Diagnostic, Format, LogOptions, XdpForward};
 
 const FMT: Format = Format::Toml;
 
@@ -79,6 +80,7 @@ struct TomlFile {
     datapath: Option<Spanned<String>>,
     #[serde(default)]
     interfaces: Vec<Spanned<String>>,
+    xdp_forward: Option<Spanned<String>>,
     egress: Option<Spanned<String>>,
     #[serde(default)]
     allow_source: Vec<Spanned<String>>,
@@ -115,6 +117,7 @@ const KEYS: &[&str] = &[
     "workers",
     "datapath",
     "interfaces",
+    "xdp_forward",
     "egress",
     "allow_source",
     "mapping_idle_secs",
@@ -313,6 +316,11 @@ fn convert(doc: TomlFile, text: &str, d: &mut Diagnostics) -> RawConfig {
             _ => Err(format!("\"{s}\" is not auto, tc or tun")),
         }),
         interfaces: doc.interfaces.into_iter().map(|s| r.located(s)).collect(),
+        xdp_forward: r.parsed(doc.xdp_forward, "xdp_forward", "stack", d, |s| match s {
+            "stack" => Ok(XdpForward::Stack),
+            "direct" => Ok(XdpForward::Direct),
+            _ => Err(format!("\"{s}\" is not stack or direct")),
+        }),
         egress: doc.egress.map(|s| r.located(s)),
         allow_source: r.parsed_list(doc.allow_source, "allow_source", "2001:db8::/32", d, |s| {
             s.parse::<Ipv6Net>()

@@ -213,6 +213,9 @@ fn check_native(raw: &RawConfig, c: &mut Config, fmt: Format, d: &mut Diagnostic
         check_ifname("interfaces", &i.value, i.line, fmt, d);
     }
     c.interfaces = raw.interfaces.iter().map(|i| i.value.clone()).collect();
+    if let Some(f) = &raw.xdp_forward {
+        c.xdp_forward = f.value;
+    }
     if let Some(e) = &raw.egress {
         check_ifname("egress", &e.value, e.line, fmt, d);
         c.egress = Some(e.value.clone());

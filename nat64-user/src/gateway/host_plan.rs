@@ -4,7 +4,9 @@
 //!   prefix, the pool and the translator's own addresses into it (the pool route with an MTU 20
 //!   bytes under the egress link's, so the kernel answers IPv4 senders with Fragmentation
 //!   Needed before a translated packet could outgrow the IPv6 side), forwarding on, and the
-//!   masquerade rule for the pool out of the egress interface;
+//!   masquerade rule for the pool out of the egress interface (none with `--xdp-forward
+//!   direct`: that pool is routed to the box), and reverse-path filtering on the XDP
+//!   interfaces that admits what XDP translates (see `host::rp_filter`);
 //! - TAYGA (`tayga`): only what tayga.conf asks for (`tun-up`, `tun-ip`, `tun-route`).
 //!
 //! Every change is recorded as it is made, so a failure half-way undoes the first half.
@@ -15,11 +17,11 @@ use anyhow::{Context, Result};
 use tracing::{info, warn};
 
 use crate::{
-    config::{Config, IpNet},
+    config::{Config, IpNet, XdpForward},
     host::{
         masquerade::Masquerade,
         netlink::{Netlink, OwnedRoute},
-        sysctl, HostChange, HostChanges,
+        rp_filter, sysctl, HostChange, HostChanges,
     },
 };
 
@@ -46,7 +48,7 @@ pub async fn apply(
     let tun = netlink.ifindex(&config.tun_device).await?;
     match mode {
         Mode::Tayga => apply_tayga_directives(config, tun, netlink, changes).await,
-        Mode::Native { egress, .. } => {
+        Mode::Native { egress, interfaces } => {
             netlink.set_up(tun).await?;
             apply_tayga_directives(config, tun, netlink, changes).await?;
             let egress = egress_interface(egress.as_deref(), netlink).await?;
@@ -66,7 +68,21 @@ pub async fn apply(
                     changes.record(HostChange::Sysctl(change));
                 }
             }
+            for interface in interfaces {
+                let index = netlink
+                    .ifindex(interface)
+                    .await
+                    .with_context(|| format!("--iface {interface}"))?;
+                let has_ipv4 = netlink.has_ipv4_address(index).await?;
+                rp_filter::admit_translated(interface, has_ipv4, changes)?;
+            }
+            let direct = config.xdp_forward == XdpForward::Direct && !interfaces.is_empty();
             match (config.dynamic_pool, egress) {
+                (Some(pool), _) if direct => info!(
+                    "xdp-forward direct: {}/{} is routed to this box and not masqueraded",
+                    pool.network(),
+                    pool.prefix_len()
+                ),
                 (Some(pool), Some((_, name))) => {
                     let rule = Masquerade::new(
                         &config.tun_device,

@@ -10,6 +10,7 @@ pub mod stats;
 pub mod tc_datapath;
 pub mod translator_setup;
 pub mod tun_workers;
+pub mod xdp_interfaces;
 
 use std::{
     sync::{atomic::Ordering, Arc},
@@ -18,7 +19,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 pub use host_plan::Mode;
 use pins::PinDir;
@@ -27,7 +28,7 @@ use tc_datapath::TcDatapath;
 use tun_workers::{TunCounters, WorkerShared};
 
 use crate::{
-    config::{Config, Datapath, WELL_KNOWN_PREFIX},
+    config::{Config, Datapath, XdpForward, WELL_KNOWN_PREFIX},
     daemon,
     host::{netlink::Netlink, HostChanges},
     translate::Translator,
@@ -193,13 +194,66 @@ async fn start_kernel_path(
         Err(err) => (None, format!("; maps not pinned ({err:#})")),
     };
     let now = now_epoch_seconds();
-    match TcDatapath::start(&config.tun_device, ifindex, translator.config(), pool, pins, now) {
-        Ok(tc) => Ok((
-            Some(tc),
-            format!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{pin_note}"),
-        )),
+    match TcDatapath::start(
+        &config.tun_device,
+        ifindex,
+        translator.config(),
+        pool,
+        pins,
+        now,
+    ) {
+        Ok(tc) => {
+            let xdp_note = start_xdp(config, translator, &tc, netlink).await;
+            Ok((
+                Some(tc),
+                format!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{pin_note}{xdp_note}"),
+            ))
+        }
         Err(err) if config.datapath == Datapath::Tc => Err(err.context("datapath tc")),
-        Err(err) => Ok((None, format!("datapath tun (the kernel refused the TC program: {err:#})"))),
+        Err(err) => Ok((
+            None,
+            format!("datapath tun (the kernel refused the TC program: {err:#})"),
+        )),
+    }
+}
+
+/// The XDP program on the configured interfaces; returns what the datapath line says about
+/// it. A failure leaves the TC path serving alone, with a warning that says why.
+async fn start_xdp(
+    config: &Config,
+    translator: &Translator,
+    tc: &TcDatapath,
+    netlink: &Netlink,
+) -> String {
+    if config.interfaces.is_empty() {
+        return String::new();
+    }
+    let mut interfaces = Vec::with_capacity(config.interfaces.len());
+    for name in &config.interfaces {
+        match netlink.ifindex(name).await {
+            Ok(index) => interfaces.push((name.clone(), index)),
+            Err(err) => {
+                warn!("XDP not attached: interface {name}: {err:#}; the TC path serves alone");
+                return "; XDP not attached (see above)".into();
+            }
+        }
+    }
+    match tc.attach_xdp(translator.config(), &interfaces, config.xdp_forward) {
+        Ok(attached) => {
+            let modes: Vec<String> = attached
+                .iter()
+                .map(|(name, mode)| format!("{name} ({mode})"))
+                .collect();
+            let forward = match config.xdp_forward {
+                XdpForward::Stack => "stack",
+                XdpForward::Direct => "direct",
+            };
+            format!("; XDP on {}, forwarding to the {forward}", modes.join(", "))
+        }
+        Err(err) => {
+            warn!("XDP not attached: {err:#}; the TC path serves alone");
+            "; XDP not attached (see above)".into()
+        }
     }
 }
 
@@ -213,13 +267,15 @@ fn log_counters(shared: &WorkerShared) {
         tun.local_replies.load(Ordering::Relaxed),
     );
     if let Some(tc) = &shared.tc {
-        match tc.counters() {
-            Ok(counters) => {
-                for (name, value) in counters {
-                    line.push_str(&format!("; tc {name} {value}"));
+        for (program, counters) in [("tc", tc.counters()), ("xdp", tc.xdp_counters())] {
+            match counters {
+                Ok(counters) => {
+                    for (name, value) in counters {
+                        line.push_str(&format!("; {program} {name} {value}"));
+                    }
                 }
+                Err(err) => line.push_str(&format!("; {program} counters unreadable: {err:#}")),
             }
-            Err(err) => line.push_str(&format!("; tc counters unreadable: {err:#}")),
         }
     }
     info!("{line}");

@@ -1,5 +1,6 @@
 //! Where the kernel path outlives the daemon: `<pin-dir>/<tun-device>/` on a bpf filesystem
-//! holds the program's maps (one file per map) and its tcx link. A restart reopens the same
+//! holds the programs' maps (one file per map), the TC program's tcx link and the XDP
+//! program's link per interface. A restart reopens the same
 //! maps, so hosts the kernel was translating keep their mappings and counters; with `--keep`
 //! the pinned link keeps the program attached while no daemon runs.
 
@@ -20,9 +21,11 @@ const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 const SYSTEM_BPF_FS: &str = "/sys/fs/bpf";
 /// The file of the pinned tcx link, beside the maps.
 const LINK_FILE: &str = "tc_link";
+/// The files of the pinned XDP links: this, then the interface name.
+const XDP_LINK_PREFIX: &str = "xdp_link_";
 
 /// Every map of the kernel path, by the name it has in the eBPF object and as a pin file.
-pub const PINNED_MAPS: [&str; 7] = [
+pub const PINNED_MAPS: [&str; 9] = [
     names::CONFIG,
     names::CLOCK,
     names::V6_TO_V4,
@@ -30,6 +33,8 @@ pub const PINNED_MAPS: [&str; 7] = [
     names::EAM_V6,
     names::EAM_V4,
     names::TC_COUNTERS,
+    names::XDP_COUNTERS,
+    names::XDP_DEVICES,
 ];
 
 /// One device's pin directory.
@@ -80,6 +85,29 @@ impl PinDir {
         self.dir.join(LINK_FILE)
     }
 
+    /// The XDP link on `interface`.
+    pub fn xdp_link(&self, interface: &str) -> PathBuf {
+        self.dir.join(format!("{XDP_LINK_PREFIX}{interface}"))
+    }
+
+    /// The XDP links pinned here, by interface name.
+    pub fn xdp_links(&self) -> Vec<(String, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix(XDP_LINK_PREFIX)?
+                    .to_owned();
+                Some((name, e.path()))
+            })
+            .collect()
+    }
+
     /// Whether an earlier run left maps here.
     pub fn has_maps(&self) -> bool {
         PINNED_MAPS.iter().any(|name| self.map(name).exists())
@@ -97,6 +125,9 @@ impl PinDir {
     pub fn remove_all(&self) -> io::Result<()> {
         self.remove_maps()?;
         remove_if_present(&self.link())?;
+        for (_, link) in self.xdp_links() {
+            remove_if_present(&link)?;
+        }
         remove_dir_if_empty(&self.dir)?;
         if let Some(root) = self.dir.parent() {
             remove_dir_if_empty(root)?;
@@ -179,6 +210,10 @@ mod tests {
             Path::new("/sys/fs/bpf/nat64/nat64/NAT64_V6_TO_V4")
         );
         assert_eq!(pins.link(), Path::new("/sys/fs/bpf/nat64/nat64/tc_link"));
+        assert_eq!(
+            pins.xdp_link("eth0.100"),
+            Path::new("/sys/fs/bpf/nat64/nat64/xdp_link_eth0.100")
+        );
     }
 
     #[test]

@@ -88,12 +88,12 @@ pub fn report(device: &str, shared: &WorkerShared) -> String {
         }
     }
     if let Some(tc) = &shared.tc {
-        match tc.counters() {
-            Ok(counters) => {
-                write_tc_lines(&mut out, &counters);
-            }
-            Err(err) => {
-                let _ = writeln!(out, "tc counters unreadable: {err:#}");
+        for (program, counters) in [("tc", tc.counters()), ("xdp", tc.xdp_counters())] {
+            match counters {
+                Ok(counters) => write_counter_lines(&mut out, program, &counters),
+                Err(err) => {
+                    let _ = writeln!(out, "{program} counters unreadable: {err:#}");
+                }
             }
         }
     }
@@ -120,9 +120,9 @@ pub fn report(device: &str, shared: &WorkerShared) -> String {
     out
 }
 
-fn write_tc_lines(out: &mut String, counters: &[(&str, u64)]) {
+fn write_counter_lines(out: &mut String, program: &str, counters: &[(&str, u64)]) {
     for (name, value) in counters {
-        let _ = writeln!(out, "tc {name} {value}");
+        let _ = writeln!(out, "{program} {name} {value}");
     }
 }
 
@@ -168,8 +168,14 @@ pub fn from_pins(device: &str, pins: &PinDir) -> Result<String> {
         "device {device}\ndatapath tc (no daemon running: from the maps pinned in {})\n",
         pins.dir().display()
     );
-    let counters = tc_maps::counters_of(&Map::PerCpuArray(open(names::TC_COUNTERS)?))?;
-    write_tc_lines(&mut out, &tc_maps::nonzero_outcomes(counters));
+    for (program, name) in [("tc", names::TC_COUNTERS), ("xdp", names::XDP_COUNTERS)] {
+        // An earlier build's pins may lack the XDP counters.
+        if program == "xdp" && !pins.map(name).exists() {
+            continue;
+        }
+        let counters = tc_maps::counters_of(&Map::PerCpuArray(open(name)?))?;
+        write_counter_lines(&mut out, program, &tc_maps::nonzero_outcomes(counters));
+    }
     let forward: HashMap<MapData, Ipv6HostKey, V6ToV4Mapping> =
         HashMap::try_from(Map::HashMap(open(names::V6_TO_V4)?))?;
     let mappings = forward.keys().filter(Result::is_ok).count() as u64;

@@ -1,7 +1,9 @@
 //! The kernel fast path on the `tun-device`: the `nat64_tc` program on the device's egress
 //! translates packets of hosts that have a mapping and redirects them into the device's
 //! ingress; the rest reach the TUN queue, where the workers (the slow path) translate them
-//! and enter new mappings into the program's maps before writing the packet back.
+//! and enter new mappings into the program's maps before writing the packet back. With
+//! `--iface`, the `nat64_xdp` program of the same object (same maps) runs on those
+//! interfaces too (see [`xdp_interfaces`]).
 
 use std::{
     net::{Ipv4Addr, Ipv6Addr},
@@ -16,20 +18,26 @@ use aya::{
     },
     Ebpf, EbpfLoader,
 };
-use nat64_common::maps::{names, MappingKind};
+use nat64_common::maps::{names, MappingKind, XdpForward};
 use tracing::{info, warn};
 
-use super::{kernel_mappings, pins::PinDir};
-use crate::{ebpf_object, pool::DynamicPool, tc_maps, translate::TranslatorConfig};
+use super::{kernel_mappings, pins::PinDir, xdp_interfaces};
+use crate::{
+    ebpf_object,
+    pool::DynamicPool,
+    tc_maps::{self, Targets},
+    translate::TranslatorConfig,
+};
 
 /// The loaded program and its maps; dropping it detaches the program unless its link is
 /// pinned.
 pub struct TcDatapath {
     ebpf: Mutex<Ebpf>,
-    ifindex: u32,
+    targets: Mutex<Targets>,
     pool: Option<(Ipv4Addr, u8)>,
     pins: Option<PinDir>,
     link: Mutex<Option<PinnedLink>>,
+    xdp: Mutex<Vec<xdp_interfaces::Attachment>>,
 }
 
 /// Loads `nat64_tc` with its maps for packets that start at the IP header (`l3_offset` 0 on
@@ -101,7 +109,7 @@ impl TcDatapath {
         let pool_net = pool
             .as_deref()
             .map(|p| (p.config().network(), p.config().prefix_len()));
-        tc_maps::write_config(&mut ebpf, translator, pool_net, ifindex)?;
+        tc_maps::write_config(&mut ebpf, translator, pool_net, Targets::tun(ifindex))?;
         tc_maps::write_clock(&mut ebpf, boot_time_ns())?;
         if reused {
             let found = tc_maps::host_mappings(&ebpf)?;
@@ -131,17 +139,53 @@ impl TcDatapath {
         let link = attach(&mut ebpf, device, pins.as_ref())?;
         Ok(Self {
             ebpf: Mutex::new(ebpf),
-            ifindex,
+            targets: Mutex::new(Targets::tun(ifindex)),
             pool: pool_net,
             pins,
             link: Mutex::new(link),
+            xdp: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Runs the XDP program on `interfaces` (name, ifindex), sending what it translates as
+    /// `forward` says. On error nothing is attached: the TC path serves alone.
+    pub fn attach_xdp(
+        &self,
+        translator: &TranslatorConfig,
+        interfaces: &[(String, u32)],
+        forward: XdpForward,
+    ) -> Result<Vec<(String, xdp_interfaces::AttachMode)>> {
+        let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        let attached = self.with(|ebpf| -> Result<_> {
+            xdp_interfaces::load_program(ebpf)?;
+            let ifindexes: Vec<u32> = interfaces.iter().map(|(_, i)| *i).collect();
+            tc_maps::write_xdp_devices(ebpf, &ifindexes)?;
+            let wanted = Targets {
+                xdp_forward: forward,
+                ..*targets
+            };
+            tc_maps::write_config(ebpf, translator, self.pool, wanted)?;
+            *targets = wanted;
+            if let Some(pins) = &self.pins {
+                xdp_interfaces::release_unnamed(pins, interfaces);
+            }
+            xdp_interfaces::attach_all(ebpf, interfaces, self.pins.as_ref())
+        })?;
+        let summary = attached
+            .iter()
+            .map(|a| (a.interface.clone(), a.mode))
+            .collect();
+        *self.xdp.lock().unwrap_or_else(|p| p.into_inner()) = attached;
+        Ok(summary)
     }
 
     /// Ends the kernel path. `keep`: the program stays attached through its pinned link and
     /// the maps stay pinned, so mapped hosts are translated until the next start takes over;
     /// otherwise the program is detached and the pins removed.
     pub fn stop(&self, keep: bool) {
+        for attachment in self.xdp.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            attachment.stop(keep);
+        }
         let link = self.link.lock().unwrap_or_else(|p| p.into_inner()).take();
         let Some(pins) = &self.pins else {
             return;
@@ -165,7 +209,8 @@ impl TcDatapath {
 
     /// A new translator configuration (SIGHUP's map-file): the kernel takes the same maps.
     pub fn reconfigure(&self, translator: &TranslatorConfig) -> Result<()> {
-        self.with(|ebpf| tc_maps::write_config(ebpf, translator, self.pool, self.ifindex))
+        let targets = *self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        self.with(|ebpf| tc_maps::write_config(ebpf, translator, self.pool, targets))
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Ebpf) -> R) -> R {
@@ -216,9 +261,23 @@ impl TcDatapath {
         }
     }
 
-    /// The program's counters that are not zero, by outcome name.
+    /// The TC program's counters that are not zero, by outcome name.
     pub fn counters(&self) -> Result<Vec<(&'static str, u64)>> {
         let values = self.with(|ebpf| tc_maps::tc_counters(ebpf))?;
+        Ok(tc_maps::nonzero_outcomes(values))
+    }
+
+    /// The XDP program's counters that are not zero; none when it is not attached.
+    pub fn xdp_counters(&self) -> Result<Vec<(&'static str, u64)>> {
+        if self
+            .xdp
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
+            return Ok(Vec::new());
+        }
+        let values = self.with(|ebpf| tc_maps::xdp_counters(ebpf))?;
         Ok(tc_maps::nonzero_outcomes(values))
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod masquerade;
 pub mod netlink;
+pub mod rp_filter;
 pub mod sysctl;
 
 use anyhow::Result;

@@ -173,6 +173,26 @@ impl Netlink {
         Ok(None)
     }
 
+    /// Whether an interface has any IPv4 address.
+    pub async fn has_ipv4_address(&self, ifindex: u32) -> Result<bool> {
+        let mut addresses = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(ifindex)
+            .execute();
+        while let Some(message) = addresses.try_next().await? {
+            if message
+                .attributes
+                .iter()
+                .any(|attr| matches!(attr, AddressAttribute::Address(IpAddr::V4(_))))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The MTU of an interface.
     pub async fn mtu_of(&self, ifindex: u32) -> Result<u32> {
         self.link_attribute(ifindex, "MTU", |attr| match attr {

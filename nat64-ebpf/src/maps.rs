@@ -1,11 +1,12 @@
-//! The maps the TC program reads (configuration, host tables, explicit mappings, filled by
-//! userspace) and writes (per-CPU outcome counters, last-use stamps in the host tables).
+//! The maps both programs read (configuration, host tables, explicit mappings, filled by
+//! userspace) and write (per-CPU outcome counters, last-use stamps in the host tables): one
+//! set, so a mapping the slow path enters serves the TC and the XDP program alike.
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, PerCpuArray},
+    maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, PerCpuArray},
 };
 use nat64_common::{
-    counters::TcOutcome,
+    counters::Outcome,
     maps::{
         ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, V4ToV6Mapping, V6ToV4Mapping, MAX_EAM,
         MAX_MAPPINGS,
@@ -38,10 +39,20 @@ static NAT64_EAM_V4: LpmTrie<[u8; 4], EamEntry> = LpmTrie::with_max_entries(MAX_
 #[map]
 static NAT64_CLOCK: Array<u64> = Array::with_max_entries(1, 0);
 
-/// Packets per [`TcOutcome`].
+/// Packets per [`Outcome`], TC program.
 #[map]
-static NAT64_TC_COUNTERS: PerCpuArray<u64> =
-    PerCpuArray::with_max_entries(TcOutcome::COUNT as u32, 0);
+pub static NAT64_TC_COUNTERS: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(Outcome::COUNT as u32, 0);
+
+/// Packets per [`Outcome`], XDP program.
+#[map]
+pub static NAT64_XDP_COUNTERS: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(Outcome::COUNT as u32, 0);
+
+/// The interfaces the XDP program runs on (ifindex → ifindex): `--xdp-forward direct`
+/// redirects only to these, whose drivers take XDP frames.
+#[map]
+pub static NAT64_XDP_DEVICES: DevMapHash = DevMapHash::with_max_entries(64, 0);
 
 #[inline(always)]
 pub fn config() -> Option<&'static ConfigBlock> {
@@ -49,8 +60,8 @@ pub fn config() -> Option<&'static ConfigBlock> {
 }
 
 #[inline(always)]
-pub fn count(outcome: TcOutcome) {
-    if let Some(slot) = NAT64_TC_COUNTERS.get_ptr_mut(outcome as u32) {
+pub fn count(counters: &PerCpuArray<u64>, outcome: Outcome) {
+    if let Some(slot) = counters.get_ptr_mut(outcome as u32) {
         // Per-CPU slot: no other writer.
         unsafe { *slot += 1 };
     }

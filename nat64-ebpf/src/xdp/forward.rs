@@ -1,0 +1,123 @@
+//! Where a translated frame goes: to the kernel stack (`--xdp-forward stack`), or straight
+//! out of the interface the route lookup names (`direct`), with the stack as the fallback
+//! whenever the lookup says it must help.
+use aya_ebpf::{
+    bindings::{
+        bpf_fib_lookup, xdp_action, BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH,
+        BPF_FIB_LKUP_RET_SUCCESS,
+    },
+    helpers::bpf_fib_lookup as fib_lookup,
+    programs::XdpContext,
+    EbpfContext as _,
+};
+use nat64_common::{
+    counters::Outcome,
+    maps::{ConfigBlock, XdpForward},
+};
+
+use super::{count, frame::Frame};
+use crate::maps::NAT64_XDP_DEVICES;
+
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
+
+/// Sends on the IPv4 packet whose header is `ip`.
+#[inline(always)]
+pub fn ipv4(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; 20]) -> u32 {
+    if cfg.xdp_forward != XdpForward::Direct as u8 {
+        return to_stack(Outcome::ForwardStack);
+    }
+    let mut params = lookup_params(ctx, AF_INET, ip[9]);
+    params.__bindgen_anon_1.tot_len = u16::from_be_bytes([ip[2], ip[3]]);
+    params.__bindgen_anon_2.tos = ip[1];
+    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]);
+    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes([ip[16], ip[17], ip[18], ip[19]]);
+    redirect(ctx, &mut params)
+}
+
+/// Sends on the IPv6 packet whose header is `ip`.
+#[inline(always)]
+pub fn ipv6(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; 40]) -> u32 {
+    if cfg.xdp_forward != XdpForward::Direct as u8 {
+        return to_stack(Outcome::ForwardStack);
+    }
+    let mut params = lookup_params(ctx, AF_INET6, ip[6]);
+    params.__bindgen_anon_1.tot_len = 40 + u16::from_be_bytes([ip[4], ip[5]]);
+    // Traffic class and flow label, without the version nibble.
+    params.__bindgen_anon_2.flowinfo = u32::from_ne_bytes([ip[0] & 0x0f, ip[1], ip[2], ip[3]]);
+    params.__bindgen_anon_3.ipv6_src = words(ip, 8);
+    params.__bindgen_anon_4.ipv6_dst = words(ip, 24);
+    redirect(ctx, &mut params)
+}
+
+#[inline(always)]
+fn lookup_params(ctx: &XdpContext, family: u8, l4_protocol: u8) -> bpf_fib_lookup {
+    // SAFETY: a plain C struct of integers and unions of integers; all zeroes is valid.
+    let mut params: bpf_fib_lookup = unsafe { core::mem::zeroed() };
+    params.family = family;
+    params.l4_protocol = l4_protocol;
+    params.ifindex = ctx.ingress_ifindex() as u32;
+    params
+}
+
+#[inline(always)]
+fn words(ip: &[u8; 40], at: usize) -> [u32; 4] {
+    let mut out = [0u32; 4];
+    for (i, w) in out.iter_mut().enumerate() {
+        let o = at + 4 * i;
+        *w = u32::from_ne_bytes([ip[o], ip[o + 1], ip[o + 2], ip[o + 3]]);
+    }
+    out
+}
+
+/// Looks the route up (neighbour included) and redirects through the device map.
+#[inline(always)]
+fn redirect(ctx: &XdpContext, params: &mut bpf_fib_lookup) -> u32 {
+    // SAFETY: the helper reads and writes `params`, which we own, of the size we pass.
+    let rc = unsafe {
+        fib_lookup(
+            ctx.as_ptr(),
+            params as *mut bpf_fib_lookup,
+            core::mem::size_of::<bpf_fib_lookup>() as i32,
+            0,
+        )
+    };
+    match rc {
+        r if r == i64::from(BPF_FIB_LKUP_RET_SUCCESS) => {}
+        r if r == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH) => {
+            return to_stack(Outcome::ForwardFibNoNeighbour)
+        }
+        r if r == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED) => {
+            return to_stack(Outcome::ForwardFibFragNeeded)
+        }
+        _ => return to_stack(Outcome::ForwardFibStack),
+    }
+    // Checked before the addresses change: a frame addressed to the neighbour would not be
+    // taken by our own stack any more.
+    if NAT64_XDP_DEVICES.get(params.ifindex).is_none() {
+        return to_stack(Outcome::ForwardNotXdpInterface);
+    }
+    let mut macs = [0u8; 12];
+    macs[..6].copy_from_slice(&params.dmac);
+    macs[6..].copy_from_slice(&params.smac);
+    if Frame(ctx).store(0, &macs).is_err() {
+        count(Outcome::DroppedHelperFailed);
+        return xdp_action::XDP_DROP;
+    }
+    match NAT64_XDP_DEVICES.redirect(params.ifindex, 0) {
+        Ok(action) => {
+            count(Outcome::ForwardRedirected);
+            action
+        }
+        Err(_) => {
+            count(Outcome::DroppedHelperFailed);
+            xdp_action::XDP_DROP
+        }
+    }
+}
+
+#[inline(always)]
+fn to_stack(outcome: Outcome) -> u32 {
+    count(outcome);
+    xdp_action::XDP_PASS
+}

@@ -1,0 +1,129 @@
+//! The XDP fast path on the physical interfaces (`--iface`): translates the frames of mapped
+//! hosts before the kernel allocates an skb, with the same decisions as the TC program (the
+//! shared `translate` module), and sends them on (see `forward`). Every other frame passes
+//! untouched to the stack, and from there to the TC path and the slow path.
+mod forward;
+mod frame;
+
+use aya_ebpf::{
+    bindings::xdp_action,
+    helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail},
+    programs::XdpContext,
+};
+use nat64_common::{counters::Outcome, maps::ConfigBlock};
+
+use crate::{
+    maps,
+    translate::{
+        be16, checksum_offset, four_to_six, six_to_four, Packet, Plan, ETH_P_IP, ETH_P_IPV6,
+    },
+};
+use frame::{Frame, ETHERTYPE_OFFSET, ETH_HEADER_LEN};
+
+const ETH_P_8021Q: u16 = 0x8100;
+const ETH_P_8021AD: u16 = 0x88a8;
+
+/// The XDP action for a frame, counted.
+#[inline(always)]
+pub fn handle(ctx: &XdpContext) -> u32 {
+    let Some(cfg) = maps::config().filter(|c| c.tun_ifindex != 0) else {
+        return pass(Outcome::PassNotConfigured);
+    };
+    let Ok(ethertype) = Frame(ctx).load::<2>(ETHERTYPE_OFFSET) else {
+        return pass(Outcome::PassTruncated);
+    };
+    match be16(ethertype) {
+        ETH_P_IPV6 => six_to_four(ctx, cfg),
+        ETH_P_IP => four_to_six(ctx, cfg),
+        ETH_P_8021Q | ETH_P_8021AD => pass(Outcome::PassLinkLayer),
+        _ => pass(Outcome::PassNotIp),
+    }
+}
+
+// One BPF subprogram per direction, as in the TC program: each has its own stack frame.
+#[inline(never)]
+fn six_to_four(ctx: &XdpContext, cfg: &ConfigBlock) -> u32 {
+    let plan = match six_to_four::plan(&Frame(ctx), ETH_HEADER_LEN, cfg) {
+        Ok(plan) => plan,
+        Err(outcome) => return pass(outcome),
+    };
+    let header = plan.header;
+    match apply(ctx, plan, ETH_P_IP) {
+        Ok(()) => forward::ipv4(ctx, cfg, &header),
+        Err(outcome) => refuse(outcome),
+    }
+}
+
+#[inline(never)]
+fn four_to_six(ctx: &XdpContext, cfg: &ConfigBlock) -> u32 {
+    let destinations = four_to_six::Destinations::Mapped;
+    let plan = match four_to_six::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, destinations) {
+        Ok(plan) => plan,
+        Err(outcome) => return pass(outcome),
+    };
+    let header = plan.header;
+    match apply(ctx, plan, ETH_P_IPV6) {
+        Ok(()) => forward::ipv6(ctx, cfg, &header),
+        Err(outcome) => refuse(outcome),
+    }
+}
+
+/// Rewrites the frame as `plan` says: the IP header grows or shrinks by 20 bytes, so the
+/// frame's head moves and the Ethernet header is written anew in front of the new one.
+#[inline(always)]
+fn apply<const H: usize>(ctx: &XdpContext, plan: Plan<H>, ethertype: u16) -> Result<(), Outcome> {
+    let frame = Frame(ctx);
+    let macs: [u8; 12] = frame.load(0)?;
+    if plan.trailer != 0 {
+        // Ethernet padding: only the IP packet is translated.
+        // SAFETY: the helper checks the context and the delta.
+        if unsafe { bpf_xdp_adjust_tail(ctx.ctx, -(plan.trailer as i32)) } != 0 {
+            return Err(Outcome::PassTruncated);
+        }
+    }
+    // The old IP header is 60 - H bytes long (20 or 40).
+    let delta = 60 - 2 * H as i32;
+    // SAFETY: as above; on failure the frame is unchanged.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) } != 0 {
+        return Err(Outcome::PassChangeProtoFailed);
+    }
+    // From here on the frame has changed: any failure drops it.
+    let frame = Frame(ctx);
+    let changed = |_| Outcome::DroppedHelperFailed;
+    frame.store(0, &macs)?;
+    frame.store(ETHERTYPE_OFFSET, &ethertype.to_be_bytes())?;
+    frame.store(ETH_HEADER_LEN, &plan.header)?;
+    let l4 = ETH_HEADER_LEN + H;
+    if plan.is_icmp() {
+        frame.store(l4, &[plan.icmp_type])?;
+    }
+    let at = l4 + checksum_offset(plan.proto);
+    let check: [u8; 2] = frame.load(at).map_err(changed)?;
+    frame.store(at, &plan.new_checksum(be16(check)).to_be_bytes())?;
+    plan.last_use.stamp();
+    count(plan.outcome);
+    Ok(())
+}
+
+#[inline(always)]
+fn count(outcome: Outcome) {
+    maps::count(&maps::NAT64_XDP_COUNTERS, outcome);
+}
+
+/// Not translated: the frame goes on unchanged.
+#[inline(always)]
+fn pass(outcome: Outcome) -> u32 {
+    count(outcome);
+    xdp_action::XDP_PASS
+}
+
+/// The translation failed: unchanged frames go on, changed ones are dropped.
+#[inline(always)]
+fn refuse(outcome: Outcome) -> u32 {
+    count(outcome);
+    if outcome == Outcome::DroppedHelperFailed {
+        xdp_action::XDP_DROP
+    } else {
+        xdp_action::XDP_PASS
+    }
+}

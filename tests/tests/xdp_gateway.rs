@@ -1,0 +1,214 @@
+//! The XDP datapath between real namespaces: `nat64 run --iface eth0 --iface eth1` runs
+//! `nat64_xdp` natively on the gateway's veths (the mode read back from the kernel) and
+//! carries ping, UDP and TCP in both forward modes:
+//!
+//! - `stack`: XDP translates the clients' packets and hands them to the stack, which
+//!   masquerades them; the replies come back through the TC path;
+//! - `direct`: the pool is routed to the gateway (no NAT44); XDP translates both ways and
+//!   sends the frames straight out of the interface the route lookup names.
+//!
+//! Senders' veths compute checksums in software here (`tx off`): XDP cannot tell a partial
+//! checksum, which only local senders produce, from a complete one, as a wire delivers.
+
+use nat64_tests::{
+    gateway_bed::{self, GatewayBed, SERVER_VIA_PREFIX},
+    privileges::require_root,
+    tempdir::TempDir,
+};
+
+const ECHO_PORT: u16 = 7777;
+/// Routed to the gateway in direct mode.
+const ROUTED_POOL: &str = "198.51.100.0/24";
+
+/// A bed whose client and server send complete checksums, and whose veths accept frames
+/// the gateway redirects out of its own (a veth hands XDP frames only to a peer with NAPI,
+/// which GRO turns on).
+fn xdp_bed() -> GatewayBed {
+    let bed = GatewayBed::new().expect("namespaces");
+    for (ns, dev) in [(&bed.client, "c0"), (&bed.server, "s0")] {
+        ns.exec(&["ethtool", "-K", dev, "tx", "off", "gro", "on"])
+            .expect("ethtool");
+    }
+    bed
+}
+
+fn start(bed: &mut GatewayBed, data: &TempDir, extra: &[&str]) {
+    let data = data.path().to_str().expect("UTF-8").to_owned();
+    let mut args = vec![
+        "run",
+        "--iface",
+        "eth0",
+        "--iface",
+        "eth1",
+        "--prefix",
+        gateway_bed::PREFIX,
+        "--datapath",
+        "tc",
+        "--data-dir",
+        &data,
+    ];
+    args.extend_from_slice(extra);
+    // Until its log says it serves: XDP is attached after the routes are in place.
+    bed.restart_gateway(&args).expect("gateway starts");
+}
+
+/// Native XDP on `dev`, as the kernel reports it (`ip` says `xdpgeneric` for generic mode).
+fn assert_native_xdp(bed: &GatewayBed, dev: &str) {
+    let out = bed
+        .gateway
+        .exec(&["ip", "-d", "link", "show", "dev", dev])
+        .expect("ip link");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("prog/xdp ") && !text.contains("xdpgeneric"),
+        "{dev} has no native XDP program:\n{text}"
+    );
+}
+
+fn ping_and_echo(bed: &GatewayBed) {
+    let ping = bed
+        .client
+        .command("ping")
+        .args(["-c", "20", "-i", "0.05", "-W", "2", SERVER_VIA_PREFIX])
+        .output()
+        .expect("ping runs");
+    assert!(
+        String::from_utf8_lossy(&ping.stdout).contains(" 0% packet loss"),
+        "ping through XDP: {}\n{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        bed.gateway.last_child_output(),
+        gateway_bed::stats(bed, &[]).unwrap_or_else(|e| format!("{e:#}"))
+    );
+    gateway_bed::assert_echoes(bed, SERVER_VIA_PREFIX, ECHO_PORT, &[64, 1200, 20_000]);
+}
+
+fn stop(bed: &mut GatewayBed) -> String {
+    let gateway = bed.gateway.last_child().expect("gateway");
+    let status = gateway_bed::terminate(gateway, std::time::Duration::from_secs(10))
+        .expect("stops on SIGTERM");
+    let log = bed.gateway.last_child_output();
+    assert!(status.success(), "{status}:\n{log}");
+    log
+}
+
+fn stat(report: &str, key: &str) -> u64 {
+    gateway_bed::stat(report, key).unwrap_or(0)
+}
+
+#[test]
+fn xdp_translates_and_hands_packets_to_the_stack() {
+    if !require_root("xdp_translates_and_hands_packets_to_the_stack") {
+        return;
+    }
+    let mut bed = xdp_bed();
+    // Strict reverse-path filtering, as some distributions ship it: the stack would drop what
+    // XDP translated on eth0, which has no IPv4 address; the gateway must turn it off there
+    // (and only there).
+    bed.gateway
+        .exec(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1"])
+        .expect("sysctl");
+    gateway_bed::spawn_echo_server(&mut bed.server, ECHO_PORT).expect("echo server");
+    let data = TempDir::new("xdp-stack").expect("data-dir");
+    start(&mut bed, &data, &[]);
+    assert_native_xdp(&bed, "eth0");
+    assert_native_xdp(&bed, "eth1");
+
+    ping_and_echo(&bed);
+    let report = gateway_bed::stats(&bed, &[]).expect("stats");
+    // The first echo request goes through the slow path (it creates the mapping); the rest
+    // are translated in the driver and passed to the stack, which masquerades them.
+    assert!(
+        stat(&report, "xdp translated_v6_to_v4_icmp ") >= 15,
+        "requests translated by XDP:\n{report}"
+    );
+    assert!(
+        stat(&report, "xdp translated_v6_to_v4_udp ") > 0,
+        "{report}"
+    );
+    assert!(
+        stat(&report, "xdp translated_v6_to_v4_tcp ") > 0,
+        "{report}"
+    );
+    assert!(stat(&report, "xdp forward_stack ") > 0, "{report}");
+    assert_eq!(stat(&report, "xdp forward_redirected "), 0, "{report}");
+    // Replies reach the masquerade address; conntrack turns them back to the pool address,
+    // which is routed into the TUN device: the TC path translates them.
+    assert!(
+        stat(&report, "tc translated_v4_to_v6_icmp ") >= 15,
+        "replies translated by TC:\n{report}"
+    );
+
+    let log = stop(&mut bed);
+    assert!(log.contains("XDP on eth0: native mode"), "{log}");
+    assert!(log.contains("rp_filter off on eth0"), "{log}");
+    for (key, before) in [("all", "1"), ("eth0", "0"), ("eth1", "0"), ("default", "0")] {
+        let rp = bed
+            .gateway
+            .exec(&["sysctl", "-n", &format!("net.ipv4.conf.{key}.rp_filter")])
+            .expect("sysctl");
+        assert_eq!(
+            String::from_utf8_lossy(&rp.stdout).trim(),
+            before,
+            "the stop puts rp_filter back on {key}"
+        );
+    }
+    let link = bed
+        .gateway
+        .exec(&["ip", "-d", "link", "show", "dev", "eth0"])
+        .expect("ip link");
+    assert!(
+        !String::from_utf8_lossy(&link.stdout).contains("prog/xdp"),
+        "the stop detaches XDP"
+    );
+}
+
+#[test]
+fn xdp_direct_forwards_both_ways_without_the_stack() {
+    if !require_root("xdp_direct_forwards_both_ways_without_the_stack") {
+        return;
+    }
+    let mut bed = xdp_bed();
+    // The pool is routed to the gateway: no NAT44 anywhere.
+    bed.server
+        .exec(&["ip", "route", "add", ROUTED_POOL, "via", "192.0.2.1"])
+        .expect("route to the pool");
+    gateway_bed::spawn_echo_server(&mut bed.server, ECHO_PORT).expect("echo server");
+    let data = TempDir::new("xdp-direct").expect("data-dir");
+    start(
+        &mut bed,
+        &data,
+        &["--pool", ROUTED_POOL, "--xdp-forward", "direct"],
+    );
+    assert_native_xdp(&bed, "eth0");
+    assert_native_xdp(&bed, "eth1");
+
+    ping_and_echo(&bed);
+    let report = gateway_bed::stats(&bed, &[]).expect("stats");
+    for key in [
+        "xdp translated_v6_to_v4_icmp ",
+        "xdp translated_v4_to_v6_icmp ",
+    ] {
+        assert!(stat(&report, key) >= 15, "{key}:\n{report}");
+    }
+    for key in [
+        "xdp translated_v6_to_v4_udp ",
+        "xdp translated_v4_to_v6_udp ",
+        "xdp translated_v6_to_v4_tcp ",
+        "xdp translated_v4_to_v6_tcp ",
+    ] {
+        assert!(stat(&report, key) > 0, "{key}:\n{report}");
+    }
+    assert!(
+        stat(&report, "xdp forward_redirected ") >= 30,
+        "frames sent straight out:\n{report}"
+    );
+    assert_eq!(stat(&report, "xdp forward_stack "), 0, "{report}");
+    // The replies never met the TC program: XDP on eth1 translated them first.
+    assert_eq!(stat(&report, "tc translated_v4_to_v6_icmp "), 0, "{report}");
+
+    let log = stop(&mut bed);
+    assert!(
+        log.contains("is routed to this box and not masqueraded"),
+        "{log}"
+    );
+}
