@@ -46,7 +46,8 @@ fn main() -> Result<()> {
         g.unavailable(&nat64)
     });
     let mut measured = Vec::new();
-    let mut nat64_workers = String::new();
+    // What the daemon chose (workers, XDP attach mode), from its log.
+    let mut gateway_notes = Vec::new();
     for gateway in rows {
         // A fresh bed per row: nothing one gateway left behind (routes, conntrack, nft)
         // reaches the next.
@@ -88,21 +89,20 @@ fn main() -> Result<()> {
                 rates,
             });
         }
-        if gateway == Gateway::Nat64Tun {
-            nat64_workers = gateways::log(&bed)
-                .lines()
-                .find(|l| l.contains("worker(s)"))
-                .map(|l| strip_ansi(l.trim()))
-                .unwrap_or_default();
+        if let Some(line) = gateway
+            .log_marker()
+            .and_then(|marker| gateways::log_line(&bed, marker))
+        {
+            gateway_notes.push(format!("{}: {line}", gateway.label()));
         }
     }
-    publish(&measured, &settings, &nat64_workers, &left_out)
+    publish(&measured, &settings, &gateway_notes, &left_out)
 }
 
 fn publish(
     measured: &[Measured],
     settings: &Settings,
-    nat64_workers: &str,
+    gateway_notes: &[String],
     left_out: &[String],
 ) -> Result<()> {
     let mut table = Table::new(
@@ -223,8 +223,8 @@ fn publish(
             ));
         }
     }
-    if !nat64_workers.is_empty() {
-        table.note(&format!("nat64: {nat64_workers}"));
+    for line in gateway_notes {
+        table.note(line);
     }
     let path = table.publish("throughput.txt")?;
     let svg = plot::bar_chart("packets per second through the gateway (Mpps)", &groups);
@@ -261,23 +261,4 @@ fn goal_line(
 
 fn humantime(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
-}
-
-/// The gateway's log is coloured; the table is plain text.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // CSI: ESC [ parameters final-letter
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

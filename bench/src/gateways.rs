@@ -107,6 +107,15 @@ impl Gateway {
         }
     }
 
+    /// What to quote from the row's log: the workers it chose, how XDP is attached.
+    pub fn log_marker(self) -> Option<&'static str> {
+        match self.nat64()? {
+            Datapath::Tun => Some("worker(s)"),
+            Datapath::Tc => None,
+            Datapath::Xdp(_) => Some("XDP on"),
+        }
+    }
+
     /// The program the bed puts on the gateway's `eth0`.
     pub fn gateway_xdp(self) -> GatewayXdp {
         match (self, self.nat64()) {
@@ -211,9 +220,36 @@ fn start_tayga(bed: &mut Testbed) -> Result<Running> {
     })
 }
 
-/// The gateway's log so far (for the report: workers and queues it chose).
+/// The gateway's log so far.
 pub fn log(bed: &Testbed) -> String {
     bed.gateway.last_child_output()
+}
+
+/// The first line of the gateway's log containing `marker`, plain text, for the report.
+pub fn log_line(bed: &Testbed, marker: &str) -> Option<String> {
+    log(bed)
+        .lines()
+        .find(|l| l.contains(marker))
+        .map(|l| strip_ansi(l.trim()))
+}
+
+/// The log is coloured; the tables are plain text.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The translators' processes stay off the generator's core, which the generator's busy

@@ -187,7 +187,7 @@ fn has_xdp(bed: &Testbed, interface: &str) -> Result<bool> {
     let out = bed
         .gateway
         .exec(&["ip", "-details", "link", "show", "dev", interface])?;
-    Ok(String::from_utf8_lossy(&out.stdout).contains("xdp"))
+    Ok(String::from_utf8_lossy(&out.stdout).contains("prog/xdp"))
 }
 
 /// The dynamic mapping count of the daemon running in `gateway`, as `nat64 stats` prints it.
