@@ -53,6 +53,7 @@ fn main() -> Result<()> {
             d.unavailable(&nat64)
         });
     let mut goals = Vec::new();
+    let mut notes = Vec::new();
     for datapath in datapaths {
         let label = datapath.label();
         let mut bed = Testbed::with(datapath.gateway_xdp(), SinkXdp::Pass)?;
@@ -80,8 +81,9 @@ fn main() -> Result<()> {
         cells.push(mappings.to_string());
         table.row(cells);
         goals.push((label, quantile(&latencies.first, 0.99)));
+        notes.extend(gateways::datapath_line(&bed).map(|line| format!("{label}: {line}")));
     }
-    for line in &left_out {
+    for line in notes.iter().chain(&left_out) {
         table.note(line);
     }
     table.note("install = first-packet figure less the second packet's (the same hosts, mapping in place).");

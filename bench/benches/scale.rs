@@ -61,6 +61,8 @@ struct Outcome {
     maps: Vec<OpenMap>,
     rss_growth: i64,
     sweep: Sweep,
+    /// The daemon's start-up line on its datapath.
+    datapath_line: Option<String>,
 }
 
 struct Fill {
@@ -174,6 +176,7 @@ fn run(nat64: &FsPath, datapath: Datapath, settings: &Settings) -> Result<Outcom
         maps,
         rss_growth,
         sweep,
+        datapath_line: gateways::datapath_line(&bed),
     })
 }
 
@@ -327,8 +330,12 @@ fn publish(outcomes: &[Outcome], left_out: &[String]) -> Result<()> {
         MAINTENANCE.as_secs()
     ));
     expiry_table.note("Rates from the sink's counters sampled every ~20 ms; worst 100 ms = the lowest rate over any 100 ms span (the whole sweep when it is shorter).");
-    for line in left_out {
-        expiry_table.note(line);
+    let datapath_lines = outcomes.iter().filter_map(|o| {
+        let line = o.datapath_line.as_ref()?;
+        Some(format!("{}: {line}", o.datapath.label()))
+    });
+    for line in datapath_lines.chain(left_out.iter().cloned()) {
+        expiry_table.note(&line);
     }
     expiry_table.note("");
     for goal in &goals {

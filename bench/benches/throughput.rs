@@ -90,8 +90,9 @@ fn main() -> Result<()> {
             });
         }
         if let Some(line) = gateway
-            .log_marker()
-            .and_then(|marker| gateways::log_line(&bed, marker))
+            .is_nat64()
+            .then(|| gateways::datapath_line(&bed))
+            .flatten()
         {
             gateway_notes.push(format!("{}: {line}", gateway.label()));
         }

@@ -107,13 +107,8 @@ impl Gateway {
         }
     }
 
-    /// What to quote from the row's log: the workers it chose, how XDP is attached.
-    pub fn log_marker(self) -> Option<&'static str> {
-        match self.nat64()? {
-            Datapath::Tun => Some("worker(s)"),
-            Datapath::Tc => None,
-            Datapath::Xdp(_) => Some("XDP on"),
-        }
+    pub fn is_nat64(self) -> bool {
+        self.nat64().is_some()
     }
 
     /// The program the bed puts on the gateway's `eth0`.
@@ -225,12 +220,13 @@ pub fn log(bed: &Testbed) -> String {
     bed.gateway.last_child_output()
 }
 
-/// The first line of the gateway's log containing `marker`, plain text, for the report.
-pub fn log_line(bed: &Testbed, marker: &str) -> Option<String> {
-    log(bed)
-        .lines()
-        .find(|l| l.contains(marker))
-        .map(|l| strip_ansi(l.trim()))
+/// nat64's start-up line on the datapath it runs (workers, XDP attach modes), from its log,
+/// plain text without the timestamp.
+pub fn datapath_line(bed: &Testbed) -> Option<String> {
+    log(bed).lines().map(strip_ansi).find_map(|line| {
+        let at = line.find(" datapath ")?;
+        Some(line[at + 1..].trim().to_owned())
+    })
 }
 
 /// The log is coloured; the tables are plain text.

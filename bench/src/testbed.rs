@@ -1,13 +1,15 @@
-//! Three namespaces joined by veth, plus a direct generator–sink pair for the ceiling:
+//! Three namespaces joined by veth, plus a direct generator–sink pair (what the generator
+//! reaches with no gateway at all):
 //!
 //! ```text
 //! gen g0 ──────── eth0 2001:db8:1::1/64 [gateway] eth1 192.0.2.1/24 2001:db8:2::1/64 ──── s0 sink
 //! gen g1 ──────────────────────────────────────────────────────────────────────────────── s1 sink
 //! ```
 //!
-//! The generator needs no addresses (it crafts its frames). The sink drops everything in XDP,
-//! ARP and ND included, so the gateway knows its neighbour statically. The gateway's `eth0`
-//! runs an XDP program (by default an XDP_PASS one), without which a veth refuses frames its
+//! The generator needs no addresses (it crafts its frames). The sink drops everything in XDP
+//! (unless a bench passes `s0`'s frames to its stack to timestamp them), ARP and ND included,
+//! so the gateway knows its neighbour statically. The gateway's `eth0` runs an XDP program
+//! (an XDP_PASS one unless the row brings its own), without which a veth refuses frames its
 //! peer XDP-transmits; likewise the sink's `s0` for frames the gateway XDP-redirects.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -65,11 +67,7 @@ pub struct Path {
 }
 
 impl Testbed {
-    /// The throughput bed: XDP_PASS on the gateway's `eth0`, the counting sink.
-    pub fn new() -> Result<Self> {
-        Self::with(GatewayXdp::Pass, SinkXdp::Count)
-    }
-
+    /// The bed with `gateway_xdp` on the gateway's `eth0` and `sink_xdp` on the sink's `s0`.
     pub fn with(gateway_xdp: GatewayXdp, sink_xdp: SinkXdp) -> Result<Self> {
         let generator = Netns::new("bgen")?;
         let gateway = Netns::new("bgw")?;
