@@ -2,7 +2,7 @@
 //! `bench/src/generator.rs` and `bench/src/sink.rs` (index constants, u64 words).
 use aya_ebpf::{
     bindings::xdp_action,
-    helpers::bpf_ktime_get_ns,
+    helpers::{bpf_ktime_get_ns, bpf_redirect},
     macros::{classifier, map, xdp},
     maps::{Array, PerCpuArray},
     programs::{TcContext, XdpContext},
@@ -17,6 +17,9 @@ const CFG_FLOWS: usize = 3;
 const CFG_BASE_PORT: usize = 4;
 /// The UDP checksum of the template, valid for source port CFG_BASE_PORT.
 const CFG_TEMPLATE_CSUM: usize = 5;
+/// Distinct IPv6 sources, sent round-robin: the template's source plus 0..hosts in its last
+/// 32 bits; 0 or 1 leaves the source alone.
+const CFG_HOSTS: usize = 6;
 
 const STATE_NEXT_NS: usize = 0;
 const STATE_SENT: usize = 1;
@@ -25,6 +28,8 @@ const STATE_SENT: usize = 1;
 const TEMPLATE_WORDS: usize = 8;
 const UDP_SOURCE_PORT_OFFSET: usize = 14 + 40;
 const UDP_CHECKSUM_OFFSET: usize = 14 + 40 + 6;
+/// The last 32 bits of the IPv6 source address, as two 16-bit checksum words.
+const SOURCE_LOW_OFFSET: usize = 14 + 8 + 12;
 /// After a stall (the CPU taken away) the generator catches up at most this many packets in
 /// a burst, so a trial never turns into a line-rate burst that overflows the veth ring.
 const MAX_CATCH_UP: u64 = 32;
@@ -35,6 +40,11 @@ static GEN_CONFIG: Array<[u64; 8]> = Array::with_max_entries(1, 0);
 static GEN_STATE: Array<[u64; 2]> = Array::with_max_entries(1, 0);
 #[map]
 static GEN_TEMPLATE: Array<[u64; TEMPLATE_WORDS]> = Array::with_max_entries(1, 0);
+
+/// Where `bench_xdp_forward` sends frames: bytes 0..12 the new Ethernet destination and
+/// source, 12..16 the egress ifindex (native-endian). Mirrored in `bench/src/forwarder.rs`.
+#[map]
+static FORWARD_TO: Array<[u8; 16]> = Array::with_max_entries(1, 0);
 
 /// Per-CPU counts of what reached the sink: translated IPv4 UDP, IPv6 UDP, anything else.
 #[map]
@@ -81,12 +91,31 @@ pub fn bench_generate(ctx: XdpContext) -> u32 {
         unsafe { ((data + i * 8) as *mut u64).write_unaligned(*word) };
     }
 
-    // Spread over `flows` source ports so RSS/RPS and TUN queue hashing see many flows; the
-    // checksum follows the port by one's-complement addition (RFC 1624).
+    // Spread over `flows` source ports so RSS/RPS and TUN queue hashing see many flows, and
+    // over `hosts` source addresses so the gateway holds that many mappings; the checksum
+    // follows both by one's-complement arithmetic (RFC 1624), never recomputed.
+    let sent = state[STATE_SENT];
     let flows = config[CFG_FLOWS].max(1);
-    let offset = (state[STATE_SENT] % flows) as u32;
+    let offset = (sent % flows) as u32;
     let port = config[CFG_BASE_PORT] as u32 + offset;
     let mut sum = (!(config[CFG_TEMPLATE_CSUM] as u16)) as u32 + offset;
+    let hosts = config[CFG_HOSTS];
+    if hosts > 1 {
+        // SAFETY: within the template, bounds checked above.
+        let (old_high, old_low) = unsafe {
+            (
+                u16::from_be(((data + SOURCE_LOW_OFFSET) as *const u16).read_unaligned()),
+                u16::from_be(((data + SOURCE_LOW_OFFSET + 2) as *const u16).read_unaligned()),
+            )
+        };
+        let source = ((old_high as u32) << 16 | old_low as u32).wrapping_add((sent % hosts) as u32);
+        let (new_high, new_low) = ((source >> 16) as u16, source as u16);
+        sum += (!old_high) as u32 + new_high as u32 + (!old_low) as u32 + new_low as u32;
+        unsafe {
+            ((data + SOURCE_LOW_OFFSET) as *mut u16).write_unaligned(new_high.to_be());
+            ((data + SOURCE_LOW_OFFSET + 2) as *mut u16).write_unaligned(new_low.to_be());
+        }
+    }
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
     let mut checksum = !(sum as u16);
@@ -130,6 +159,37 @@ pub fn bench_sink(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn bench_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
+}
+
+/// On the gateway's ingress veth in place of `bench_pass`: what a gateway costs that does no
+/// translation at all, only the XDP receive and a redirect out of the other veth — the
+/// ceiling an XDP translator can approach. IPv6 UDP only; anything else (ND, MLD) goes to the
+/// stack as with `bench_pass`.
+#[xdp]
+pub fn bench_xdp_forward(ctx: XdpContext) -> u32 {
+    let data = ctx.data();
+    if data + 14 + 40 > ctx.data_end() {
+        return xdp_action::XDP_PASS;
+    }
+    // SAFETY: bounds checked above for the Ethernet and IPv6 headers.
+    let ethertype = u16::from_be(unsafe { *((data + 12) as *const u16) });
+    let next_header = unsafe { *((data + 14 + 6) as *const u8) };
+    if ethertype != 0x86dd || next_header != 17 {
+        return xdp_action::XDP_PASS;
+    }
+    let Some(to) = FORWARD_TO.get(0) else {
+        return xdp_action::XDP_ABORTED;
+    };
+    let ifindex = u32::from_ne_bytes([to[12], to[13], to[14], to[15]]);
+    if ifindex == 0 {
+        return xdp_action::XDP_ABORTED;
+    }
+    for (i, byte) in to[..12].iter().enumerate() {
+        // SAFETY: within the Ethernet header checked above.
+        unsafe { *((data + i) as *mut u8) = *byte };
+    }
+    // SAFETY: a helper call with a plain ifindex; it returns the XDP action.
+    unsafe { bpf_redirect(ifindex, 0) as u32 }
 }
 
 #[panic_handler]

@@ -26,7 +26,26 @@ impl UdpFrame {
         source: Ipv6Addr,
         destination: Ipv6Addr,
     ) -> Self {
-        assert!(frame_len >= ETHERNET_LEN + IPV6_LEN + UDP_LEN + 2);
+        Self::with_payload(
+            frame_len,
+            source_mac,
+            destination_mac,
+            source,
+            destination,
+            &[],
+        )
+    }
+
+    /// As [`UdpFrame::new`], the payload starting with `payload` (zeros after it).
+    pub fn with_payload(
+        frame_len: usize,
+        source_mac: [u8; 6],
+        destination_mac: [u8; 6],
+        source: Ipv6Addr,
+        destination: Ipv6Addr,
+        payload: &[u8],
+    ) -> Self {
+        assert!(frame_len >= ETHERNET_LEN + IPV6_LEN + UDP_LEN + payload.len().max(2));
         let udp_len = frame_len - ETHERNET_LEN - IPV6_LEN;
         let mut bytes = vec![0u8; frame_len];
         bytes[0..6].copy_from_slice(&destination_mac);
@@ -43,6 +62,7 @@ impl UdpFrame {
         bytes[udp..udp + 2].copy_from_slice(&BASE_SOURCE_PORT.to_be_bytes());
         bytes[udp + 2..udp + 4].copy_from_slice(&DESTINATION_PORT.to_be_bytes());
         bytes[udp + 4..udp + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        bytes[udp + UDP_LEN..udp + UDP_LEN + payload.len()].copy_from_slice(payload);
         let udp_checksum = udp6_checksum(&source, &destination, &bytes[udp..]);
         bytes[udp + 6..udp + 8].copy_from_slice(&udp_checksum.to_be_bytes());
         Self {

@@ -1,20 +1,24 @@
 //! What forwards between generator and sink, one per table row: nothing but the sink itself
-//! (the generator's ceiling), the kernel's plain IPv6 forwarding, TAYGA 0.9.2 and `nat64` on
-//! its TUN datapath. The translators both masquerade the pool out of `eth1`, as a TAYGA site
-//! does, so conntrack and NAT44 cost the same on both rows.
+//! (the generator's ceiling), the kernel's plain IPv6 forwarding, an XDP program that only
+//! redirects (the ceiling of an XDP gateway), TAYGA 0.9.2 and `nat64` on its TUN, TC and XDP
+//! datapaths. The translators masquerade the pool out of `eth1`, as a TAYGA site does, so
+//! conntrack and NAT44 cost the same on those rows; XDP direct forwarding has no NAT44.
 
 use std::{
     net::Ipv6Addr,
     path::{Path as FsPath, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
-use nat64_tests::tempdir::TempDir;
+use nat64_tests::{bpffs::BpfFs, tempdir::TempDir};
 
 use crate::{
+    nat64_daemon::{self, Datapath, XdpForward},
     sink::Arrival,
-    testbed::{exec, gateway_cpus_mask, Path, Testbed, POOL, PREFIX, SINK_V6, SINK_VIA_PREFIX},
+    testbed::{
+        exec, gateway_cpus_mask, GatewayXdp, Path, Testbed, POOL, PREFIX, SINK_V6, SINK_VIA_PREFIX,
+    },
 };
 
 /// Debian's TAYGA, the program nat64 replaces.
@@ -25,51 +29,103 @@ pub enum Gateway {
     /// Generator straight into the sink: what the generator itself reaches.
     GeneratorCeiling,
     PlainIpv6Forwarding,
+    /// An XDP program on the gateway that rewrites the Ethernet header and redirects out of
+    /// `eth1`, no translation: the ceiling of an XDP gateway in this bed.
+    XdpRedirect,
     Tayga,
     Nat64Tun,
     /// The kernel path: the TC program on the TUN device's egress.
     Nat64Tc,
+    Nat64XdpStack,
+    Nat64XdpDirect,
 }
 
 /// A started gateway; its process dies with the namespace, its files with the directory.
 pub struct Running {
     /// The process whose CPU time is charged to the row.
     pub pid: Option<u32>,
-    _dir: Option<TempDir>,
+    pub(crate) _dir: Option<TempDir>,
+    /// Unmounted after the process is gone (it is killed with the namespace).
+    pub(crate) _pins: Option<BpfFs>,
 }
 
 impl Gateway {
-    pub const ALL: [Gateway; 5] = [
+    pub const ALL: [Gateway; 8] = [
         Gateway::GeneratorCeiling,
         Gateway::PlainIpv6Forwarding,
+        Gateway::XdpRedirect,
         Gateway::Tayga,
         Gateway::Nat64Tun,
         Gateway::Nat64Tc,
+        Gateway::Nat64XdpStack,
+        Gateway::Nat64XdpDirect,
     ];
 
     pub fn label(self) -> &'static str {
         match self {
-            Gateway::GeneratorCeiling => "generator -> sink (ceiling)",
+            Gateway::GeneratorCeiling => "generator -> sink (no gateway)",
             Gateway::PlainIpv6Forwarding => "kernel IPv6 forwarding",
+            Gateway::XdpRedirect => "XDP redirect only (ceiling)",
             Gateway::Tayga => "TAYGA 0.9.2 (TUN)",
-            Gateway::Nat64Tun => "nat64 TUN",
-            Gateway::Nat64Tc => "nat64 TC",
+            _ => self.nat64().map_or("", Datapath::label),
         }
+    }
+
+    /// The datapath of a nat64 row.
+    fn nat64(self) -> Option<Datapath> {
+        match self {
+            Gateway::Nat64Tun => Some(Datapath::Tun),
+            Gateway::Nat64Tc => Some(Datapath::Tc),
+            Gateway::Nat64XdpStack => Some(Datapath::Xdp(XdpForward::Stack)),
+            Gateway::Nat64XdpDirect => Some(Datapath::Xdp(XdpForward::Direct)),
+            _ => None,
+        }
+    }
+
+    fn translates(self) -> bool {
+        !matches!(
+            self,
+            Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding | Gateway::XdpRedirect
+        )
     }
 
     /// Where the generator addresses its packets.
     pub fn destination(self) -> Ipv6Addr {
-        match self {
-            Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding => SINK_V6,
-            Gateway::Tayga | Gateway::Nat64Tun | Gateway::Nat64Tc => SINK_VIA_PREFIX,
+        if self.translates() {
+            SINK_VIA_PREFIX
+        } else {
+            SINK_V6
         }
     }
 
     /// What the sink counts as arrived.
     pub fn arrival(self) -> Arrival {
-        match self {
-            Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding => Arrival::Ipv6Udp,
-            Gateway::Tayga | Gateway::Nat64Tun | Gateway::Nat64Tc => Arrival::Ipv4Udp,
+        if self.translates() {
+            Arrival::Ipv4Udp
+        } else {
+            Arrival::Ipv6Udp
+        }
+    }
+
+    pub fn is_nat64(self) -> bool {
+        self.nat64().is_some()
+    }
+
+    /// The program the bed puts on the gateway's `eth0`.
+    pub fn gateway_xdp(self) -> GatewayXdp {
+        match (self, self.nat64()) {
+            (Gateway::XdpRedirect, _) => GatewayXdp::RedirectToSink,
+            (_, Some(datapath)) => datapath.gateway_xdp(),
+            _ => GatewayXdp::Pass,
+        }
+    }
+
+    /// Why this row cannot run here, if it cannot.
+    pub fn unavailable(self, nat64_binary: &FsPath) -> Option<String> {
+        match (self, self.nat64()) {
+            (Gateway::Tayga, _) if !FsPath::new(TAYGA).exists() => Some(format!("{TAYGA} missing")),
+            (_, Some(datapath)) => datapath.unavailable(nat64_binary),
+            _ => None,
         }
     }
 
@@ -81,14 +137,22 @@ impl Gateway {
     }
 
     pub fn start(self, bed: &mut Testbed, nat64_binary: &FsPath) -> Result<Running> {
-        match self {
-            Gateway::GeneratorCeiling | Gateway::PlainIpv6Forwarding => Ok(Running {
+        match (self, self.nat64()) {
+            (Gateway::Tayga, _) => start_tayga(bed),
+            (_, Some(datapath)) => nat64_daemon::start(
+                bed,
+                nat64_binary,
+                &nat64_daemon::Options {
+                    datapath,
+                    pool: POOL,
+                    toml: None,
+                },
+            ),
+            _ => Ok(Running {
                 pid: None,
                 _dir: None,
+                _pins: None,
             }),
-            Gateway::Tayga => start_tayga(bed),
-            Gateway::Nat64Tun => start_nat64(bed, nat64_binary, "tun"),
-            Gateway::Nat64Tc => start_nat64(bed, nat64_binary, "tc"),
         }
     }
 }
@@ -147,70 +211,47 @@ fn start_tayga(bed: &mut Testbed) -> Result<Running> {
     Ok(Running {
         pid: Some(pid),
         _dir: Some(dir),
+        _pins: None,
     })
 }
 
-fn start_nat64(bed: &mut Testbed, binary: &FsPath, datapath: &str) -> Result<Running> {
-    let dir = TempDir::new("bench-nat64")?;
-    let binary = utf8(binary)?;
-    let data_dir = utf8(dir.path())?;
-    let pid = bed
-        .gateway
-        .spawn(&[
-            "taskset",
-            "-c",
-            &gateway_cpus(),
-            &binary,
-            "run",
-            "--iface",
-            "eth0",
-            "--prefix",
-            PREFIX,
-            "--pool",
-            POOL,
-            "--datapath",
-            datapath,
-            "--egress",
-            "eth1",
-            "--data-dir",
-            &data_dir,
-        ])?
-        .id();
-    let start = Instant::now();
-    loop {
-        let routes = bed.gateway.exec(&["ip", "-6", "route", "show", PREFIX])?;
-        if !routes.stdout.is_empty() {
-            break;
-        }
-        if let Some(status) = bed.gateway.last_child_exit()? {
-            bail!(
-                "nat64 exited ({status}): {}",
-                bed.gateway.last_child_output()
-            );
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            bail!(
-                "nat64 did not route {PREFIX}: {}",
-                bed.gateway.last_child_output()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(Running {
-        pid: Some(pid),
-        _dir: Some(dir),
-    })
-}
-
-/// The gateway's log so far (for the report: workers and queues it chose).
+/// The gateway's log so far.
 pub fn log(bed: &Testbed) -> String {
     bed.gateway.last_child_output()
+}
+
+/// nat64's start-up line on the datapath it runs (workers, XDP attach modes), from its log,
+/// plain text without the timestamp.
+pub fn datapath_line(bed: &Testbed) -> Option<String> {
+    log(bed).lines().map(strip_ansi).find_map(|line| {
+        let at = line.find(" datapath ")?;
+        Some(line[at + 1..].trim().to_owned())
+    })
+}
+
+/// The log is coloured; the tables are plain text.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The translators' processes stay off the generator's core, which the generator's busy
 /// loop would share with them in slices of milliseconds — long enough to overflow the TUN
 /// queue at any rate. (`taskset` execs, so the pid stays the gateway's.)
-fn gateway_cpus() -> String {
+pub(crate) fn gateway_cpus() -> String {
     let mask = gateway_cpus_mask();
     (0..64)
         .filter(|cpu| mask & (1u64 << cpu) != 0)
@@ -219,7 +260,7 @@ fn gateway_cpus() -> String {
         .join(",")
 }
 
-fn utf8(path: &FsPath) -> Result<String> {
+pub(crate) fn utf8(path: &FsPath) -> Result<String> {
     Ok(path.to_str().context("path is not UTF-8")?.to_owned())
 }
 

@@ -43,6 +43,9 @@ pub struct Offer {
     pub duration: Duration,
     /// Distinct UDP source ports, sent round-robin.
     pub flows: u32,
+    /// Distinct IPv6 sources, sent round-robin: the frame's source with 0..hosts added to its
+    /// last 32 bits. 1: the frame's source only.
+    pub hosts: u32,
 }
 
 /// Sends `frame` out of `interface` (in `ns`) as `offer` says; returns how many it sent.
@@ -52,6 +55,19 @@ pub fn send(
     interface: &str,
     frame: &UdpFrame,
     offer: &Offer,
+) -> Result<u64> {
+    send_while(programs, ns, interface, frame, offer, || true)
+}
+
+/// As [`send`], ending early once `keep_going` says no; it is asked about every 20 ms while
+/// the generator runs, so it may also watch the gateway.
+pub fn send_while(
+    programs: &mut BenchPrograms,
+    ns: &Netns,
+    interface: &str,
+    frame: &UdpFrame,
+    offer: &Offer,
+    mut keep_going: impl FnMut() -> bool,
 ) -> Result<u64> {
     let start = monotonic_ns() + LEAD_IN.as_nanos() as u64;
     let deadline = start + offer.duration.as_nanos() as u64;
@@ -63,7 +79,7 @@ pub fn send(
         u64::from(offer.flows),
         u64::from(BASE_SOURCE_PORT),
         u64::from(frame.udp_checksum),
-        0,
+        u64::from(offer.hosts),
         0,
     ];
     write_map(programs, "GEN_CONFIG", config)?;
@@ -110,7 +126,7 @@ pub fn send(
         // Ends early if the thread failed (it then has nothing to interrupt).
         let step = Duration::from_millis(20);
         let mut waited = Duration::ZERO;
-        while waited < until_done && !runner.is_finished() {
+        while waited < until_done && !runner.is_finished() && keep_going() {
             std::thread::sleep(step);
             waited += step;
         }

@@ -89,10 +89,19 @@ impl Table {
 
     /// Prints the table and writes it to `target/bench/<file>`.
     pub fn publish(&self, file: &str) -> anyhow::Result<PathBuf> {
-        let text = self.render();
-        print!("{text}");
-        write_output(file, &text)
+        publish_tables(file, std::slice::from_ref(self))
     }
+}
+
+/// Prints the tables, a blank line apart, and writes them to `target/bench/<file>`.
+pub fn publish_tables(file: &str, tables: &[Table]) -> anyhow::Result<PathBuf> {
+    let text = tables
+        .iter()
+        .map(Table::render)
+        .collect::<Vec<_>>()
+        .join("\n");
+    print!("{text}");
+    write_output(file, &text)
 }
 
 /// Writes `target/bench/<file>`.
@@ -105,12 +114,19 @@ pub fn write_output(file: &str, contents: &str) -> anyhow::Result<PathBuf> {
 }
 
 pub mod cpu;
+pub mod expiry_sweep;
+pub mod first_packet;
 pub mod frames;
 pub mod gateways;
 pub mod generator;
+pub mod memory;
+pub mod nat64_daemon;
+pub mod packet_socket;
 pub mod plot;
 pub mod programs;
+pub mod rates;
 pub mod search;
+pub mod settings;
 pub mod sink;
 pub mod testbed;
 pub mod trial;

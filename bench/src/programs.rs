@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use aya::{
+    maps::Array,
     programs::{Xdp, XdpMode},
     Ebpf,
 };
@@ -13,6 +14,7 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/be
 pub const GENERATOR: &str = "bench_generate";
 pub const SINK: &str = "bench_sink";
 pub const PASS: &str = "bench_pass";
+pub const FORWARD: &str = "bench_xdp_forward";
 
 pub const TC_PASS: &str = "bench_tc_pass";
 
@@ -48,7 +50,7 @@ impl BenchPrograms {
             bail!("the bench was built with AYA_BUILD_SKIP=1 and carries no eBPF object");
         }
         let mut ebpf = Ebpf::load(OBJECT).context("loading the bench eBPF object")?;
-        for name in [GENERATOR, SINK, PASS] {
+        for name in [GENERATOR, SINK, PASS, FORWARD] {
             let program: &mut Xdp = ebpf
                 .program_mut(name)
                 .with_context(|| format!("no program {name}"))?
@@ -56,6 +58,27 @@ impl BenchPrograms {
             program.load().with_context(|| format!("loading {name}"))?;
         }
         Ok(Self { ebpf })
+    }
+
+    /// Where `bench_xdp_forward` sends: rewritten to `destination`/`source` MACs, out of
+    /// `ifindex` (the layout of `FORWARD_TO` in bench-ebpf).
+    pub fn aim_forwarder(
+        &mut self,
+        destination: [u8; 6],
+        source: [u8; 6],
+        ifindex: u32,
+    ) -> Result<()> {
+        let mut to = [0u8; 16];
+        to[..6].copy_from_slice(&destination);
+        to[6..12].copy_from_slice(&source);
+        to[12..].copy_from_slice(&ifindex.to_ne_bytes());
+        let map = self
+            .ebpf
+            .map_mut("FORWARD_TO")
+            .context("no FORWARD_TO map")?;
+        let mut array: Array<_, [u8; 16]> = Array::try_from(map)?;
+        array.set(0, to, 0)?;
+        Ok(())
     }
 
     pub fn xdp(&self, name: &str) -> Result<&Xdp> {

@@ -2,8 +2,10 @@
 //! veth `rx_packets`, which includes XDP drops, would count the same; one source is used
 //! throughout).
 
-use anyhow::{Context, Result};
-use aya::maps::PerCpuArray;
+use std::borrow::Borrow;
+
+use anyhow::{bail, Context, Result};
+use aya::maps::{Map, MapData, PerCpuArray};
 
 use crate::programs::BenchPrograms;
 
@@ -20,5 +22,33 @@ pub fn count(programs: &BenchPrograms, arrival: Arrival) -> Result<u64> {
         .map("SINK_COUNTS")
         .context("no SINK_COUNTS map")?;
     let counts: PerCpuArray<_, u64> = PerCpuArray::try_from(map)?;
+    sum(&counts, arrival)
+}
+
+fn sum<T: Borrow<MapData>>(counts: &PerCpuArray<T, u64>, arrival: Arrival) -> Result<u64> {
     Ok(counts.get(&(arrival as u32), 0)?.iter().sum())
+}
+
+/// The sink's counters through a map handle of its own, so they can be read while the
+/// generator holds the bench's programs.
+pub struct SinkCounter {
+    counts: PerCpuArray<MapData, u64>,
+    arrival: Arrival,
+}
+
+impl SinkCounter {
+    pub fn open(programs: &BenchPrograms, arrival: Arrival) -> Result<Self> {
+        let Some(Map::PerCpuArray(data)) = programs.ebpf.map("SINK_COUNTS") else {
+            bail!("no per-CPU SINK_COUNTS map");
+        };
+        let own = MapData::from_id(data.info()?.id())?;
+        Ok(Self {
+            counts: PerCpuArray::try_from(Map::PerCpuArray(own))?,
+            arrival,
+        })
+    }
+
+    pub fn count(&self) -> Result<u64> {
+        sum(&self.counts, self.arrival)
+    }
 }

@@ -1,13 +1,16 @@
-//! Three namespaces joined by veth, plus a direct generator–sink pair for the ceiling:
+//! Three namespaces joined by veth, plus a direct generator–sink pair (what the generator
+//! reaches with no gateway at all):
 //!
 //! ```text
 //! gen g0 ──────── eth0 2001:db8:1::1/64 [gateway] eth1 192.0.2.1/24 2001:db8:2::1/64 ──── s0 sink
 //! gen g1 ──────────────────────────────────────────────────────────────────────────────── s1 sink
 //! ```
 //!
-//! The generator needs no addresses (it crafts its frames). The sink drops everything in XDP,
-//! ARP and ND included, so the gateway knows its neighbour statically. The gateway's `eth0`
-//! runs an XDP_PASS program, without which a veth refuses frames its peer XDP-transmits.
+//! The generator needs no addresses (it crafts its frames). The sink drops everything in XDP
+//! (unless a bench passes `s0`'s frames to its stack to timestamp them), ARP and ND included,
+//! so the gateway knows its neighbour statically. The gateway's `eth0` runs an XDP program
+//! (an XDP_PASS one unless the row brings its own), without which a veth refuses frames its
+//! peer XDP-transmits; likewise the sink's `s0` for frames the gateway XDP-redirects.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -16,7 +19,7 @@ use nat64_tests::netns::Netns;
 
 use crate::{
     generator::GENERATOR_CPU,
-    programs::{BenchPrograms, PASS, SINK},
+    programs::{BenchPrograms, FORWARD, PASS, SINK},
 };
 
 pub const GENERATOR_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
@@ -36,6 +39,26 @@ pub struct Testbed {
     pub programs: BenchPrograms,
 }
 
+/// The XDP program the bed puts on the gateway's `eth0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatewayXdp {
+    /// `bench_pass`: every frame to the kernel stack.
+    Pass,
+    /// `bench_xdp_forward`: IPv6 UDP redirected out of `eth1` to the sink, untranslated.
+    RedirectToSink,
+    /// None: the gateway under test attaches its own (one XDP program per interface).
+    Gateways,
+}
+
+/// The XDP program on the sink's `s0`, the gateway's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkXdp {
+    /// `bench_sink`: count and drop.
+    Count,
+    /// `bench_pass`: to the sink's stack, where a packet socket can timestamp each arrival.
+    Pass,
+}
+
 /// The generator's side of a path: which veth it sends from and to what MAC.
 pub struct Path {
     pub interface: &'static str,
@@ -44,7 +67,8 @@ pub struct Path {
 }
 
 impl Testbed {
-    pub fn new() -> Result<Self> {
+    /// The bed with `gateway_xdp` on the gateway's `eth0` and `sink_xdp` on the sink's `s0`.
+    pub fn with(gateway_xdp: GatewayXdp, sink_xdp: SinkXdp) -> Result<Self> {
         let generator = Netns::new("bgen")?;
         let gateway = Netns::new("bgw")?;
         let sink = Netns::new("bsink")?;
@@ -82,8 +106,23 @@ impl Testbed {
         }
 
         let mut programs = BenchPrograms::load()?;
-        programs.attach(PASS, &gateway, "eth0")?;
-        programs.attach(SINK, &sink, "s0")?;
+        match gateway_xdp {
+            GatewayXdp::Pass => programs.attach(PASS, &gateway, "eth0")?,
+            GatewayXdp::RedirectToSink => {
+                programs.aim_forwarder(
+                    mac(&sink, "s0")?,
+                    mac(&gateway, "eth1")?,
+                    ifindex(&gateway, "eth1")?,
+                )?;
+                programs.attach(FORWARD, &gateway, "eth0")?;
+            }
+            GatewayXdp::Gateways => {}
+        }
+        let s0_program = match sink_xdp {
+            SinkXdp::Count => SINK,
+            SinkXdp::Pass => PASS,
+        };
+        programs.attach(s0_program, &sink, "s0")?;
         programs.attach(SINK, &sink, "s1")?;
         Ok(Self {
             generator,
@@ -91,6 +130,22 @@ impl Testbed {
             sink,
             programs,
         })
+    }
+
+    /// Keeps IPv4 from `sources` out of conntrack in the gateway, so no NAT44 applies to it:
+    /// the pool is then routed to the box, as with XDP direct forwarding. (One masquerade
+    /// address has about 64,000 ports towards one sink address and port, fewer than the
+    /// scale bench's hosts.)
+    pub fn untrack(&self, sources: &str) -> Result<()> {
+        for cmd in [
+            "nft add table ip bench_raw".to_owned(),
+            "nft add chain ip bench_raw prerouting { type filter hook prerouting priority raw ; }"
+                .to_owned(),
+            format!("nft add rule ip bench_raw prerouting ip saddr {sources} notrack"),
+        ] {
+            exec(&self.gateway, &cmd)?;
+        }
+        Ok(())
     }
 
     /// Generator → gateway.
@@ -155,6 +210,11 @@ pub fn exec(ns: &Netns, command: &str) -> Result<()> {
 fn mac_text(ns: &Netns, interface: &str) -> Result<String> {
     let out = ns.exec(&["cat", &format!("/sys/class/net/{interface}/address")])?;
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+fn ifindex(ns: &Netns, interface: &str) -> Result<u32> {
+    let out = ns.exec(&["cat", &format!("/sys/class/net/{interface}/ifindex")])?;
+    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
 }
 
 fn mac(ns: &Netns, interface: &str) -> Result<[u8; 6]> {

@@ -1,0 +1,203 @@
+//! The release `nat64` as a gateway in the test bed: started on one of its datapaths, asked
+//! for its mapping count, and told apart from a build that lacks the XDP datapath.
+
+use std::{
+    path::Path as FsPath,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use nat64_tests::{bpffs::BpfFs, netns::Netns, tempdir::TempDir};
+
+use crate::{
+    gateways::{gateway_cpus, utf8, Running},
+    testbed::{GatewayXdp, Testbed, PREFIX},
+};
+
+/// How the translated packet leaves an XDP-translating gateway (`--xdp-forward`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpForward {
+    /// To the kernel stack (`XDP_PASS`): routing, conntrack and masquerade apply.
+    Stack,
+    /// `bpf_fib_lookup` and a redirect out of the egress interface; no NAT44.
+    Direct,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Datapath {
+    Tun,
+    /// The TC program on the TUN device only.
+    Tc,
+    /// The XDP program on `eth0` and `eth1`, the TC program behind it.
+    Xdp(XdpForward),
+}
+
+impl Datapath {
+    /// The kernel datapaths, as the first-packet and scale benches run them.
+    pub const KERNEL: [Datapath; 3] = [
+        Datapath::Tc,
+        Datapath::Xdp(XdpForward::Stack),
+        Datapath::Xdp(XdpForward::Direct),
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Datapath::Tun => "nat64 TUN",
+            Datapath::Tc => "nat64 TC",
+            Datapath::Xdp(XdpForward::Stack) => "nat64 XDP (stack)",
+            Datapath::Xdp(XdpForward::Direct) => "nat64 XDP (direct)",
+        }
+    }
+
+    /// The bed leaves `eth0` to the daemon when it attaches XDP there.
+    pub fn gateway_xdp(self) -> GatewayXdp {
+        match self {
+            Datapath::Xdp(_) => GatewayXdp::Gateways,
+            Datapath::Tun | Datapath::Tc => GatewayXdp::Pass,
+        }
+    }
+
+    /// Why `binary` cannot run this datapath, if it cannot.
+    pub fn unavailable(self, binary: &FsPath) -> Option<String> {
+        match self {
+            Datapath::Xdp(_) => xdp_unsupported(binary),
+            Datapath::Tun | Datapath::Tc => None,
+        }
+    }
+}
+
+/// What a bench asks of the daemon beyond the test bed's fixed addresses.
+pub struct Options<'a> {
+    pub datapath: Datapath,
+    pub pool: &'a str,
+    /// Lines of a TOML configuration file (e.g. short mapping timers); the command line
+    /// sets everything else.
+    pub toml: Option<&'a str>,
+}
+
+/// Why `binary` cannot run the XDP rows, if it cannot.
+fn xdp_unsupported(binary: &FsPath) -> Option<String> {
+    match std::process::Command::new(binary)
+        .args(["run", "--help"])
+        .output()
+    {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).contains("--xdp-forward") => None,
+        Ok(_) => Some(format!(
+            "{} run --help has no --xdp-forward (no XDP datapath in this build)",
+            binary.display()
+        )),
+        Err(err) => Some(format!("cannot run {}: {err}", binary.display())),
+    }
+}
+
+pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Result<Running> {
+    let dir = TempDir::new("bench-nat64")?;
+    // A bpf filesystem of its own: the daemon's default pin directory is one per host, shared
+    // with any other nat64 running on it (tests, another bench).
+    let pins = BpfFs::mount("bench-nat64-pins")?;
+    let binary = utf8(binary)?;
+    let data_dir = utf8(dir.path())?;
+    let pin_dir = utf8(pins.path())?;
+    let cpus = gateway_cpus();
+    let mut argv: Vec<&str> = vec!["taskset", "-c", &cpus, &binary, "run"];
+    let config_file;
+    if let Some(toml) = options.toml {
+        config_file = utf8(&dir.path().join("nat64.toml"))?;
+        std::fs::write(&config_file, toml)?;
+        argv.extend(["--config", &config_file]);
+    }
+    let datapath = match options.datapath {
+        Datapath::Tun => "tun",
+        Datapath::Tc | Datapath::Xdp(_) => "tc",
+    };
+    argv.extend([
+        "--prefix",
+        PREFIX,
+        "--pool",
+        options.pool,
+        "--datapath",
+        datapath,
+        "--data-dir",
+        &data_dir,
+        "--pin-dir",
+        &pin_dir,
+    ]);
+    // `--iface` attaches the XDP program, so only the XDP rows name interfaces; a direct
+    // forward has no NAT44, and nat64 refuses `--egress` with it.
+    match options.datapath {
+        Datapath::Tun | Datapath::Tc => argv.extend(["--egress", "eth1"]),
+        Datapath::Xdp(XdpForward::Stack) => argv.extend([
+            "--iface",
+            "eth0",
+            "--iface",
+            "eth1",
+            "--xdp-forward",
+            "stack",
+            "--egress",
+            "eth1",
+        ]),
+        Datapath::Xdp(XdpForward::Direct) => argv.extend([
+            "--iface",
+            "eth0",
+            "--iface",
+            "eth1",
+            "--xdp-forward",
+            "direct",
+        ]),
+    }
+    let pid = bed.gateway.spawn(&argv)?.id();
+    wait_until_serving(bed, matches!(options.datapath, Datapath::Xdp(_)))?;
+    Ok(Running {
+        pid: Some(pid),
+        _dir: Some(dir),
+        _pins: Some(pins),
+    })
+}
+
+/// Ready once the prefix is routed into the device and, for XDP, both veths carry a program.
+fn wait_until_serving(bed: &mut Testbed, xdp: bool) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let routed = !bed
+            .gateway
+            .exec(&["ip", "-6", "route", "show", PREFIX])?
+            .stdout
+            .is_empty();
+        if routed && (!xdp || (has_xdp(bed, "eth0")? && has_xdp(bed, "eth1")?)) {
+            return Ok(());
+        }
+        if let Some(status) = bed.gateway.last_child_exit()? {
+            bail!(
+                "nat64 exited ({status}): {}",
+                bed.gateway.last_child_output()
+            );
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            bail!(
+                "nat64 did not start serving (route to {PREFIX}{}): {}",
+                if xdp { ", XDP on eth0 and eth1" } else { "" },
+                bed.gateway.last_child_output()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn has_xdp(bed: &Testbed, interface: &str) -> Result<bool> {
+    let out = bed
+        .gateway
+        .exec(&["ip", "-details", "link", "show", "dev", interface])?;
+    Ok(String::from_utf8_lossy(&out.stdout).contains("prog/xdp"))
+}
+
+/// The dynamic mapping count of the daemon running in `gateway`, as `nat64 stats` prints it.
+pub fn mappings(gateway: &Netns, binary: &FsPath) -> Result<u64> {
+    let out = gateway.exec(&[&utf8(binary)?, "stats", "--device", "nat64"])?;
+    let text = String::from_utf8(out.stdout)?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("mappings "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .with_context(|| format!("no mappings line in nat64 stats:\n{text}"))?
+        .parse()
+        .context("nat64 stats: mappings")
+}
