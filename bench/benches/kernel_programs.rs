@@ -17,6 +17,10 @@ use nat64_tests::{packets, tc_program, test_run::PacketTestRun, xdp_program};
 
 const RUNS: usize = 20_000;
 
+/// What a program's action on a frame means (given the frame sent and returned), and
+/// whether it translated it.
+type Classify<'a> = &'a dyn Fn(u32, &[u8], &[u8]) -> (&'static str, bool);
+
 /// One program and how to run and read it.
 struct Subject<'a, P> {
     name: &'static str,
@@ -25,7 +29,7 @@ struct Subject<'a, P> {
     frame: fn(&[u8]) -> Vec<u8>,
     /// The action's meaning and whether the packet was translated (XDP's XDP_PASS covers
     /// both, so XDP reads its counters instead).
-    outcome: &'a dyn Fn(u32, &[u8], &[u8]) -> (&'static str, bool),
+    outcome: Classify<'a>,
 }
 
 fn main() -> Result<()> {
