@@ -50,10 +50,9 @@ fn a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile() {
     let pinned = pin_root.join("nat64");
     let data = data_dir.path().to_str().expect("UTF-8").to_owned();
     let pins = pin_root.to_str().expect("UTF-8").to_owned();
+    // No --iface: XDP would translate the clients' packets before TC sees them.
     let common = [
         "run",
-        "--iface",
-        "eth0",
         "--prefix",
         gateway_bed::PREFIX,
         "--datapath",
