@@ -92,9 +92,9 @@ impl GatewayBed {
         )
     }
 
-    /// Starts `nat64 <args>` and waits for its log to say it serves (for a restart, where
-    /// the routes a `--keep` run left are already there).
-    pub fn restart_gateway(&mut self, args: &[&str]) -> Result<()> {
+    /// Starts `nat64 <args>` and waits for its log to say it serves: after the routes (a
+    /// restart finds those a `--keep` run left) and after the kernel programs are attached.
+    pub fn start_until_serving(&mut self, args: &[&str]) -> Result<()> {
         self.spawn_nat64(args)?;
         self.wait_until("serving", Duration::from_millis(20), |bed| {
             Ok(bed.gateway.last_child_output().contains("TUN worker(s)"))

@@ -121,7 +121,8 @@ fn a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile() {
     std::thread::sleep(Duration::from_millis(1000));
 
     let stopped_at = Instant::now();
-    bed.restart_gateway(&common).expect("gateway starts again");
+    bed.start_until_serving(&common)
+        .expect("gateway starts again");
     eprintln!("restart took {:?}", stopped_at.elapsed());
     let second_start = bed.gateway.last_child_output();
     assert!(

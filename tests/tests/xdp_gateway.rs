@@ -48,8 +48,7 @@ fn start(bed: &mut GatewayBed, data: &TempDir, extra: &[&str]) {
         &data,
     ];
     args.extend_from_slice(extra);
-    // Until its log says it serves: XDP is attached after the routes are in place.
-    bed.restart_gateway(&args).expect("gateway starts");
+    bed.start_until_serving(&args).expect("gateway starts");
 }
 
 /// Native XDP on `dev`, as the kernel reports it (`ip` says `xdpgeneric` for generic mode).

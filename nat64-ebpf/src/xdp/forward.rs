@@ -92,11 +92,14 @@ fn redirect(ctx: &XdpContext, params: &mut bpf_fib_lookup) -> u32 {
         }
         _ => return to_stack(Outcome::ForwardFibStack),
     }
-    // Checked before the addresses change: a frame addressed to the neighbour would not be
-    // taken by our own stack any more.
-    if NAT64_XDP_DEVICES.get(params.ifindex).is_none() {
-        return to_stack(Outcome::ForwardNotXdpInterface);
-    }
+    // bpf_redirect_map only names the target (the frame leaves after the program returns), so
+    // the one device-map lookup decides before the addresses change: a frame addressed to
+    // the neighbour would not be taken by our own stack any more.
+    let flags = u64::from(xdp_action::XDP_PASS);
+    let action = match NAT64_XDP_DEVICES.redirect(params.ifindex, flags) {
+        Ok(action) => action,
+        Err(_) => return to_stack(Outcome::ForwardNotXdpInterface),
+    };
     let mut macs = [0u8; 12];
     macs[..6].copy_from_slice(&params.dmac);
     macs[6..].copy_from_slice(&params.smac);
@@ -104,16 +107,8 @@ fn redirect(ctx: &XdpContext, params: &mut bpf_fib_lookup) -> u32 {
         count(Outcome::DroppedHelperFailed);
         return xdp_action::XDP_DROP;
     }
-    match NAT64_XDP_DEVICES.redirect(params.ifindex, 0) {
-        Ok(action) => {
-            count(Outcome::ForwardRedirected);
-            action
-        }
-        Err(_) => {
-            count(Outcome::DroppedHelperFailed);
-            xdp_action::XDP_DROP
-        }
-    }
+    count(Outcome::ForwardRedirected);
+    action
 }
 
 #[inline(always)]
