@@ -245,10 +245,10 @@ async fn start_xdp(
                 .map(|(name, mode)| format!("{name} ({mode})"))
                 .collect();
             let forward = match config.xdp_forward {
-                XdpForward::Stack => "stack",
-                XdpForward::Direct => "direct",
+                XdpForward::Stack => "handing translated packets to the stack",
+                XdpForward::Direct => "sending translated packets straight out (fib lookup)",
             };
-            format!("; XDP on {}, forwarding to the {forward}", modes.join(", "))
+            format!("; XDP on {}, {forward}", modes.join(", "))
         }
         Err(err) => {
             warn!("XDP not attached: {err:#}; the TC path serves alone");
