@@ -118,6 +118,10 @@ outcomes! {
     TranslatedV4ToV6Udp = "translated_v4_to_v6_udp",
     TranslatedV4ToV6Tcp = "translated_v4_to_v6_tcp",
     TranslatedV4ToV6Icmp = "translated_v4_to_v6_icmp",
+    /// An ICMPv6 error with the packet it quotes (TC only).
+    TranslatedV6ToV4IcmpError = "translated_v6_to_v4_icmp_error",
+    /// An ICMPv4 error with the packet it quotes (TC only).
+    TranslatedV4ToV6IcmpError = "translated_v4_to_v6_icmp_error",
     /// The configuration block is not written yet (no ifindex to redirect to).
     PassNotConfigured = "pass_not_configured",
     /// Neither IPv4 nor IPv6, or the version nibble disagrees with the skb protocol.
@@ -134,8 +138,16 @@ outcomes! {
     PassFragment = "pass_fragment",
     /// Neither TCP, UDP nor ICMP of the packet's family.
     PassProtocol = "pass_protocol",
-    /// ICMP other than echo request/reply (errors are translated by userspace).
-    PassIcmpNotEcho = "pass_icmp_not_echo",
+    /// An ICMP type the program does not translate: XDP translates echo only, TC echo and
+    /// the RFC 7915 errors; userspace drops the rest.
+    PassIcmpType = "pass_icmp_type",
+    /// An ICMP error quoting a packet the TC program leaves to userspace: too short,
+    /// fragmented, with options or extension headers, or neither TCP, UDP nor echo.
+    PassIcmpQuote = "pass_icmp_quote",
+    /// An ICMP error with an RFC 4884 extension, or one userspace must cut to size.
+    PassIcmpExtension = "pass_icmp_extension",
+    /// An ICMP error whose checksum is wrong (userspace drops it).
+    PassBadIcmpChecksum = "pass_bad_icmp_checksum",
     /// Hop limit or TTL of 1 or less (userspace answers Time Exceeded).
     PassHopLimit = "pass_hop_limit",
     /// UDP with checksum zero (userspace applies `udp-cksum-mode`).
@@ -188,7 +200,7 @@ impl Outcome {
     /// Whether the packet was translated.
     #[inline(always)]
     pub const fn is_translated(self) -> bool {
-        (self as u32) <= Outcome::TranslatedV4ToV6Icmp as u32
+        (self as u32) <= Outcome::TranslatedV4ToV6IcmpError as u32
     }
 
     /// Whether this counts where XDP sent a translated packet (not what it did with it).

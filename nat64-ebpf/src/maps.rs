@@ -1,6 +1,7 @@
 //! The maps both programs read (configuration, host tables, explicit mappings, filled by
 //! userspace) and write (per-CPU outcome counters, last-use stamps in the host tables): one
 //! set, so a mapping the slow path enters serves the TC and the XDP program alike.
+use crate::translate::icmp_error::ErrorPlan;
 use aya_ebpf::{
     macros::map,
     maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, PerCpuArray},
@@ -53,6 +54,15 @@ pub static NAT64_XDP_COUNTERS: PerCpuArray<u64> =
 /// redirects only to these, whose drivers take XDP frames.
 #[map]
 pub static NAT64_XDP_DEVICES: DevMapHash = DevMapHash::with_max_entries(64, 0);
+
+/// Working memory of the TC program's ICMP error translations, one per CPU and direction
+/// (it does not fit the BPF stack; see `ErrorPlan`). Not pinned: it holds nothing between
+/// packets.
+#[map]
+pub static NAT64_ICMP_ERROR_TO_V4: PerCpuArray<ErrorPlan<20>> = PerCpuArray::with_max_entries(1, 0);
+
+#[map]
+pub static NAT64_ICMP_ERROR_TO_V6: PerCpuArray<ErrorPlan<40>> = PerCpuArray::with_max_entries(1, 0);
 
 #[inline(always)]
 pub fn config() -> Option<&'static ConfigBlock> {

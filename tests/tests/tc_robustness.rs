@@ -250,3 +250,129 @@ fn host_mappings_translate_both_ways_and_stamp_last_use() {
         "the datapath stamps the last use with the clock userspace ticks"
     );
 }
+
+/// An ICMP error of type `icmp` from `from`, quoting `quoted` (IPv4).
+fn icmp4_error(from: Ipv4Addr, icmp: etherparse::Icmpv4Type, quoted: &[u8]) -> Vec<u8> {
+    let builder = etherparse::PacketBuilder::ipv4(from.octets(), packets::CLIENT_V4.octets(), 64)
+        .icmpv4(icmp);
+    let mut p = Vec::new();
+    builder.write(&mut p, quoted).expect("writing to a Vec");
+    p
+}
+
+/// An ICMPv6 error of type `icmp` from the client, quoting `quoted`.
+fn icmp6_error(icmp: etherparse::Icmpv6Type, quoted: &[u8]) -> Vec<u8> {
+    let builder = etherparse::PacketBuilder::ipv6(
+        packets::CLIENT_V6.octets(),
+        packets::SERVER_V6.octets(),
+        64,
+    )
+    .icmpv6(icmp);
+    let mut p = Vec::new();
+    builder.write(&mut p, quoted).expect("writing to a Vec");
+    p
+}
+
+#[test]
+fn icmp_errors_translate_in_the_kernel_as_userspace_translates_them() {
+    if !require_root("icmp_errors_translate_in_the_kernel_as_userspace_translates_them") {
+        return;
+    }
+    use etherparse::{icmpv4, icmpv6, Icmpv4Type, Icmpv6Type, PacketBuilder};
+    let mut ebpf = tc_program::load().expect("the TC program loads");
+    let translator = packets::translator();
+    tc_maps::write_config(
+        &mut ebpf,
+        translator.config(),
+        None,
+        tc_maps::Targets::tun(LOOPBACK_IFINDEX),
+    )
+    .expect("configuring the maps");
+    let (client4, server4) = (packets::CLIENT_V4.octets(), packets::SERVER_V4.octets());
+    let (client6, server6) = (packets::CLIENT_V6.octets(), packets::SERVER_V6.octets());
+    let router4 = Ipv4Addr::new(203, 0, 113, 254);
+    let body = |len: usize| -> Vec<u8> { (0..len).map(|i| (i * 13 + 1) as u8).collect() };
+    // Each transport ends the builder in a type of its own.
+    macro_rules! build {
+        ($builder:expr, $payload:expr) => {{
+            let mut p = Vec::new();
+            $builder.write(&mut p, $payload).expect("writing to a Vec");
+            p
+        }};
+    }
+
+    let mut checked = 0;
+    for len in [0usize, 13, 100, 1100] {
+        let payload = body(len);
+        // What the client sent, as it left the translator for the IPv4 side.
+        let udp4 = build!(
+            PacketBuilder::ipv4(client4, server4, 63).udp(40000, 53),
+            &payload
+        );
+        let tcp4 = build!(
+            PacketBuilder::ipv4(client4, server4, 63)
+                .tcp(40000, 443, 7, 64240)
+                .syn(),
+            &payload
+        );
+        let echo4 = build!(
+            PacketBuilder::ipv4(client4, server4, 63).icmpv4_echo_request(0x4242, 9),
+            &payload
+        );
+        // What the server sent, as it left the translator for the IPv6 side.
+        let udp6 = build!(
+            PacketBuilder::ipv6(server6, client6, 63).udp(53, 40000),
+            &payload
+        );
+        let tcp6 = build!(
+            PacketBuilder::ipv6(server6, client6, 63)
+                .tcp(443, 40000, 7, 64240)
+                .ack(8),
+            &payload
+        );
+        let echo6 = build!(
+            PacketBuilder::ipv6(server6, client6, 63).icmpv6_echo_reply(0x4242, 9),
+            &payload
+        );
+        let unreachable = Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port);
+        let frag_needed = Icmpv4Type::DestinationUnreachable(
+            icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 0 },
+        );
+        let ttl = Icmpv4Type::TimeExceeded(icmpv4::TimeExceededCode::TtlExceededInTransit);
+        let to_v6 = [
+            icmp4_error(server4.into(), unreachable, &udp4),
+            icmp4_error(router4, ttl, &tcp4),
+            icmp4_error(router4, frag_needed, &echo4),
+        ];
+        let port6 = Icmpv6Type::DestinationUnreachable(icmpv6::DestUnreachableCode::Port);
+        let to_v4 = [
+            icmp6_error(port6, &udp6),
+            icmp6_error(Icmpv6Type::PacketTooBig { mtu: 1400 }, &tcp6),
+            icmp6_error(
+                Icmpv6Type::ParameterProblem(icmpv6::ParameterProblemHeader {
+                    code: icmpv6::ParameterProblemCode::ErroneousHeaderField,
+                    pointer: 7,
+                }),
+                &echo6,
+            ),
+        ];
+        for packet in to_v6.iter().chain(&to_v4) {
+            let outcome = check(&mut ebpf, &translator, &mut NoDynamicMap, packet);
+            let expected = if packet[0] >> 4 == 6 {
+                Outcome::TranslatedV6ToV4IcmpError
+            } else if packet.len() - 20 + 40 > 1280 {
+                // Longer than an ICMPv6 error may be: userspace cuts the quote.
+                Outcome::PassIcmpExtension
+            } else {
+                Outcome::TranslatedV4ToV6IcmpError
+            };
+            assert_eq!(
+                outcome,
+                Ok(expected),
+                "{len}-byte quoted payload: {packet:02x?}"
+            );
+            checked += 1;
+        }
+    }
+    eprintln!("icmp errors through the tc program: {checked} checked");
+}

@@ -1,7 +1,9 @@
-//! The TC fast path: translates what it fully understands (TCP, UDP, ICMP echo of known
-//! mappings, no options or extension headers) exactly as the userspace translator would, and
-//! leaves everything else untouched for userspace, saying why in the counters.
+//! The TC fast path: translates what it fully understands (TCP, UDP, ICMP echo and the common
+//! ICMP errors of known mappings, no options or extension headers) exactly as the userspace
+//! translator would, and leaves everything else untouched for userspace, saying why in the
+//! counters.
 mod csum;
+mod icmp_error;
 mod packet;
 
 use aya_ebpf::{
@@ -28,31 +30,32 @@ pub fn handle(ctx: &TcContext) -> i32 {
     };
     // skb->protocol rather than the version nibble: it is what bpf_skb_change_proto checks.
     match u16::from_be(ctx.skb.protocol() as u16) {
-        ETH_P_IPV6 => six_to_four(ctx, cfg),
-        ETH_P_IP => four_to_six(ctx, cfg),
+        ETH_P_IPV6 => six_to_four(ctx, cfg).unwrap_or_else(|| icmp_error::six_to_four(ctx, cfg)),
+        ETH_P_IP => four_to_six(ctx, cfg).unwrap_or_else(|| icmp_error::four_to_six(ctx, cfg)),
         _ => finish(Err(Outcome::PassNotIp), 0),
     }
 }
 
 // One BPF subprogram per direction: each gets its own 512-byte stack frame, which the two
-// together inlined into one function would exceed.
+// together inlined into one function would exceed. `None`: an ICMP type other than echo,
+// for the ICMP error path (`icmp_error`) to decide and count.
 #[inline(never)]
-fn six_to_four(ctx: &TcContext, cfg: &ConfigBlock) -> i32 {
-    let verdict = six_to_four::plan(&Skb(ctx), packet::l3_offset(), cfg)
-        .and_then(|plan| apply(ctx, plan, ETH_P_IP));
-    finish(verdict, cfg.tun_ifindex)
+fn six_to_four(ctx: &TcContext, cfg: &ConfigBlock) -> Option<i32> {
+    let verdict = match six_to_four::plan(&Skb(ctx), packet::l3_offset(), cfg) {
+        Err(Outcome::PassIcmpType) => return None,
+        plan => plan.and_then(|plan| apply(ctx, plan, ETH_P_IP)),
+    };
+    Some(finish(verdict, cfg.tun_ifindex))
 }
 
 #[inline(never)]
-fn four_to_six(ctx: &TcContext, cfg: &ConfigBlock) -> i32 {
-    let verdict = four_to_six::plan(
-        &Skb(ctx),
-        packet::l3_offset(),
-        cfg,
-        four_to_six::Destinations::All,
-    )
-    .and_then(|plan| apply(ctx, plan, ETH_P_IPV6));
-    finish(verdict, cfg.tun_ifindex)
+fn four_to_six(ctx: &TcContext, cfg: &ConfigBlock) -> Option<i32> {
+    let destinations = four_to_six::Destinations::All;
+    let verdict = match four_to_six::plan(&Skb(ctx), packet::l3_offset(), cfg, destinations) {
+        Err(Outcome::PassIcmpType) => return None,
+        plan => plan.and_then(|plan| apply(ctx, plan, ETH_P_IPV6)),
+    };
+    Some(finish(verdict, cfg.tun_ifindex))
 }
 
 /// Rewrites the packet as `plan` says, into the family of `ethertype`.

@@ -24,14 +24,57 @@ pub enum Destinations {
     Mapped,
 }
 
-/// Decides the translation of the IPv4 packet at `l3`; nothing is changed yet.
+/// The outer IPv4 header of a packet that can be translated, its addresses mapped.
+pub struct Outer {
+    pub ip: [u8; 20],
+    pub payload_len: u32,
+    pub trailer: u32,
+    pub dont_fragment: bool,
+    pub src4: [u8; 4],
+    pub dst4: [u8; 4],
+    pub src6: [u8; 16],
+    pub dst6: [u8; 16],
+    pub last_use: lookup::LastUse,
+}
+
+/// The IPv4 header at `l3`, checked: what a translation needs before it maps addresses.
+pub struct Checked {
+    pub ip: [u8; 20],
+    pub payload_len: u32,
+    pub trailer: u32,
+}
+
+/// Checks the IPv4 header at `l3` and maps its addresses: everything a translation needs
+/// before it looks at the transport header.
 #[inline(always)]
-pub fn plan<P: Packet>(
+pub fn outer<P: Packet>(
     pkt: &P,
     l3: usize,
     cfg: &ConfigBlock,
     destinations: Destinations,
-) -> Result<Plan<40>, Outcome> {
+) -> Result<Outer, Outcome> {
+    let Checked {
+        ip,
+        payload_len,
+        trailer,
+    } = check(pkt, l3, cfg)?;
+    let (src6, dst6, last_use) = map_addresses(cfg, &ip, destinations)?;
+    Ok(Outer {
+        ip,
+        payload_len,
+        trailer,
+        dont_fragment: be16([ip[6], ip[7]]) & FLAG_DF != 0,
+        src4: [ip[12], ip[13], ip[14], ip[15]],
+        dst4: [ip[16], ip[17], ip[18], ip[19]],
+        src6,
+        dst6,
+        last_use,
+    })
+}
+
+/// The header checks of [`outer`], before any lookup.
+#[inline(always)]
+pub fn check<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Checked, Outcome> {
     let ip: [u8; 20] = pkt.load(l3)?;
     if ip[0] >> 4 != 4 {
         return Err(Outcome::PassNotIp);
@@ -58,32 +101,72 @@ pub fn plan<P: Packet>(
     if flags & (FLAG_MF | FRAGMENT_OFFSET) != 0 {
         return Err(Outcome::PassFragment);
     }
-    let dont_fragment = flags & FLAG_DF != 0;
-    let ttl = ip[8];
-    let proto = ip[9];
     let payload_len = total_len - 20;
-    let (l4_header_len, proto6) = match proto {
-        PROTO_TCP => (20, PROTO_TCP),
-        PROTO_UDP => (8, PROTO_UDP),
-        PROTO_ICMP => (8, PROTO_ICMPV6),
+    let l4_header_len = match ip[9] {
+        PROTO_TCP => 20,
+        PROTO_UDP | PROTO_ICMP => 8,
         _ => return Err(Outcome::PassProtocol),
     };
     if payload_len < l4_header_len {
         return Err(Outcome::PassTruncated);
     }
-    let src4 = [ip[12], ip[13], ip[14], ip[15]];
-    let dst4 = [ip[16], ip[17], ip[18], ip[19]];
-    if dst4 == cfg.ipv4_addr {
+    if ip[16..20] == cfg.ipv4_addr {
         return Err(Outcome::PassToTranslator);
     }
+    Ok(Checked {
+        ip,
+        payload_len,
+        trailer,
+    })
+}
+
+/// The address lookups of [`outer`] for a checked header: source and destination in IPv6,
+/// and the host mapping to stamp.
+#[inline(always)]
+pub fn map_addresses(
+    cfg: &ConfigBlock,
+    ip: &[u8; 20],
+    destinations: Destinations,
+) -> Result<([u8; 16], [u8; 16], lookup::LastUse), Outcome> {
+    let src4 = [ip[12], ip[13], ip[14], ip[15]];
+    let dst4 = [ip[16], ip[17], ip[18], ip[19]];
     let (dst6, last_use) = match destinations {
         Destinations::All => lookup::host_v4_to_v6(cfg, dst4)?,
         Destinations::Mapped => lookup::mapped_host_v4_to_v6(cfg, dst4)?,
     };
     let src6 = lookup::remote_v4_to_v6(cfg, src4)?;
-    if ttl <= 1 {
+    if ip[8] <= 1 {
         return Err(Outcome::PassHopLimit);
     }
+    Ok((src6, dst6, last_use))
+}
+
+/// Decides the translation of the IPv4 packet at `l3`; nothing is changed yet.
+#[inline(always)]
+pub fn plan<P: Packet>(
+    pkt: &P,
+    l3: usize,
+    cfg: &ConfigBlock,
+    destinations: Destinations,
+) -> Result<Plan<40>, Outcome> {
+    let Outer {
+        ip,
+        payload_len,
+        trailer,
+        dont_fragment,
+        src4,
+        dst4,
+        src6,
+        dst6,
+        last_use,
+    } = outer(pkt, l3, cfg, destinations)?;
+    let proto = ip[9];
+    let ttl = ip[8];
+    let proto6 = if proto == PROTO_ICMP {
+        PROTO_ICMPV6
+    } else {
+        proto
+    };
 
     let l4 = l3 + 20;
     let head: [u8; 8] = pkt.load(l4)?;
@@ -101,7 +184,7 @@ pub fn plan<P: Packet>(
             icmp_type = match head[0] {
                 ICMP_ECHO_REQUEST => ICMPV6_ECHO_REQUEST,
                 ICMP_ECHO_REPLY => ICMPV6_ECHO_REPLY,
-                _ => return Err(Outcome::PassIcmpNotEcho),
+                _ => return Err(Outcome::PassIcmpType),
             };
         }
         _ => {}

@@ -2,6 +2,7 @@
 //! so the new IP header, the transport checksum change and the mapping to stamp. The TC and
 //! XDP programs each apply such a [`Plan`] with their own helpers; the decision is one code.
 pub mod four_to_six;
+pub mod icmp_error;
 pub mod lookup;
 pub mod six_to_four;
 

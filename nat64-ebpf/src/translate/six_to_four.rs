@@ -6,16 +6,58 @@ use super::{be16, lookup, Packet, Plan, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PRO
 
 /// RFC 7915 §5.1 as the userspace translator applies it: unfragmented IPv4 packets up to this
 /// size leave with DF clear (and an Identification), larger ones with DF set and ID 0.
-const DF_THRESHOLD: u32 = 1260;
+pub const DF_THRESHOLD: u32 = 1260;
 
 const ICMPV6_ECHO_REQUEST: u8 = 128;
 const ICMPV6_ECHO_REPLY: u8 = 129;
 const ICMP_ECHO_REQUEST: u8 = 8;
 const ICMP_ECHO_REPLY: u8 = 0;
 
-/// Decides the translation of the IPv6 packet at `l3`; nothing is changed yet.
+/// The outer IPv6 header of a packet that can be translated, its addresses mapped.
+pub struct Outer {
+    pub ip: [u8; 40],
+    pub payload_len: u32,
+    pub src6: [u8; 16],
+    pub dst6: [u8; 16],
+    pub src4: [u8; 4],
+    pub dst4: [u8; 4],
+    pub last_use: lookup::LastUse,
+}
+
+impl Outer {
+    /// Traffic class, the IPv4 TOS to be.
+    #[inline(always)]
+    pub fn traffic_class(&self) -> u8 {
+        (self.ip[0] << 4) | (self.ip[1] >> 4)
+    }
+}
+
+/// The IPv6 header at `l3`, checked: what a translation needs before it maps addresses.
+pub struct Checked {
+    pub ip: [u8; 40],
+    pub payload_len: u32,
+}
+
+/// Checks the IPv6 header at `l3` and maps its addresses: everything a translation needs
+/// before it looks at the transport header.
 #[inline(always)]
-pub fn plan<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Plan<20>, Outcome> {
+pub fn outer<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Outer, Outcome> {
+    let Checked { ip, payload_len } = check(pkt, l3, cfg)?;
+    let (src4, dst4, last_use) = map_addresses(cfg, &ip)?;
+    Ok(Outer {
+        ip,
+        payload_len,
+        src6: sub16(&ip, 8),
+        dst6: sub16(&ip, 24),
+        src4,
+        dst4,
+        last_use,
+    })
+}
+
+/// The header checks of [`outer`], before any lookup.
+#[inline(always)]
+pub fn check<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Checked, Outcome> {
     let ip: [u8; 40] = pkt.load(l3)?;
     if ip[0] >> 4 != 6 {
         return Err(Outcome::PassNotIp);
@@ -26,12 +68,9 @@ pub fn plan<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Plan<20>
     if l3 as u32 + 40 + payload_len != pkt.len() {
         return Err(Outcome::PassTruncated);
     }
-    let next_header = ip[6];
-    let hop_limit = ip[7];
-    let (l4_header_len, proto4) = match next_header {
-        PROTO_TCP => (20, PROTO_TCP),
-        PROTO_UDP => (8, PROTO_UDP),
-        PROTO_ICMPV6 => (8, PROTO_ICMP),
+    let l4_header_len = match ip[6] {
+        PROTO_TCP => 20,
+        PROTO_UDP | PROTO_ICMPV6 => 8,
         // Hop-by-hop, routing, fragment, destination options.
         0 | 43 | 44 | 60 => return Err(Outcome::PassExtensionHeader),
         _ => return Err(Outcome::PassProtocol),
@@ -39,16 +78,48 @@ pub fn plan<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Plan<20>
     if payload_len < l4_header_len {
         return Err(Outcome::PassTruncated);
     }
-    let src6: [u8; 16] = sub16(&ip, 8);
-    let dst6: [u8; 16] = sub16(&ip, 24);
-    if dst6 == cfg.ipv6_addr {
+    if ip[24..40] == cfg.ipv6_addr {
         return Err(Outcome::PassToTranslator);
     }
-    let dst4 = lookup::remote_v6_to_v4(cfg, &dst6)?;
-    let (src4, last_use) = lookup::host_v6_to_v4(cfg, &src6)?;
-    if hop_limit <= 1 {
+    Ok(Checked { ip, payload_len })
+}
+
+/// The address lookups of [`outer`] for a checked header: source and destination in IPv4,
+/// and the host mapping to stamp.
+#[inline(always)]
+pub fn map_addresses(
+    cfg: &ConfigBlock,
+    ip: &[u8; 40],
+) -> Result<([u8; 4], [u8; 4], lookup::LastUse), Outcome> {
+    let dst4 = lookup::remote_v6_to_v4(cfg, &sub16(ip, 24))?;
+    let (src4, last_use) = lookup::host_v6_to_v4(cfg, &sub16(ip, 8))?;
+    if ip[7] <= 1 {
         return Err(Outcome::PassHopLimit);
     }
+    Ok((src4, dst4, last_use))
+}
+
+/// Decides the translation of the IPv6 packet at `l3`; nothing is changed yet.
+#[inline(always)]
+pub fn plan<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Plan<20>, Outcome> {
+    let outer = outer(pkt, l3, cfg)?;
+    let traffic_class = outer.traffic_class();
+    let Outer {
+        ip,
+        payload_len,
+        src6,
+        dst6,
+        src4,
+        dst4,
+        last_use,
+    } = outer;
+    let next_header = ip[6];
+    let hop_limit = ip[7];
+    let proto4 = if next_header == PROTO_ICMPV6 {
+        PROTO_ICMP
+    } else {
+        next_header
+    };
 
     let l4 = l3 + 40;
     let head: [u8; 8] = pkt.load(l4)?;
@@ -66,7 +137,7 @@ pub fn plan<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Plan<20>
             icmp_type = match head[0] {
                 ICMPV6_ECHO_REQUEST => ICMP_ECHO_REQUEST,
                 ICMPV6_ECHO_REPLY => ICMP_ECHO_REPLY,
-                _ => return Err(Outcome::PassIcmpNotEcho),
+                _ => return Err(Outcome::PassIcmpType),
             };
         }
         _ => {}
@@ -77,7 +148,6 @@ pub fn plan<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Plan<20>
         return Err(Outcome::PassTooBig);
     }
 
-    let traffic_class = (ip[0] << 4) | (ip[1] >> 4);
     let header = ipv4_header(traffic_class, total_len, hop_limit - 1, proto4, src4, dst4);
     let (removed, added, outcome) = if next_header == PROTO_ICMPV6 {
         // ICMPv4 has no pseudo-header: out go IPv6's and the old type, in the new type.
@@ -109,7 +179,7 @@ pub fn plan<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Plan<20>
 }
 
 #[inline(always)]
-fn sub16(b: &[u8; 40], at: usize) -> [u8; 16] {
+pub fn sub16(b: &[u8; 40], at: usize) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&b[at..at + 16]);
     out
@@ -118,7 +188,7 @@ fn sub16(b: &[u8; 40], at: usize) -> [u8; 16] {
 /// The IPv4 header, checksum included; Identification and DF as the userspace translator
 /// sets them (its counter becomes a random number here: any unique-enough value will do).
 #[inline(always)]
-fn ipv4_header(
+pub fn ipv4_header(
     tos: u8,
     total_len: u32,
     ttl: u8,
