@@ -17,20 +17,23 @@ pub const PASS: &str = "bench_pass";
 pub const FORWARD: &str = "bench_xdp_forward";
 
 pub const TC_PASS: &str = "bench_tc_pass";
+/// A TC program doing only the helper calls every translated packet needs (the floor).
+pub const TC_HELPERS: &str = "bench_tc_helpers";
 
-/// The object with only the empty TC program loaded (the test-run baseline).
-pub fn load_tc_pass() -> Result<Ebpf> {
+/// The object with only its TC programs loaded: the empty one (the test-run baseline) and
+/// the helpers-only one.
+pub fn load_tc_programs() -> Result<Ebpf> {
     if !available() {
         bail!("the bench was built with AYA_BUILD_SKIP=1 and carries no eBPF object");
     }
     let mut ebpf = Ebpf::load(OBJECT).context("loading the bench eBPF object")?;
-    let program: &mut aya::programs::SchedClassifier = ebpf
-        .program_mut(TC_PASS)
-        .with_context(|| format!("no program {TC_PASS}"))?
-        .try_into()?;
-    program
-        .load()
-        .with_context(|| format!("loading {TC_PASS}"))?;
+    for name in [TC_PASS, TC_HELPERS] {
+        let program: &mut aya::programs::SchedClassifier = ebpf
+            .program_mut(name)
+            .with_context(|| format!("no program {name}"))?
+            .try_into()?;
+        program.load().with_context(|| format!("loading {name}"))?;
+    }
     Ok(ebpf)
 }
 

@@ -83,10 +83,10 @@ pub enum InnerPatch {
 
 /// Longest ICMP message the kernel sums: an IPv6 error fills at most the IPv6 minimum MTU.
 const MAX_SUMMED: usize = 1280;
-const CHUNK: usize = 16;
+const CHUNK: usize = 64;
 
 /// One's-complement partial sum of the packet's bytes `[from, to)`, read in fixed-size
-/// pieces (the verifier wants constant sizes): 16-byte chunks, then words, then a last odd
+/// pieces (the verifier wants constant sizes): 64-byte chunks, then words, then a last odd
 /// byte, each piece an even number of bytes after `from` so the words line up. A function of
 /// its own: its buffers would not fit on the caller's stack.
 #[inline(never)]
