@@ -29,6 +29,22 @@ fn counter(log: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `nat64 run --datapath tc` on the bed, once serving: the program is attached before the
+/// first ping, so every packet is counted. No --iface: XDP would translate the clients'
+/// packets before TC sees them (that path is xdp_gateway.rs's).
+fn start_tc_gateway(bed: &mut GatewayBed, data_dir: &str) {
+    bed.start_until_serving(&[
+        "run",
+        "--prefix",
+        gateway_bed::PREFIX,
+        "--datapath",
+        "tc",
+        "--data-dir",
+        data_dir,
+    ])
+    .expect("gateway starts");
+}
+
 #[test]
 fn the_kernel_translates_after_the_first_packet() {
     if !require_root("the_kernel_translates_after_the_first_packet") {
@@ -38,19 +54,7 @@ fn the_kernel_translates_after_the_first_packet() {
     let data_dir = TempDir::new("tc-gateway").expect("data-dir");
     gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
     let data = data_dir.path().to_str().expect("UTF-8").to_owned();
-    // No --iface: XDP would translate the clients' packets before TC sees them (that path
-    // is xdp_gateway.rs's).
-    // Until serving: the program attached before the first ping, so every packet is counted.
-    bed.start_until_serving(&[
-        "run",
-        "--prefix",
-        gateway_bed::PREFIX,
-        "--datapath",
-        "tc",
-        "--data-dir",
-        &data,
-    ])
-    .expect("gateway starts");
+    start_tc_gateway(&mut bed, &data);
 
     gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 20);
     gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200, 20_000]);
@@ -143,17 +147,7 @@ fn icmp_errors_cross_the_kernel_path_both_ways() {
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("tc-icmp-errors").expect("data-dir");
     let data = data_dir.path().to_str().expect("UTF-8").to_owned();
-    // Until serving: the program attached before the first ping, so every packet is counted.
-    bed.start_until_serving(&[
-        "run",
-        "--prefix",
-        gateway_bed::PREFIX,
-        "--datapath",
-        "tc",
-        "--data-dir",
-        &data,
-    ])
-    .expect("gateway starts");
+    start_tc_gateway(&mut bed, &data);
     // The client's mapping first: from then on its packets stay in the kernel.
     gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 3);
 

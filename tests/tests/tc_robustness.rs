@@ -115,11 +115,8 @@ fn mutate(rng: &mut StdRng, packet: &[u8]) -> Vec<u8> {
     p
 }
 
-#[test]
-fn hostile_packets_are_counted_and_never_dropped() {
-    if !require_root("hostile_packets_are_counted_and_never_dropped") {
-        return;
-    }
+/// The TC program, configured like the sample packets' translator (no dynamic pool).
+fn loaded_for_samples() -> (aya::Ebpf, Translator) {
     let mut ebpf = tc_program::load().expect("the TC program loads");
     let translator = packets::translator();
     tc_maps::write_config(
@@ -129,6 +126,15 @@ fn hostile_packets_are_counted_and_never_dropped() {
         tc_maps::Targets::tun(LOOPBACK_IFINDEX),
     )
     .expect("configuring the maps");
+    (ebpf, translator)
+}
+
+#[test]
+fn hostile_packets_are_counted_and_never_dropped() {
+    if !require_root("hostile_packets_are_counted_and_never_dropped") {
+        return;
+    }
+    let (mut ebpf, translator) = loaded_for_samples();
     let mut seeds: Vec<Vec<u8>> = [0, 1, 17, 100, 1300]
         .iter()
         .flat_map(|&len| packets::all_samples(len).into_iter().map(|(_, p)| p))
@@ -279,15 +285,7 @@ fn icmp_errors_translate_in_the_kernel_as_userspace_translates_them() {
         return;
     }
     use etherparse::{icmpv4, icmpv6, Icmpv4Type, Icmpv6Type, PacketBuilder};
-    let mut ebpf = tc_program::load().expect("the TC program loads");
-    let translator = packets::translator();
-    tc_maps::write_config(
-        &mut ebpf,
-        translator.config(),
-        None,
-        tc_maps::Targets::tun(LOOPBACK_IFINDEX),
-    )
-    .expect("configuring the maps");
+    let (mut ebpf, translator) = loaded_for_samples();
     let (client4, server4) = (packets::CLIENT_V4.octets(), packets::SERVER_V4.octets());
     let (client6, server6) = (packets::CLIENT_V6.octets(), packets::SERVER_V6.octets());
     let router4 = Ipv4Addr::new(203, 0, 113, 254);

@@ -101,12 +101,7 @@ pub(crate) fn icmp6_to_icmp4<M: DynamicMap>(
         IcmpAction::PacketTooBig { ty, code } => {
             header[0] = ty;
             header[1] = code;
-            let cfg = &tr.cfg;
-            let mtu = rest
-                .saturating_sub(20)
-                .min(u32::from(cfg.ipv4_mtu))
-                .min(u32::from(cfg.ipv6_mtu).saturating_sub(20))
-                .clamp(68, 0xffff) as u16;
+            let mtu = mtu::ptb_to_frag_needed(rest, tr.cfg.ipv4_mtu, tr.cfg.ipv6_mtu);
             header[6..8].copy_from_slice(&mtu.to_be_bytes());
             length_at = None;
         }
@@ -179,17 +174,12 @@ pub(crate) fn icmp4_to_icmp6<M: DynamicMap>(
         IcmpAction::PacketTooBig { ty, code } => {
             header[0] = ty;
             header[1] = code;
-            let cfg = &tr.cfg;
-            let mut mtu4 = u16::from_be_bytes([hdr[6], hdr[7]]);
-            if mtu4 == 0 {
-                // RFC 1191 routers that predate the MTU field: guess from the quoted length.
-                let quoted_len = wire::u16_at(payload, 2).unwrap_or(0);
-                mtu4 = mtu::plateau_below(quoted_len);
-            }
-            let mtu = (u32::from(mtu4) + 20)
-                .min(u32::from(cfg.ipv6_mtu))
-                .min(u32::from(cfg.ipv4_mtu) + 20)
-                .max(1280);
+            let mtu = mtu::frag_needed_to_ptb(
+                u16::from_be_bytes([hdr[6], hdr[7]]),
+                wire::u16_at(payload, 2).unwrap_or(0),
+                tr.cfg.ipv4_mtu,
+                tr.cfg.ipv6_mtu,
+            );
             header[4..8].copy_from_slice(&mtu.to_be_bytes());
             length_at = None;
         }

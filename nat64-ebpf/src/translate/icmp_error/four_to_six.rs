@@ -8,9 +8,7 @@ use nat64_common::{
     mtu,
 };
 
-use super::{
-    finish_checksum, patch_quoted_checksum, patch_quoted_echo, sum_quote, EchoChange, ErrorPlan,
-};
+use super::{patch_and_checksum, sum_quote, EchoChange, ErrorPlan};
 use crate::translate::{
     be16,
     four_to_six::{self, Destinations},
@@ -44,25 +42,20 @@ pub fn plan<P: Packet>(
     sum_quote(pkt, inner_l4, end, 0, plan)?;
     let work = &plan.work;
     let inner_proto = work.old_inner[9];
-    if inner_proto == PROTO_ICMP {
-        let change = EchoChange {
-            to_v4: false,
-            pseudo_removed: 0,
-            pseudo_added: checksum::pseudo_header_v6(
-                &work.inner_src6,
-                &work.inner_dst6,
-                PROTO_ICMPV6,
-                u32::from(be16([work.old_inner[2], work.old_inner[3]])) - 20,
-            ),
-        };
-        patch_quoted_echo(pkt, inner_l4, &change, plan)?;
-    } else {
-        patch_quoted_checksum(pkt, inner_l4, inner_proto, plan)?;
-    }
-    let work = &plan.work;
+    let echo = EchoChange {
+        to_v4: false,
+        pseudo_removed: 0,
+        pseudo_added: checksum::pseudo_header_v6(
+            &work.inner_src6,
+            &work.inner_dst6,
+            PROTO_ICMPV6,
+            u32::from(be16([work.old_inner[2], work.old_inner[3]])) - 20,
+        ),
+    };
+    let echo = (inner_proto == PROTO_ICMP).then_some(&echo);
     let message_len = 8 + 40 + work.quoted_l4;
     let pseudo = checksum::pseudo_header_v6(&work.src6, &work.dst6, PROTO_ICMPV6, message_len);
-    finish_checksum(pseudo, plan);
+    patch_and_checksum(pkt, inner_l4, inner_proto, echo, pseudo, plan)?;
     outer_header_step(plan);
     Ok(last_use)
 }
@@ -228,15 +221,8 @@ fn header(cfg: &ConfigBlock, old: [u8; 8], quoted_total: u16) -> Result<[u8; 8],
         IcmpAction::PacketTooBig { ty, code } => {
             new[0] = ty;
             new[1] = code;
-            let mut mtu4 = be16([old[6], old[7]]);
-            if mtu4 == 0 {
-                // RFC 1191 routers that predate the MTU field: guess from the quoted length.
-                mtu4 = mtu::plateau_below(quoted_total);
-            }
-            let mtu = (u32::from(mtu4) + 20)
-                .min(u32::from(cfg.ipv6_mtu))
-                .min(u32::from(cfg.ipv4_mtu) + 20)
-                .max(1280);
+            let mtu4 = be16([old[6], old[7]]);
+            let mtu = mtu::frag_needed_to_ptb(mtu4, quoted_total, cfg.ipv4_mtu, cfg.ipv6_mtu);
             new[4..8].copy_from_slice(&mtu.to_be_bytes());
         }
         IcmpAction::Informational { .. } | IcmpAction::Drop => return Err(Outcome::PassIcmpType),

@@ -90,7 +90,7 @@ const CHUNK: usize = 64;
 /// byte, each piece an even number of bytes after `from` so the words line up. A function of
 /// its own: its buffers would not fit on the caller's stack.
 #[inline(never)]
-pub fn sum_range<P: Packet>(pkt: &P, from: usize, to: usize) -> Result<u32, Outcome> {
+fn sum_range<P: Packet>(pkt: &P, from: usize, to: usize) -> Result<u32, Outcome> {
     let mut at = from;
     let mut acc = 0;
     for _ in 0..MAX_SUMMED / CHUNK {
@@ -147,7 +147,7 @@ pub fn sum_quote<P: Packet, const H: usize>(
 
 /// Step: a quoted echo header's new type and checksum, as userspace rewrites them.
 #[inline(never)]
-pub fn patch_quoted_echo<P: Packet, const H: usize>(
+fn patch_quoted_echo<P: Packet, const H: usize>(
     pkt: &P,
     inner_l4: usize,
     change: &EchoChange,
@@ -179,7 +179,7 @@ pub fn patch_quoted_echo<P: Packet, const H: usize>(
 /// Step: a quoted TCP or UDP checksum adjusted from the old to the new addresses, as
 /// userspace adjusts it: left alone when the quote ends before it, or when UDP carries none.
 #[inline(never)]
-pub fn patch_quoted_checksum<P: Packet, const H: usize>(
+fn patch_quoted_checksum<P: Packet, const H: usize>(
     pkt: &P,
     inner_l4: usize,
     proto: u8,
@@ -218,6 +218,25 @@ pub fn patch_quoted_checksum<P: Packet, const H: usize>(
     Ok(())
 }
 
+/// Steps: the quoted transport header's change (`echo` for an echo, else its TCP or UDP
+/// checksum), then the new message's checksum (`pseudo`: the ICMPv6 pseudo-header, or 0).
+#[inline(always)]
+pub fn patch_and_checksum<P: Packet, const H: usize>(
+    pkt: &P,
+    inner_l4: usize,
+    proto: u8,
+    echo: Option<&EchoChange>,
+    pseudo: u32,
+    plan: &mut ErrorPlan<H>,
+) -> Result<(), Outcome> {
+    match echo {
+        Some(change) => patch_quoted_echo(pkt, inner_l4, change, plan)?,
+        None => patch_quoted_checksum(pkt, inner_l4, proto, plan)?,
+    }
+    finish_checksum(pseudo, plan);
+    Ok(())
+}
+
 /// How a quoted echo header changes: the type by the RFC 7915 table, and the ICMPv6
 /// pseudo-header its checksum loses or gains.
 #[derive(Clone, Copy)]
@@ -245,7 +264,7 @@ impl EchoChange {
 /// Step: the new message's checksum field, from its header (checksum zero), the quote's new
 /// header, the kept quoted bytes as summed, the patch's change and any pseudo-header.
 #[inline(never)]
-pub fn finish_checksum<const H: usize>(pseudo: u32, plan: &mut ErrorPlan<H>) {
+fn finish_checksum<const H: usize>(pseudo: u32, plan: &mut ErrorPlan<H>) {
     let work = &plan.work;
     let sum = checksum::sum_array(&plan.icmp, checksum::sum_array(&plan.inner, pseudo));
     let sum = checksum::add(sum, work.kept_sum);

@@ -5,11 +5,10 @@ use nat64_common::{
     headers,
     icmp_tables::{self, IcmpAction},
     maps::ConfigBlock,
+    mtu,
 };
 
-use super::{
-    finish_checksum, patch_quoted_checksum, patch_quoted_echo, sum_quote, EchoChange, ErrorPlan,
-};
+use super::{patch_and_checksum, sum_quote, EchoChange, ErrorPlan};
 use crate::translate::{
     be16,
     lookup::{self, LastUse},
@@ -42,22 +41,18 @@ pub fn plan<P: Packet>(
     sum_quote(pkt, inner_l4, end, pseudo, plan)?;
     let work = &plan.work;
     let inner_proto = work.old_inner[6];
-    if inner_proto == PROTO_ICMPV6 {
-        let change = EchoChange {
-            to_v4: true,
-            pseudo_removed: checksum::pseudo_header_v6(
-                &work.inner_src6,
-                &work.inner_dst6,
-                PROTO_ICMPV6,
-                u32::from(be16([work.old_inner[4], work.old_inner[5]])),
-            ),
-            pseudo_added: 0,
-        };
-        patch_quoted_echo(pkt, inner_l4, &change, plan)?;
-    } else {
-        patch_quoted_checksum(pkt, inner_l4, inner_proto, plan)?;
-    }
-    finish_checksum(0, plan);
+    let echo = EchoChange {
+        to_v4: true,
+        pseudo_removed: checksum::pseudo_header_v6(
+            &work.inner_src6,
+            &work.inner_dst6,
+            PROTO_ICMPV6,
+            u32::from(be16([work.old_inner[4], work.old_inner[5]])),
+        ),
+        pseudo_added: 0,
+    };
+    let echo = (inner_proto == PROTO_ICMPV6).then_some(&echo);
+    patch_and_checksum(pkt, inner_l4, inner_proto, echo, 0, plan)?;
     outer_header_step(plan);
     Ok(last_use)
 }
@@ -193,11 +188,7 @@ fn header(cfg: &ConfigBlock, old: [u8; 8]) -> Result<[u8; 8], Outcome> {
         IcmpAction::PacketTooBig { ty, code } => {
             new[0] = ty;
             new[1] = code;
-            let mtu = rest
-                .saturating_sub(20)
-                .min(u32::from(cfg.ipv4_mtu))
-                .min(u32::from(cfg.ipv6_mtu).saturating_sub(20))
-                .clamp(68, 0xffff) as u16;
+            let mtu = mtu::ptb_to_frag_needed(rest, cfg.ipv4_mtu, cfg.ipv6_mtu);
             new[6..8].copy_from_slice(&mtu.to_be_bytes());
         }
         IcmpAction::Informational { .. } | IcmpAction::Drop => return Err(Outcome::PassIcmpType),
