@@ -197,7 +197,7 @@ impl Translator {
 
     /// The first of `count` consecutive identifications, for the segments of a super-packet
     /// the kernel numbers from it.
-    pub(crate) fn take_ipv4_ids(&self, count: u32) -> u16 {
+    pub fn take_ipv4_ids(&self, count: u32) -> u16 {
         self.next_id.fetch_add(count, Ordering::Relaxed) as u16
     }
 }

@@ -5,6 +5,7 @@
 //! queues also carry a `virtio_net_hdr` (IFF_VNET_HDR, see [`offload`]), so the device can
 //! hand over and take back GSO super-packets.
 
+pub mod coalesce;
 mod ioctl;
 pub mod offload;
 pub mod vnet;
@@ -25,6 +26,8 @@ pub struct TunQueue {
     file: File,
     /// Whether reads and writes start with a `virtio_net_hdr`.
     vnet: bool,
+    /// The TUN_F_* offloads the device was granted (none without the header).
+    offloads: libc::c_uint,
 }
 
 impl TunQueue {
@@ -50,6 +53,14 @@ impl TunQueue {
 
     pub fn has_vnet_hdr(&self) -> bool {
         self.vnet
+    }
+
+    /// Whether the kernel takes USO super-packets of IPv4 and of IPv6 from this queue.
+    pub fn takes_uso(&self) -> (bool, bool) {
+        (
+            self.offloads & libc::TUN_F_USO4 != 0,
+            self.offloads & libc::TUN_F_USO6 != 0,
+        )
     }
 
     pub fn as_raw_fd(&self) -> i32 {
@@ -142,5 +153,6 @@ fn open_one(name: &InterfaceName, extra_flags: libc::c_int) -> io::Result<TunQue
     Ok(TunQueue {
         file,
         vnet: extra_flags & libc::IFF_VNET_HDR != 0,
+        offloads: 0,
     })
 }

@@ -49,7 +49,11 @@ impl fmt::Display for Mode {
                     f,
                     "TUN queues batch through GSO: virtio-net headers, offloads {}; super-packets are translated whole, one read and one write each",
                     names.join("+")
-                )
+                )?;
+                if flags & (libc::TUN_F_USO4 | libc::TUN_F_USO6) != 0 {
+                    f.write_str("; translated UDP datagrams of one flow read in a burst are written as one USO super-packet")?;
+                }
+                Ok(())
             }
             Mode::Plain { why } => write!(
                 f,
@@ -71,13 +75,16 @@ pub struct Opened {
 pub fn open_queues(name: &InterfaceName, count: usize, wanted: bool) -> io::Result<Opened> {
     let why = if wanted {
         match open_set(name, count, libc::IFF_VNET_HDR) {
-            Ok((queues, single_queue_note)) => match negotiate(&queues) {
+            Ok((mut queues, single_queue_note)) => match negotiate(&queues) {
                 Ok(flags) => {
+                    for queue in &mut queues {
+                        queue.offloads = flags;
+                    }
                     return Ok(Opened {
                         queues,
                         single_queue_note,
                         mode: Mode::Vnet { flags },
-                    })
+                    });
                 }
                 // Closing these queues removes a device we created; the plain open below
                 // makes it again, before anything was configured on it.
