@@ -274,7 +274,7 @@ async fn start_xdp(
 fn log_counters(shared: &WorkerShared) {
     let tun = &shared.counters;
     let mut line = format!(
-        "counters: tun received {} (gso super-packets {} carrying {} segments, {} translated whole; partial checksums {}; cut in userspace {}) translated {} icmp errors {} local replies {}",
+        "counters: tun received {} (gso super-packets {} carrying {} segments, {} translated whole; partial checksums {}; cut in userspace {}) translated {} (glued into {} USO writes: {}) icmp errors {} local replies {}",
         tun.received.load(Ordering::Relaxed),
         tun.gso_super_packets.load(Ordering::Relaxed),
         tun.gso_segments.load(Ordering::Relaxed),
@@ -282,6 +282,8 @@ fn log_counters(shared: &WorkerShared) {
         tun.partial_checksums.load(Ordering::Relaxed),
         tun.offload_cut.load(Ordering::Relaxed),
         tun.translated_packets_out.load(Ordering::Relaxed),
+        tun.glued_writes.load(Ordering::Relaxed),
+        tun.glued_datagrams.load(Ordering::Relaxed),
         tun.icmp_errors_sent.load(Ordering::Relaxed),
         tun.local_replies.load(Ordering::Relaxed),
     );

@@ -27,10 +27,15 @@ use crate::{
         Output, Translator, Verdict,
     },
     tun::{
+        coalesce::Coalescer,
         vnet::{self, Gso, VnetHdr},
         TunQueue,
     },
 };
+
+/// Translated packets queued for gluing before they are written: enough for several
+/// datagrams of each of many flows, few enough that a burst waits well under a millisecond.
+const WRITE_BATCH: usize = 256;
 
 /// How long a worker waits for a packet before it looks at the stop flag again.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -54,6 +59,9 @@ pub struct TunCounters {
     pub offload_cut: AtomicU64,
     /// Offloaded reads whose header did not match the packet, dropped.
     pub offload_malformed: AtomicU64,
+    /// USO super-packets written of datagrams read one by one, and the datagrams glued.
+    pub glued_writes: AtomicU64,
+    pub glued_datagrams: AtomicU64,
     pub translated_packets_out: AtomicU64,
     pub icmp_errors_sent: AtomicU64,
     /// Echo replies to pings of the translator's own addresses.
@@ -108,6 +116,8 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
     let mut buf = vec![0u8; HEADROOM + READ_BUFFER];
     let mut out = Output::new();
     let mut segments = Segments::new();
+    let (uso4, uso6) = queue.takes_uso();
+    let mut batch = (uso4 || uso6).then(|| Coalescer::new(uso4, uso6));
     while !shared.stop.load(Ordering::Relaxed) {
         match wait_readable(queue) {
             Ok(true) => {}
@@ -121,6 +131,9 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
         // Drain what is queued before polling again: one poll per burst, not per packet.
         let translator = shared.translator.load();
         loop {
+            if batch.as_ref().is_some_and(|b| b.len() >= WRITE_BATCH) {
+                flush(&mut batch, queue, shared, &translator);
+            }
             let len = match queue.read(buf.get_mut(HEADROOM..).unwrap_or(&mut [])) {
                 Ok(len) => len,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
@@ -137,7 +150,7 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
             }
             if !queue.has_vnet_hdr() {
                 let packet = buf.get(HEADROOM..HEADROOM + len).unwrap_or(&[]);
-                handle_packet(packet, queue, shared, &translator, &mut out);
+                handle_packet(packet, queue, shared, &translator, &mut out, None);
                 continue;
             }
             let Some(hdr) = buf.get(HEADROOM..).and_then(VnetHdr::parse) else {
@@ -145,6 +158,11 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
                 continue;
             };
             if hdr.is_offloaded() {
+                // What is queued goes first, so nothing overtakes it within a flow (a packet
+                // with only a partial checksum joins the batch instead).
+                if hdr.gso() != Gso::None {
+                    flush(&mut batch, queue, shared, &translator);
+                }
                 handle_offloaded(
                     &hdr,
                     &mut buf,
@@ -154,12 +172,46 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
                     &translator,
                     &mut out,
                     &mut segments,
+                    batch.as_mut(),
                 );
             } else {
                 let packet = buf.get(HEADROOM + vnet::LEN..HEADROOM + len).unwrap_or(&[]);
-                handle_packet(packet, queue, shared, &translator, &mut out);
+                handle_packet(packet, queue, shared, &translator, &mut out, batch.as_mut());
             }
         }
+        flush(&mut batch, queue, shared, &translator);
+    }
+}
+
+/// Writes what the batch holds, gluing what it can.
+fn flush(
+    batch: &mut Option<Coalescer>,
+    queue: &TunQueue,
+    shared: &WorkerShared,
+    translator: &Translator,
+) {
+    let Some(batch) = batch.as_mut().filter(|b| !b.is_empty()) else {
+        return;
+    };
+    let flushed = batch.flush(
+        |frame| queue.write_raw(frame),
+        |n| translator.take_ipv4_ids(n),
+    );
+    let counters = &shared.counters;
+    counters
+        .glued_writes
+        .fetch_add(flushed.super_packets, Ordering::Relaxed);
+    counters
+        .glued_datagrams
+        .fetch_add(flushed.glued, Ordering::Relaxed);
+    if flushed.write_errors > 0 {
+        counters
+            .write_errors
+            .fetch_add(flushed.write_errors, Ordering::Relaxed);
+        debug!(
+            "writing to the TUN device failed {} times",
+            flushed.write_errors
+        );
     }
 }
 
@@ -175,6 +227,7 @@ fn handle_offloaded(
     translator: &Translator,
     out: &mut Output,
     segments: &mut Segments,
+    mut batch: Option<&mut Coalescer>,
 ) {
     let counters = &shared.counters;
     if hdr.gso() == Gso::None {
@@ -206,6 +259,12 @@ fn handle_offloaded(
         counters
             .translated_packets_out
             .fetch_add(u64::from(segments), Ordering::Relaxed);
+        if let (Some(batch), Gso::None) = (batch.as_deref_mut(), hdr.gso()) {
+            if let Some(out_hdr) = VnetHdr::parse(frame) {
+                batch.push_with(out_hdr, frame.get(vnet::LEN..).unwrap_or(&[]));
+                return;
+            }
+        }
         if let Err(err) = queue.write_raw(frame) {
             counters.write_errors.fetch_add(1, Ordering::Relaxed);
             debug!("writing to the TUN device failed: {err}");
@@ -227,7 +286,14 @@ fn handle_offloaded(
                     .fetch_add(segments.len() as u64, Ordering::Relaxed);
             }
             for segment in segments.iter() {
-                handle_packet(segment, queue, shared, translator, out);
+                handle_packet(
+                    segment,
+                    queue,
+                    shared,
+                    translator,
+                    out,
+                    batch.as_deref_mut(),
+                );
             }
         }
         Err(err) => {
@@ -243,6 +309,7 @@ fn handle_packet(
     shared: &WorkerShared,
     translator: &Translator,
     out: &mut Output,
+    mut batch: Option<&mut Coalescer>,
 ) {
     if is_quiet_ipv6_control(packet) {
         return;
@@ -280,6 +347,10 @@ fn handle_packet(
         }
     }
     for result in out.packets() {
+        if let Some(batch) = batch.as_deref_mut() {
+            batch.push(result);
+            continue;
+        }
         if let Err(err) = queue.write(result) {
             shared.counters.write_errors.fetch_add(1, Ordering::Relaxed);
             debug!("writing to the TUN device failed: {err}");
