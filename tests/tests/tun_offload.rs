@@ -360,3 +360,120 @@ fn without_offloads_the_same_traffic_goes_one_packet_per_call() {
         "{report}"
     );
 }
+
+/// Python: `COUNT` numbered datagrams of 300 bytes, each checked on arrival.
+const BURST_COMMON: &str = r#"
+import hashlib, socket, sys
+COUNT, SIZE = 200, 300
+def datagram(n):
+    head = n.to_bytes(4, "big")
+    return head + (hashlib.sha256(head).digest() * 10)[: SIZE - 4]
+"#;
+
+#[test]
+fn a_burst_of_small_datagrams_is_written_back_glued_and_arrives_intact() {
+    if !require_root("a_burst_of_small_datagrams_is_written_back_glued_and_arrives_intact") {
+        return;
+    }
+    burst_is_glued(true);
+}
+
+#[test]
+fn a_burst_with_complete_checksums_is_glued_too() {
+    if !require_root("a_burst_with_complete_checksums_is_glued_too") {
+        return;
+    }
+    burst_is_glued(false);
+}
+
+/// `partial`: the client leaves its checksums to the (virtual) NIC, so the gateway reads
+/// them partial; otherwise complete, as from a wire.
+fn burst_is_glued(partial: bool) {
+    let mut bed = bed();
+    if !partial {
+        bed.client
+            .exec(&["ethtool", "-K", "c0", "tx", "off"])
+            .expect("ethtool tx off");
+    }
+    let data_dir = nat64_tests::tempdir::TempDir::new("tun-offload-glue").expect("data-dir");
+    start(&mut bed, &data_dir, &[]);
+    // One datagram first, so the client's mapping exists before the burst.
+    let server = format!(
+        r#"{BURST_COMMON}
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("0.0.0.0", {UDP_PORT}))
+s.settimeout(20)
+s.recvfrom(65535)
+good = bad = 0
+while good + bad < COUNT:
+    data, _ = s.recvfrom(65535)
+    n = int.from_bytes(data[:4], "big")
+    if data == datagram(n):
+        good += 1
+    else:
+        bad += 1
+print("server", good, bad, flush=True)
+"#
+    );
+    bed.server
+        .spawn(&["python3", "-c", &server])
+        .expect("udp server");
+    std::thread::sleep(Duration::from_millis(300));
+    let send = |what: &str| {
+        let script = format!(
+            r#"{BURST_COMMON}
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.connect(("{SERVER_VIA_PREFIX}", {UDP_PORT}))
+if "{what}" == "first":
+    s.send(b"first")
+else:
+    for n in range(COUNT):
+        s.send(datagram(n))
+"#
+        );
+        let out = bed
+            .client
+            .command("python3")
+            .args(["-c", &script])
+            .output()
+            .expect("udp client");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    send("first");
+    std::thread::sleep(Duration::from_millis(200));
+    // With the gateway stopped the burst waits in the TUN queue (500 packets deep), and the
+    // worker then reads it in one go.
+    let pid = bed.gateway.last_child().expect("gateway").id().to_string();
+    nat64_tests::netns::run_checked(std::process::Command::new("kill").args(["-STOP", &pid]))
+        .expect("SIGSTOP");
+    send("burst");
+    std::thread::sleep(Duration::from_millis(100));
+    nat64_tests::netns::run_checked(std::process::Command::new("kill").args(["-CONT", &pid]))
+        .expect("SIGCONT");
+    let start = std::time::Instant::now();
+    while !bed.server.last_child_output().contains("server")
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = stats(&bed);
+    assert_eq!(
+        bed.server.last_child_output().trim(),
+        "server 200 0",
+        "every datagram arrived intact\n{report}\ngateway:\n{}",
+        bed.gateway.last_child_output()
+    );
+    assert_no_receive_errors(&bed);
+    let glued = gateway_bed::stat(&report, "tun glued_datagrams ").unwrap_or(0);
+    assert!(
+        gateway_bed::stat(&report, "tun glued_writes ").unwrap_or(0) > 0 && glued >= 100,
+        "the burst went out in USO writes:\n{report}"
+    );
+    let partials = gateway_bed::stat(&report, "tun partial_checksums ").unwrap_or(0);
+    assert_eq!(partials >= 200, partial, "{report}");
+}
