@@ -238,7 +238,7 @@ pub fn tun_queue_line(bed: &Testbed) -> Option<String> {
 }
 
 /// The log is coloured; the tables are plain text.
-fn strip_ansi(line: &str) -> String {
+pub fn strip_ansi(line: &str) -> String {
     let mut out = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
