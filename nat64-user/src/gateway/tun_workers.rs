@@ -33,6 +33,9 @@ use crate::{
     },
 };
 
+/// Reads per burst before the worker looks at the stop flag and the translator again: a
+/// queue that never runs dry must not keep it from stopping or from a reloaded map-file.
+const MAX_BURST: usize = 4096;
 /// Translated packets queued for gluing before they are written: enough for several
 /// datagrams of each of many flows, few enough that a burst waits well under a millisecond.
 const WRITE_BATCH: usize = 256;
@@ -130,7 +133,7 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
         }
         // Drain what is queued before polling again: one poll per burst, not per packet.
         let translator = shared.translator.load();
-        loop {
+        for _ in 0..MAX_BURST {
             if batch.as_ref().is_some_and(|b| b.len() >= WRITE_BATCH) {
                 flush(&mut batch, queue, shared, &translator);
             }
