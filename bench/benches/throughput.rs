@@ -10,7 +10,8 @@
 //! IPv6 forwarding; nat64 XDP direct ≥ 80% of the XDP redirect-only ceiling.
 //!
 //! Knobs: see `nat64_bench::settings` (`NAT64_BENCH_QUICK=1` takes about 3 minutes), plus
-//! `NAT64_BENCH_RPS=1` (steer the gateway's receive to the non-generator core) and `NAT64_BIN`
+//! `NAT64_BENCH_RPS=1` (steer the gateway's receive to the non-generator core),
+//! `NAT64_BENCH_UDP_GRO=1` (the gateway's veths aggregate forwarded UDP, every row) and `NAT64_BIN`
 //! (a nat64 binary instead of building release).
 
 use std::time::Duration;
@@ -89,12 +90,16 @@ fn main() -> Result<()> {
                 rates,
             });
         }
-        if let Some(line) = gateway
-            .is_nat64()
-            .then(|| gateways::datapath_line(&bed))
+        if gateway.is_nat64() {
+            for line in [
+                gateways::datapath_line(&bed),
+                gateways::tun_queue_line(&bed),
+            ]
+            .into_iter()
             .flatten()
-        {
-            gateway_notes.push(format!("{}: {line}", gateway.label()));
+            {
+                gateway_notes.push(format!("{}: {line}", gateway.label()));
+            }
         }
     }
     publish(&measured, &settings, &gateway_notes, &left_out)
@@ -170,6 +175,13 @@ fn publish(
          gateway receive {receive}; TAYGA and nat64 pinned (taskset) to the other CPU(s); \
          the sink counts in XDP and drops."
     ));
+    table.note(if testbed::udp_gro() {
+        "GRO: the gateway's eth0 and eth1 aggregate forwarded UDP (gro on, rx-udp-gro-forwarding on, \
+         NAT64_BENCH_UDP_GRO=1), for every row alike."
+    } else {
+        "GRO: forwarded UDP is not aggregated (the veths' gro and rx-udp-gro-forwarding off on \
+         every row; NAT64_BENCH_UDP_GRO=1 turns both on for all)."
+    });
     table.note(
         "saturated = what reached the sink per second while the generator offered all it could (offered Mpps); \
          zero-loss = highest offered rate that lost nothing.",

@@ -229,8 +229,16 @@ pub fn datapath_line(bed: &Testbed) -> Option<String> {
     })
 }
 
+/// nat64's line on how its TUN queues run (offloads or one packet per call), if it wrote one.
+pub fn tun_queue_line(bed: &Testbed) -> Option<String> {
+    log(bed).lines().map(strip_ansi).find_map(|line| {
+        let at = line.find(" TUN queues ")?;
+        Some(line[at + 1..].trim().to_owned())
+    })
+}
+
 /// The log is coloured; the tables are plain text.
-fn strip_ansi(line: &str) -> String {
+pub fn strip_ansi(line: &str) -> String {
     let mut out = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {

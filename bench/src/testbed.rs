@@ -95,6 +95,16 @@ impl Testbed {
             &gateway,
             &format!("ip -6 neigh replace {SINK_V6} lladdr {sink_mac} dev eth1 nud permanent"),
         )?;
+        if udp_gro() {
+            // Every row alike. A veth leaves GRO off unless asked; forwarded UDP is aggregated
+            // only with rx-udp-gro-forwarding too.
+            for dev in ["eth0", "eth1"] {
+                exec(
+                    &gateway,
+                    &format!("ethtool -K {dev} gro on rx-udp-gro-forwarding on"),
+                )?;
+            }
+        }
         if std::env::var("NAT64_BENCH_RPS").is_ok_and(|v| v == "1") {
             // The gateway's receive (and what it triggers: routing, TUN enqueue, netfilter)
             // moves off the generator's core.
@@ -165,6 +175,12 @@ impl Testbed {
             destination_mac: mac(&self.sink, "s1")?,
         })
     }
+}
+
+/// `NAT64_BENCH_UDP_GRO=1`: the gateway's veths aggregate the UDP they forward (GRO), so a
+/// gateway that takes super-packets reads several datagrams at once.
+pub fn udp_gro() -> bool {
+    std::env::var("NAT64_BENCH_UDP_GRO").is_ok_and(|v| v == "1")
 }
 
 /// Every CPU but the generator's (all of them on a single-CPU machine).

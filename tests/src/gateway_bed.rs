@@ -28,6 +28,8 @@ pub struct GatewayBed {
     pub client: Netns,
     pub gateway: Netns,
     pub server: Netns,
+    /// Environment of the next nat64 started.
+    env: Vec<String>,
 }
 
 impl GatewayBed {
@@ -73,6 +75,7 @@ impl GatewayBed {
             client,
             gateway,
             server,
+            env: Vec::new(),
         })
     }
 
@@ -101,10 +104,24 @@ impl GatewayBed {
         })
     }
 
+    /// [`GatewayBed::start_gateway`] with `env` (`NAME=value`) in nat64's environment.
+    pub fn start_gateway_with_env(&mut self, env: &[&str], args: &[&str]) -> Result<()> {
+        self.env = env.iter().map(|s| s.to_string()).collect();
+        let started = self.start_gateway(args);
+        self.env.clear();
+        started
+    }
+
     fn spawn_nat64(&mut self, args: &[&str]) -> Result<()> {
         let binary = crate::binary::nat64();
         let binary = binary.to_str().context("binary path is UTF-8")?.to_owned();
-        let mut argv = vec![binary.as_str()];
+        let env = self.env.clone();
+        let mut argv = Vec::new();
+        if !env.is_empty() {
+            argv.push("env");
+            argv.extend(env.iter().map(String::as_str));
+        }
+        argv.push(binary.as_str());
         argv.extend_from_slice(args);
         self.gateway.spawn(&argv)?;
         Ok(())

@@ -7,6 +7,7 @@ pub mod jool;
 pub mod netns;
 pub mod packets;
 pub mod privileges;
+pub mod snmp;
 pub mod tc_program;
 pub mod tempdir;
 pub mod test_run;

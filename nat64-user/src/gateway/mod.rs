@@ -70,11 +70,13 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
 
     let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
     let workers = worker_count(&config);
-    let (queues, single_queue_note) = tun::open_queues(&device, workers)
+    let opened = tun::offload::open_queues(&device, workers, offloads_wanted())
         .with_context(|| format!("opening TUN device {device}"))?;
-    if let Some(note) = single_queue_note {
+    let (queues, offload_mode) = (opened.queues, opened.mode);
+    if let Some(note) = opened.single_queue_note {
         info!("{note}");
     }
+    info!("{offload_mode}");
     // Native mode owns its interface: with --keep it outlives us (a device goes with its
     // last open queue otherwise), without it a device an earlier --keep run left goes too.
     // TAYGA mode leaves persistence to --mktun/--rmtun, as TAYGA does.
@@ -142,11 +144,23 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     let served = serve_signals(&config, &shared).await;
 
     shared.stop.store(true, Ordering::Relaxed);
+    let mut stopped = Vec::with_capacity(handles.len());
     for handle in handles {
-        if handle.join().is_err() {
-            error!("a TUN worker panicked");
+        match handle.join() {
+            Ok(queue) => stopped.push(queue),
+            Err(_) => error!("a TUN worker panicked"),
         }
     }
+    // A device that outlives us (--keep, --mktun) must not hand super-packets to a next
+    // reader that reads without the header (TAYGA).
+    if offload_mode.is_vnet() {
+        if let Some(queue) = stopped.first() {
+            if let Err(err) = tun::offload::clear(queue) {
+                warn!("{device}: offloads left on: {err}");
+            }
+        }
+    }
+    drop(stopped);
     save(&config, &shared);
     log_counters(&shared);
     // Detach the program (or leave it pinned) before the device and routes go.
@@ -260,9 +274,16 @@ async fn start_xdp(
 fn log_counters(shared: &WorkerShared) {
     let tun = &shared.counters;
     let mut line = format!(
-        "counters: tun received {} translated {} icmp errors {} local replies {}",
+        "counters: tun received {} (gso super-packets {} carrying {} segments, {} translated whole; partial checksums {}; cut in userspace {}) translated {} (glued into {} USO writes: {}) icmp errors {} local replies {}",
         tun.received.load(Ordering::Relaxed),
+        tun.gso_super_packets.load(Ordering::Relaxed),
+        tun.gso_segments.load(Ordering::Relaxed),
+        tun.gso_translated_whole.load(Ordering::Relaxed),
+        tun.partial_checksums.load(Ordering::Relaxed),
+        tun.offload_cut.load(Ordering::Relaxed),
         tun.translated_packets_out.load(Ordering::Relaxed),
+        tun.glued_writes.load(Ordering::Relaxed),
+        tun.glued_datagrams.load(Ordering::Relaxed),
         tun.icmp_errors_sent.load(Ordering::Relaxed),
         tun.local_replies.load(Ordering::Relaxed),
     );
@@ -411,6 +432,12 @@ async fn adopt_interface_address(
         ),
     }
     Ok(())
+}
+
+/// `NAT64_TUN_OFFLOAD=0` keeps the queues at one packet per system call (to compare, or to
+/// rule the offloads out when something looks wrong).
+fn offloads_wanted() -> bool {
+    std::env::var("NAT64_TUN_OFFLOAD").map_or(true, |v| v != "0")
 }
 
 fn worker_count(config: &Config) -> usize {

@@ -81,6 +81,18 @@ pub fn report(device: &str, shared: &WorkerShared) -> String {
         tun.local_replies.load(Ordering::Relaxed),
         tun.write_errors.load(Ordering::Relaxed),
     );
+    let _ = writeln!(
+        out,
+        "tun gso_super_packets {}\ntun gso_segments {}\ntun gso_translated_whole {}\ntun partial_checksums {}\ntun offload_cut {}\ntun offload_malformed {}\ntun glued_writes {}\ntun glued_datagrams {}",
+        tun.gso_super_packets.load(Ordering::Relaxed),
+        tun.gso_segments.load(Ordering::Relaxed),
+        tun.gso_translated_whole.load(Ordering::Relaxed),
+        tun.partial_checksums.load(Ordering::Relaxed),
+        tun.offload_cut.load(Ordering::Relaxed),
+        tun.offload_malformed.load(Ordering::Relaxed),
+        tun.glued_writes.load(Ordering::Relaxed),
+        tun.glued_datagrams.load(Ordering::Relaxed),
+    );
     for reason in DropReason::ALL {
         let n = tun.dropped(reason);
         if n > 0 {

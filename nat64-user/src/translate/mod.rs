@@ -7,9 +7,11 @@
 mod addr_map;
 mod config;
 mod fragment;
+pub mod gso;
 mod icmp_error;
 mod originate;
 mod own_address;
+pub mod segment;
 mod transport;
 mod v4_to_v6;
 mod v6_to_v4;
@@ -191,6 +193,12 @@ impl Translator {
 
     pub(crate) fn next_ipv4_id(&self) -> u16 {
         self.next_id.fetch_add(1, Ordering::Relaxed) as u16
+    }
+
+    /// The first of `count` consecutive identifications, for the segments of a super-packet
+    /// the kernel numbers from it.
+    pub fn take_ipv4_ids(&self, count: u32) -> u16 {
+        self.next_id.fetch_add(count, Ordering::Relaxed) as u16
     }
 }
 

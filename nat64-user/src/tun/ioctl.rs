@@ -76,6 +76,30 @@ pub fn set_group(fd: i32, gid: u32) -> io::Result<()> {
     check(rc, "TUNSETGROUP", "")
 }
 
+/// Sets the size of the header that starts every read and write of a vnet-header queue.
+pub fn set_vnet_hdr_sz(fd: i32, size: usize) -> io::Result<()> {
+    let size = size as libc::c_int;
+    // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer.
+    let rc = unsafe { libc::ioctl(fd, libc::TUNSETVNETHDRSZ, &size as *const libc::c_int) };
+    check(rc, "TUNSETVNETHDRSZ", "")
+}
+
+pub fn vnet_hdr_sz(fd: i32) -> io::Result<usize> {
+    let mut size: libc::c_int = 0;
+    // SAFETY: TUNGETVNETHDRSZ writes one int through the pointer.
+    let rc = unsafe { libc::ioctl(fd, libc::TUNGETVNETHDRSZ, &mut size as *mut libc::c_int) };
+    check(rc, "TUNGETVNETHDRSZ", "")?;
+    Ok(usize::try_from(size).unwrap_or(0))
+}
+
+/// The offloads (TUN_F_*) the device may hand over and take back; EINVAL names a flag this
+/// kernel does not know.
+pub fn set_offload(fd: i32, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value.
+    let rc = unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, libc::c_ulong::from(flags)) };
+    check(rc, "TUNSETOFFLOAD", "")
+}
+
 fn check(rc: libc::c_int, what: &str, name: &str) -> io::Result<()> {
     if rc >= 0 {
         return Ok(());

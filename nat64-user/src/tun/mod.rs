@@ -1,9 +1,14 @@
 //! The `tun-device` interface: opening its queues, and TAYGA's `--mktun` / `--rmtun`.
 //!
 //! Packets carry no packet-information header (IFF_NO_PI): the translator sees the IP header
-//! at offset 0, as the TC program does on the same device.
+//! at offset 0, as the TC program does on the same device. Where the kernel allows it the
+//! queues also carry a `virtio_net_hdr` (IFF_VNET_HDR, see [`offload`]), so the device can
+//! hand over and take back GSO super-packets.
 
+pub mod coalesce;
 mod ioctl;
+pub mod offload;
+pub mod vnet;
 
 use std::{
     fs::{File, OpenOptions},
@@ -19,15 +24,43 @@ const CLONE_DEVICE: &str = "/dev/net/tun";
 /// written here enter the stack as if received on it.
 pub struct TunQueue {
     file: File,
+    /// Whether reads and writes start with a `virtio_net_hdr`.
+    vnet: bool,
+    /// The TUN_F_* offloads the device was granted (none without the header).
+    offloads: libc::c_uint,
 }
 
 impl TunQueue {
+    /// One packet, preceded by its `virtio_net_hdr` when [`TunQueue::has_vnet_hdr`].
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         io::Read::read(&mut &self.file, buf)
     }
 
+    /// One plain packet (no offload asked of the kernel), whatever the queue's mode.
     pub fn write(&self, packet: &[u8]) -> io::Result<usize> {
-        io::Write::write(&mut &self.file, packet)
+        if !self.vnet {
+            return io::Write::write(&mut &self.file, packet);
+        }
+        let header = vnet::VnetHdr::PLAIN.to_bytes();
+        let parts = [io::IoSlice::new(&header), io::IoSlice::new(packet)];
+        io::Write::write_vectored(&mut &self.file, &parts)
+    }
+
+    /// `frame` as it is: on a vnet-header queue it starts with its own header.
+    pub fn write_raw(&self, frame: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut &self.file, frame)
+    }
+
+    pub fn has_vnet_hdr(&self) -> bool {
+        self.vnet
+    }
+
+    /// Whether the kernel takes USO super-packets of IPv4 and of IPv6 from this queue.
+    pub fn takes_uso(&self) -> (bool, bool) {
+        (
+            self.offloads & libc::TUN_F_USO4 != 0,
+            self.offloads & libc::TUN_F_USO6 != 0,
+        )
     }
 
     pub fn as_raw_fd(&self) -> i32 {
@@ -42,19 +75,28 @@ pub fn open_queues(
     name: &InterfaceName,
     queues: usize,
 ) -> io::Result<(Vec<TunQueue>, Option<String>)> {
+    open_set(name, queues, 0)
+}
+
+/// [`open_queues`] with `extra_flags` on every queue (all queues of a device share its flags).
+fn open_set(
+    name: &InterfaceName,
+    queues: usize,
+    extra_flags: libc::c_int,
+) -> io::Result<(Vec<TunQueue>, Option<String>)> {
     let queues = queues.max(1);
     if queues > 1 {
-        match open_one(name, libc::IFF_MULTI_QUEUE) {
+        match open_one(name, libc::IFF_MULTI_QUEUE | extra_flags) {
             Ok(first) => {
                 let mut all = vec![first];
                 for _ in 1..queues {
-                    all.push(open_one(name, libc::IFF_MULTI_QUEUE)?);
+                    all.push(open_one(name, libc::IFF_MULTI_QUEUE | extra_flags)?);
                 }
                 return Ok((all, None));
             }
             // EINVAL: the device exists without IFF_MULTI_QUEUE (a TAYGA-made persistent one).
             Err(err) if err.kind() == io::ErrorKind::InvalidInput => {
-                let single = open_one(name, 0)?;
+                let single = open_one(name, extra_flags)?;
                 let why = format!(
                     "{} is a single-queue TUN device (made by `--mktun` or TAYGA): one queue serves all workers",
                     name
@@ -64,7 +106,7 @@ pub fn open_queues(
             Err(err) => return Err(err),
         }
     }
-    Ok((vec![open_one(name, 0)?], None))
+    Ok((vec![open_one(name, extra_flags)?], None))
 }
 
 /// TAYGA's `--mktun`: create `name` as a persistent single-queue TUN device, owned by
@@ -108,5 +150,9 @@ fn open_one(name: &InterfaceName, extra_flags: libc::c_int) -> io::Result<TunQue
         name,
         libc::IFF_TUN | libc::IFF_NO_PI | extra_flags,
     )?;
-    Ok(TunQueue { file })
+    Ok(TunQueue {
+        file,
+        vnet: extra_flags & libc::IFF_VNET_HDR != 0,
+        offloads: 0,
+    })
 }
