@@ -96,7 +96,7 @@ fn main() -> Result<()> {
                 measure(&Subject {
                     name: "tc",
                     program: &*program,
-                    baseline: &*tc_baseline,
+                    baseline: tc_baseline,
                     frame: tc_program::frame,
                     outcome: &outcome,
                 })?
