@@ -79,6 +79,19 @@ pub struct Output {
     scratch: Vec<u8>,
 }
 
+/// The packets laid end to end in `buf`, each ending at the next of `ends`.
+pub(crate) fn packets_in<'a>(
+    buf: &'a [u8],
+    ends: &'a [usize],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut start = 0;
+    ends.iter().map(move |&end| {
+        let packet = buf.get(start..end).unwrap_or(&[]);
+        start = end;
+        packet
+    })
+}
+
 impl Default for Output {
     fn default() -> Self {
         Output::new()
@@ -98,12 +111,7 @@ impl Output {
 
     /// The packets produced by the last call, in sending order.
     pub fn packets(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            let packet = self.buf.get(start..end).unwrap_or(&[]);
-            start = end;
-            packet
-        })
+        packets_in(&self.buf, &self.ends)
     }
 
     /// Number of packets produced by the last call.

@@ -49,12 +49,7 @@ impl Segments {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            let packet = self.buf.get(start..end).unwrap_or(&[]);
-            start = end;
-            packet
-        })
+        super::packets_in(&self.buf, &self.ends)
     }
 
     pub fn len(&self) -> usize {
