@@ -180,7 +180,6 @@ fn configure(nat64: &mut aya::Ebpf, config: &TranslatorConfig) -> Result<()> {
     tc_maps::write_config(
         nat64,
         config,
-        None,
         tc_maps::Targets::tun(tc_program::LOOPBACK_IFINDEX),
     )?;
     if config.eam.is_empty() {

@@ -154,7 +154,8 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
     })
 }
 
-/// Ready once the prefix is routed into the device and, for XDP, both veths carry a program.
+/// Ready once the prefix is routed into the device, the log names the datapath (the kernel
+/// path is attached, or not to be) and, for XDP, both veths carry a program.
 fn wait_until_serving(bed: &mut Testbed, xdp: bool) -> Result<()> {
     let start = Instant::now();
     loop {
@@ -163,7 +164,8 @@ fn wait_until_serving(bed: &mut Testbed, xdp: bool) -> Result<()> {
             .exec(&["ip", "-6", "route", "show", PREFIX])?
             .stdout
             .is_empty();
-        if routed && (!xdp || (has_xdp(bed, "eth0")? && has_xdp(bed, "eth1")?)) {
+        let named = bed.gateway.last_child_output().contains(" datapath ");
+        if routed && named && (!xdp || (has_xdp(bed, "eth0")? && has_xdp(bed, "eth1")?)) {
             return Ok(());
         }
         if let Some(status) = bed.gateway.last_child_exit()? {

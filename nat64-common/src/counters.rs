@@ -69,6 +69,15 @@ drop_reasons! {
     TooLarge = "too_large",
     /// Addressed to the translator itself and not an echo request it answers.
     AddressedToTranslator = "addressed_to_translator",
+    /// A source or destination that is never translated: unspecified, loopback, multicast,
+    /// broadcast, link-local, IPv4-mapped (`address_policy`).
+    SpecialAddress = "special_address",
+    /// An address behind the prefix that stands for one of the translator's own or mapped
+    /// IPv4 addresses: translating it would send the packet round through the translator.
+    TranslatorLoop = "translator_loop",
+    /// A fragment that cannot be part of any datagram: past 65,535 bytes, a non-last
+    /// fragment whose length is not a multiple of 8, or a second Fragment header.
+    BadFragment = "bad_fragment",
     /// Neither IPv4 nor IPv6.
     UnknownVersion = "unknown_version",
 }
@@ -146,8 +155,10 @@ outcomes! {
     PassIcmpQuote = "pass_icmp_quote",
     /// An ICMP error with an RFC 4884 extension, or one userspace must cut to size.
     PassIcmpExtension = "pass_icmp_extension",
-    /// An ICMP error whose checksum is wrong (userspace drops it).
+    /// An ICMP message whose checksum is wrong (userspace drops it).
     PassBadIcmpChecksum = "pass_bad_icmp_checksum",
+    /// An ICMP echo longer than the kernel sums for its checksum (userspace checks it).
+    PassIcmpTooLong = "pass_icmp_too_long",
     /// Hop limit or TTL of 1 or less (userspace answers Time Exceeded).
     PassHopLimit = "pass_hop_limit",
     /// UDP with checksum zero (userspace applies `udp-cksum-mode`).
@@ -160,6 +171,9 @@ outcomes! {
     PassNoDestinationMapping = "pass_no_destination_mapping",
     /// A non-global IPv4 address behind the well-known prefix (userspace drops it).
     PassNotGlobal = "pass_not_global",
+    /// An address that is never translated, or one behind the prefix that would loop
+    /// through the translator (`address_policy`; userspace drops it, counted).
+    PassSpecialAddress = "pass_special_address",
     /// `allow_source` configured and the source is not in the host table.
     PassSourceFiltered = "pass_source_filtered",
     /// Larger than the next link's MTU (userspace answers Packet Too Big or fragments).

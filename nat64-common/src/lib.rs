@@ -12,6 +12,7 @@
 )]
 
 mod addr_halves;
+pub mod address_policy;
 pub mod checksum;
 pub mod counters;
 pub mod eam;

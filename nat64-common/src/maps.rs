@@ -176,7 +176,10 @@ pub struct ConfigBlock {
     pub has_eam: u8,
     /// An [`XdpForward`] as u8: where the XDP program sends what it translated.
     pub xdp_forward: u8,
-    pub _reserved: [u8; 6],
+    /// A [`crate::address_policy::WkpScope`] as u8: which IPv4 addresses `wkpf_strict`
+    /// keeps from behind the well-known prefix.
+    pub wkp_scope: u8,
+    pub _reserved: [u8; 5],
 }
 
 impl ConfigBlock {

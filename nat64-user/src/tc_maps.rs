@@ -35,12 +35,8 @@ impl Targets {
     }
 }
 
-/// The configuration block for `cfg` and the dynamic pool `pool` (network, prefix length).
-pub fn config_block(
-    cfg: &TranslatorConfig,
-    pool: Option<(Ipv4Addr, u8)>,
-    targets: Targets,
-) -> ConfigBlock {
+/// The configuration block for `cfg`.
+pub fn config_block(cfg: &TranslatorConfig, targets: Targets) -> ConfigBlock {
     let mut block = ConfigBlock::zeroed();
     if let Some(prefix) = cfg.prefix {
         block.prefix = prefix;
@@ -54,13 +50,14 @@ pub fn config_block(
     block.tun_ifindex = targets.tun_ifindex;
     block.xdp_forward = targets.xdp_forward as u8;
     block.wkpf_strict = u8::from(cfg.wkpf_strict);
+    block.wkp_scope = cfg.wkp_scope as u8;
     block.udp_zero_checksum = cfg.udp_checksum_mode as u8;
     block.source_filtered = u8::from(!cfg.allow_source.is_empty());
     block.lowest_ipv6_mtu = cfg.lowest_ipv6_mtu;
     block.ipv4_mtu = cfg.ipv4_mtu;
     block.ipv6_mtu = cfg.ipv6_mtu;
     block.has_eam = u8::from(!cfg.eam.is_empty());
-    if let Some((net, len)) = pool {
+    if let Some((net, len)) = cfg.dynamic_pool {
         block.has_pool = 1;
         block.pool_v4 = net.octets();
         block.pool_len = len;
@@ -87,13 +84,12 @@ fn map_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut aya::ma
 pub fn write_config(
     ebpf: &mut Ebpf,
     cfg: &TranslatorConfig,
-    pool: Option<(Ipv4Addr, u8)>,
     targets: Targets,
 ) -> anyhow::Result<()> {
     let mut config: Array<&mut MapData, ConfigBlock> =
         Array::try_from(map_mut(ebpf, names::CONFIG)?)?;
     config
-        .set(0, config_block(cfg, pool, targets), 0)
+        .set(0, config_block(cfg, targets), 0)
         .context("writing the configuration block")?;
     replace_eams(ebpf, &cfg.eam)
 }

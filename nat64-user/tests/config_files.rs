@@ -19,8 +19,12 @@ fn check(name: &str) -> Result<Config, ConfigError> {
 }
 
 /// Configurations compare equal apart from where their warnings came from.
+/// What a file means, but for what follows its format: warnings, and which list of
+/// non-global addresses `wkpf-strict` uses (TAYGA's for a tayga.conf, the IANA registry's for
+/// a TOML file; see `Config::wkp_scope`).
 fn meaning(mut c: Config) -> Config {
     c.warnings.clear();
+    c.wkp_scope = nat64::config::WkpScope::Registry;
     c
 }
 
@@ -215,17 +219,19 @@ fn rules_between_settings() {
     // Map v6 side inside the prefix.
     assert!(err("prefix 2001:db8:64::/96\nmap 198.51.100.1 2001:db8:64::1\n")
         .contains("t.conf:4: map 2001:db8:64::1/128: the IPv6 side overlaps the NAT64 prefix 2001:db8:64::/96 (line 3)"));
-    // Overlapping maps, on either side.
-    let e = err("map 198.51.100.0/30 2001:db8:1::/126\nmap 198.51.100.2 2001:db8:2::2\nmap 203.0.113.1 2001:db8:1::3\n");
+    // TAYGA's map table: the same IPv4 subnet twice, or IPv6 subnets that overlap, are
+    // refused; an IPv4 subnet inside another is fine (the longest match wins).
+    let e = err("map 198.51.100.0/30 2001:db8:1::/126\nmap 198.51.100.2 2001:db8:2::2\nmap 203.0.113.1 2001:db8:1::3\nmap 198.51.100.0/30 2001:db8:3::/126\n");
+    assert!(!e.contains("t.conf:4"), "{e}");
     assert!(
         e.contains(
-            "t.conf:4: map 198.51.100.2/32: the IPv4 side overlaps map 198.51.100.0/30 (line 3)"
+            "t.conf:5: map 2001:db8:1::3/128: the IPv6 side overlaps map 2001:db8:1::/126 (line 3)"
         ),
         "{e}"
     );
     assert!(
         e.contains(
-            "t.conf:5: map 2001:db8:1::3/128: the IPv6 side overlaps map 2001:db8:1::/126 (line 3)"
+            "t.conf:6: map 198.51.100.0/30: the same IPv4 subnet as map 198.51.100.0/30 (line 3)"
         ),
         "{e}"
     );
@@ -239,9 +245,12 @@ fn rules_between_settings() {
         .contains("is inside the well-known prefix 64:ff9b::/96"));
     // The u octet of a /96.
     assert!(err("prefix 2001:db8:0:0:ff00::/96\n").contains("bits 64 to 71 must be zero"));
-    // A map covering the whole pool.
-    assert!(err("prefix 2001:db8:64::/96\ndynamic-pool 198.51.100.0/25\nmap 198.51.100.0/24 2001:db8:1::/120\n")
-        .contains("t.conf:4: dynamic-pool 198.51.100.0/25 is entirely inside map 198.51.100.0/24 (line 5)"));
+    // A map of the pool's own subnet; a wider map around the pool is fine (the pool is the
+    // longest match for its addresses).
+    assert!(err("prefix 2001:db8:64::/96\ndynamic-pool 198.51.100.0/25\nmap 198.51.100.0/25 2001:db8:1::/121\n")
+        .contains("t.conf:4: dynamic-pool 198.51.100.0/25 is the IPv4 side of map 198.51.100.0/25 (line 5)"));
+    parse("prefix 2001:db8:64::/96\ndynamic-pool 198.51.100.0/25\nmap 198.51.100.0/24 2001:db8:1::/120\n")
+        .unwrap();
 
     // Allowed, as in TAYGA: ipv4-addr and maps inside the pool; a global ipv4-addr under the WKP.
     let c = parse("prefix 64:ff9b::/96\ndynamic-pool 192.0.2.0/24\nmap 192.0.2.7 2001:db8:1::7\n")
@@ -282,11 +291,13 @@ fn native_toml_falls_back_to_its_own_ipv6_addr() {
 }
 
 #[test]
-fn map_file_parses_on_its_own_and_against_the_config() {
+fn map_file_applies_against_the_config() {
     let text = std::fs::read_to_string(fixture("static.map")).unwrap();
-    let maps = map_file::parse(&text, Path::new("static.map")).unwrap();
+    let mut c = check("full.conf").unwrap();
+    let applied = map_file::apply(&c, &text, Path::new("static.map"));
+    assert!(applied.notes.is_empty(), "{:?}", applied.notes);
     assert_eq!(
-        maps,
+        applied.maps,
         [
             StaticMap {
                 ipv4: "192.0.2.20/32".parse().unwrap(),
@@ -299,16 +310,22 @@ fn map_file_parses_on_its_own_and_against_the_config() {
         ]
     );
 
-    let mut c = check("full.conf").unwrap();
     c.data_dir = Some(fixture(""));
-    assert_eq!(c.load_map_file().unwrap(), maps);
+    assert_eq!(c.load_map_file().unwrap().maps, applied.maps);
 
-    // A map-file line clashing with a tayga.conf map is refused with its line.
-    let e = map_file::parse_for(
+    // A map-file line clashing with a tayga.conf map is skipped and named with its line; the
+    // rest of the file still applies.
+    let applied = map_file::apply(
         &c,
-        "\nmap 192.0.2.10 2001:db8:9::1\n",
+        "\nmap 192.0.2.10 2001:db8:9::1\nmap 192.0.2.21 2001:db8:9::2\n",
         Path::new("static.map"),
-    )
-    .unwrap_err();
-    assert!(e.to_string().starts_with("static.map:2: map 192.0.2.10/32: the IPv4 side overlaps map 192.0.2.10/32 (in the main configuration)"), "{e}");
+    );
+    assert_eq!(applied.maps.len(), 1);
+    let note = applied.notes[0].to_string();
+    assert!(
+        note.starts_with(
+            "static.map:2: map 192.0.2.10/32 2001:db8:9::1/128: conflicts with map 192.0.2.10/32"
+        ),
+        "{note}"
+    );
 }

@@ -37,7 +37,7 @@ impl Drop for ScratchDir {
 
 fn config() -> PoolConfig {
     let mut cfg = PoolConfig::new(Ipv4Addr::new(192, 0, 2, 0), 24).unwrap();
-    cfg.reserved_v4.insert(Ipv4Addr::new(192, 0, 2, 1));
+    cfg.reserved_v4.push((Ipv4Addr::new(192, 0, 2, 1), 32));
     cfg.reserved_v6.push(("64:ff9b::".parse().unwrap(), 96));
     cfg
 }
@@ -259,7 +259,7 @@ fn real_tayga_fixture() -> PathBuf {
 
 fn real_tayga_config() -> PoolConfig {
     let mut cfg = PoolConfig::new(Ipv4Addr::new(192, 0, 2, 0), 25).unwrap();
-    cfg.reserved_v4.insert(Ipv4Addr::new(192, 0, 2, 1));
+    cfg.reserved_v4.push((Ipv4Addr::new(192, 0, 2, 1), 32));
     cfg
 }
 

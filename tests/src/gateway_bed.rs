@@ -96,11 +96,12 @@ impl GatewayBed {
     }
 
     /// Starts `nat64 <args>` and waits for its log to say it serves: after the routes (a
-    /// restart finds those a `--keep` run left) and after the kernel programs are attached.
+    /// restart finds those a `--keep` run left) and after the kernel programs are attached
+    /// (the line that names the datapath comes once they are, or once they are not to be).
     pub fn start_until_serving(&mut self, args: &[&str]) -> Result<()> {
         self.spawn_nat64(args)?;
         self.wait_until("serving", Duration::from_millis(20), |bed| {
-            Ok(bed.gateway.last_child_output().contains("TUN worker(s)"))
+            Ok(bed.gateway.last_child_output().contains(" datapath "))
         })
     }
 

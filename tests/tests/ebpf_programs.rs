@@ -64,11 +64,13 @@ fn tc_program_passes_the_verifier_and_runs() {
         wkpf_strict: false,
         ..Default::default()
     };
-    let pool = Some((std::net::Ipv4Addr::new(100, 64, 0, 0), 10));
+    let cfg = nat64::translate::TranslatorConfig {
+        dynamic_pool: Some((std::net::Ipv4Addr::new(100, 64, 0, 0), 10)),
+        ..cfg
+    };
     nat64::tc_maps::write_config(
         &mut ebpf,
         &cfg,
-        pool,
         nat64::tc_maps::Targets::tun(nat64_tests::tc_program::LOOPBACK_IFINDEX),
     )
     .expect("configuring the maps");

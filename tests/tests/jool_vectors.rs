@@ -8,7 +8,45 @@ use nat64_tests::jool::{self, Case};
 const EXT_AFTER_FRAGMENT: &str = "extension headers after the Fragment header: Jool's host \
      answers admin-prohibited; we skip them like any other and translate the fragment";
 
+const BAD_ICMP_CHECKSUM: &str = "ICMP informational message with a wrong checksum: Jool \
+     translates it incrementally, still wrong; we drop it, as TAYGA does and RFC 7915 §4.2/§5.2 \
+     allow (the receiver would drop it anyway), so a bad checksum never crosses the translator";
+const MISALIGNED_FRAGMENT: &str = "a fragment that is not the last and is not a multiple of 8 \
+     bytes long belongs to no datagram (RFC 791, RFC 8200 §4.5 'must be discarded'): Jool \
+     translates it, we drop it, as TAYGA does";
+const SPECIAL_SOURCE: &str = "an ICMP error from 127.0.0.1 or 0.0.0.0, which never appear on a \
+     wire (RFC 1122 §3.2.1.3): Jool translates it from its RFC 6791 address, we drop it, as TAYGA \
+     does";
+
 const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "pktgen/sender/6-icmp6info-csumfail-df-nofrag.pkt",
+        BAD_ICMP_CHECKSUM,
+    ),
+    (
+        "pktgen/sender/6-icmp6info-csumfail-nodf-nofrag.pkt",
+        BAD_ICMP_CHECKSUM,
+    ),
+    (
+        "pktgen/sender/4-icmp4info-csumfail-df-nofrag.pkt",
+        BAD_ICMP_CHECKSUM,
+    ),
+    (
+        "pktgen/sender/4-icmp4info-csumfail-nodf-nofrag.pkt",
+        BAD_ICMP_CHECKSUM,
+    ),
+    ("7915/abt3.pkt", MISALIGNED_FRAGMENT),
+    ("7915/cat2.pkt", MISALIGNED_FRAGMENT),
+    ("7915/cgt2.pkt", MISALIGNED_FRAGMENT),
+    ("7915/cjt1.pkt", MISALIGNED_FRAGMENT),
+    ("7915/ect1.pkt", MISALIGNED_FRAGMENT),
+    (
+        "7915/eat1.pkt",
+        "IPv4 UDP with a zero checksum under `udp-cksum-mode drop`: Jool answers ICMP, we drop \
+         it and log it, as TAYGA does and RFC 7915 §4.5 asks (drop, and a system management event)",
+    ),
+    ("7915/hat1.pkt", SPECIAL_SOURCE),
+    ("7915/hat2.pkt", SPECIAL_SOURCE),
     (
         "manual/6791v66t.pkt",
         "hairpinning: Jool turns the packet around inside the translator; we emit it to IPv4 and \

@@ -198,7 +198,7 @@ fn run_once(ebpf: &mut aya::Ebpf, program: Program, case: &Case) -> anyhow::Resu
         tun_ifindex: LOOPBACK_IFINDEX,
         xdp_forward: XdpForward::Stack,
     };
-    tc_maps::write_config(ebpf, &cfg, None, targets)?;
+    tc_maps::write_config(ebpf, &cfg, targets)?;
     let translator = Translator::new(cfg)?;
     let mut out = Output::new();
     let user_verdict = translator.translate(&case.sent, &mut NoDynamicMap, &mut out);

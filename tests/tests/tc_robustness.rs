@@ -122,7 +122,6 @@ fn loaded_for_samples() -> (aya::Ebpf, Translator) {
     tc_maps::write_config(
         &mut ebpf,
         translator.config(),
-        None,
         tc_maps::Targets::tun(LOOPBACK_IFINDEX),
     )
     .expect("configuring the maps");
@@ -176,9 +175,6 @@ impl DynamicMap for OneHost {
     fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
         (*v4 == self.v4).then_some(self.v6)
     }
-    fn pool_contains(&self, v4: &Ipv4Addr) -> bool {
-        v4.octets()[..3] == [100, 64, 0]
-    }
 }
 
 fn udp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
@@ -203,13 +199,13 @@ fn host_mappings_translate_both_ways_and_stamp_last_use() {
     let mut ebpf = tc_program::load().expect("the TC program loads");
     let translator = packets::translator();
     let pool = (Ipv4Addr::new(100, 64, 0, 0), 24);
-    tc_maps::write_config(
-        &mut ebpf,
-        translator.config(),
-        Some(pool),
-        tc_maps::Targets::tun(LOOPBACK_IFINDEX),
-    )
-    .expect("configuring the maps");
+    let config = nat64::translate::TranslatorConfig {
+        dynamic_pool: Some(pool),
+        ..translator.config().clone()
+    };
+    tc_maps::write_config(&mut ebpf, &config, tc_maps::Targets::tun(LOOPBACK_IFINDEX))
+        .expect("configuring the maps");
+    let translator = nat64::translate::Translator::new(config).expect("translator");
     const CLOCK_NS: u64 = 4_242_000_000_000;
     tc_maps::write_clock(&mut ebpf, CLOCK_NS).expect("setting the clock");
     let host = OneHost {

@@ -3,6 +3,7 @@
 
 mod cmd;
 mod setup;
+mod tayga_suite;
 
 use std::path::PathBuf;
 
@@ -25,11 +26,19 @@ enum Task {
         #[arg(long)]
         release: bool,
     },
-    /// Run every test: unit, vectors, eBPF programs through BPF_PROG_TEST_RUN, namespaces.
+    /// Run every test: unit, vectors, eBPF programs through BPF_PROG_TEST_RUN, namespaces,
+    /// then TAYGA's own suite against the release binary in both modes (not when a filter is
+    /// given, unless the filter is `tayga_suite`).
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// TAYGA's integration suite against the release binary: `root` (kernel datapath),
+    /// `userns` (unprivileged container, TUN datapath), or both (the default).
+    TaygaSuite {
+        #[arg(value_parser = ["root", "userns"])]
+        modes: Vec<String>,
     },
     /// Run the benchmarks under bench/ and print their tables.
     Bench {
@@ -54,17 +63,35 @@ fn main() -> Result<()> {
         }
         Task::Test { args } => {
             setup::ensure_all(&root)?;
-            let mut cargo = cmd::cargo(&root);
-            cargo.args([
-                "test",
-                "--workspace",
-                "--exclude",
-                "nat64-ebpf",
-                "--exclude",
-                "bench-ebpf",
-            ]);
-            cargo.args(&args);
-            cmd::run(&mut cargo)
+            let suite_only = args.iter().any(|a| a == "tayga_suite");
+            if !suite_only {
+                let mut cargo = cmd::cargo(&root);
+                cargo.args([
+                    "test",
+                    "--workspace",
+                    "--exclude",
+                    "nat64-ebpf",
+                    "--exclude",
+                    "bench-ebpf",
+                ]);
+                cargo.args(&args);
+                cmd::run(&mut cargo)?;
+            }
+            if args.is_empty() || suite_only {
+                build(&root, true)?;
+                tayga_suite::run(&root, &tayga_suite::MODES)?;
+            }
+            Ok(())
+        }
+        Task::TaygaSuite { modes } => {
+            setup::ensure_all(&root)?;
+            build(&root, true)?;
+            let modes: Vec<&str> = if modes.is_empty() {
+                tayga_suite::MODES.to_vec()
+            } else {
+                modes.iter().map(String::as_str).collect()
+            };
+            tayga_suite::run(&root, &modes)
         }
         Task::Bench { args } => {
             setup::ensure_all(&root)?;

@@ -25,6 +25,8 @@ const TEST_PACKAGES: &[&str] = &[
     "ethtool",
     "bpftool",
     "python3-scapy",
+    // TAYGA's own suite (../shared/peer) drives its namespaces with pyroute2.
+    "python3-pyroute2",
 ];
 
 /// Everything: the build tools and the test tools.

@@ -15,7 +15,7 @@ use nat64_common::{counters::Outcome, maps::ConfigBlock};
 
 use crate::{
     maps,
-    translate::{four_to_six, six_to_four, Plan, ETH_P_IP, ETH_P_IPV6},
+    translate::{check_echo_checksum, four_to_six, six_to_four, Plan, ETH_P_IP, ETH_P_IPV6},
 };
 use packet::Skb;
 
@@ -29,10 +29,18 @@ pub fn handle(ctx: &TcContext) -> i32 {
         return finish(Err(Outcome::PassNotConfigured), 0);
     };
     // skb->protocol rather than the version nibble: it is what bpf_skb_change_proto checks.
-    match u16::from_be(ctx.skb.protocol() as u16) {
-        ETH_P_IPV6 => six_to_four(ctx, cfg).unwrap_or_else(|| icmp_error::six_to_four(ctx, cfg)),
-        ETH_P_IP => four_to_six(ctx, cfg).unwrap_or_else(|| icmp_error::four_to_six(ctx, cfg)),
-        _ => finish(Err(Outcome::PassNotIp), 0),
+    let v6 = match u16::from_be(ctx.skb.protocol() as u16) {
+        ETH_P_IPV6 => true,
+        ETH_P_IP => false,
+        _ => return finish(Err(Outcome::PassNotIp), 0),
+    };
+    if let Err(outcome) = check_echo_checksum(&Skb(ctx), packet::l3_offset(), v6) {
+        return finish(Err(outcome), 0);
+    }
+    if v6 {
+        six_to_four(ctx, cfg).unwrap_or_else(|| icmp_error::six_to_four(ctx, cfg))
+    } else {
+        four_to_six(ctx, cfg).unwrap_or_else(|| icmp_error::four_to_six(ctx, cfg))
     }
 }
 

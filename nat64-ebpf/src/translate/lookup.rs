@@ -1,11 +1,12 @@
-//! Address mapping, in the userspace translator's order: explicit mappings first, then the
-//! host tables (for IPv6 hosts) or the RFC 6052 prefix (for IPv4 hosts). Where userspace
-//! would decide something the kernel cannot (allocate a mapping, refuse a pool address nobody
-//! holds), the lookup fails and the packet goes to userspace.
+//! Address mapping, deciding as the userspace translator does (its `addr_map`, TAYGA's
+//! longest-match tables), for the cases the kernel can answer alone. Where userspace would
+//! decide something the kernel cannot (allocate a mapping, refuse an address and perhaps
+//! answer the sender, break a tie between the pool and a wider explicit mapping), the lookup
+//! fails and the packet goes to userspace, which counts what it does.
 use nat64_common::{
+    address_policy::{self, WkpScope},
     counters::Outcome,
-    ipv4_scope,
-    maps::{ConfigBlock, Ipv4HostKey, Ipv6HostKey},
+    maps::{ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey},
     rfc6052::WELL_KNOWN_PREFIX,
 };
 
@@ -31,35 +32,70 @@ impl LastUse {
     }
 }
 
-/// RFC 6052 §3.1: with the well-known prefix, only global IPv4 addresses are represented.
+/// An IPv4 address the prefix may stand for: not special, not refused by the well-known
+/// prefix's RFC 6052 §3.1 rule.
 #[inline(always)]
-fn check_scope(cfg: &ConfigBlock, v4: [u8; 4]) -> Result<(), Outcome> {
+fn check_embeddable(cfg: &ConfigBlock, v4: [u8; 4]) -> Result<(), Outcome> {
+    if !address_policy::v4_embeddable(v4) {
+        return Err(Outcome::PassSpecialAddress);
+    }
     let wkp = cfg.prefix.len == WELL_KNOWN_PREFIX.len && cfg.prefix.addr == WELL_KNOWN_PREFIX.addr;
-    if cfg.wkpf_strict != 0 && wkp && !ipv4_scope::is_global(v4) {
+    if cfg.wkpf_strict != 0 && wkp && WkpScope::from_u8(cfg.wkp_scope).refuses(v4) {
         Err(Outcome::PassNotGlobal)
     } else {
         Ok(())
     }
 }
 
-/// An IPv6 destination (a host on the IPv4 side): explicit mapping, then the prefix.
+/// An address inside the prefix: the IPv4 address it embeds, unless that address belongs to
+/// something else in the IPv4 table (the translator, the pool, an explicit mapping), which
+/// would send the packet round through the translator.
 #[inline(always)]
-pub fn remote_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], Outcome> {
-    if let Some(eam) = maps::eam_by_v6(cfg, addr) {
-        return Ok(eam.v6_to_v4(addr));
-    }
+fn behind_prefix(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], Outcome> {
     let prefix = cfg.prefix().ok_or(Outcome::PassNoDestinationMapping)?;
     let v4 = prefix
         .extract(addr)
         .ok_or(Outcome::PassNoDestinationMapping)?;
-    check_scope(cfg, v4)?;
+    check_embeddable(cfg, v4)?;
+    if v4 == cfg.ipv4_addr || cfg.pool_contains(v4) || maps::eam_by_v4(cfg, v4).is_some() {
+        return Err(Outcome::PassSpecialAddress);
+    }
     Ok(v4)
+}
+
+#[inline(always)]
+fn check_v6(addr: &[u8; 16]) -> Result<(), Outcome> {
+    if address_policy::v6_translatable(addr) {
+        Ok(())
+    } else {
+        Err(Outcome::PassSpecialAddress)
+    }
+}
+
+#[inline(always)]
+fn check_v4(addr: [u8; 4]) -> Result<(), Outcome> {
+    if address_policy::v4_translatable(addr) {
+        Ok(())
+    } else {
+        Err(Outcome::PassSpecialAddress)
+    }
+}
+
+/// An IPv6 destination (a host on the IPv4 side): explicit mapping, then the prefix.
+#[inline(always)]
+pub fn remote_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], Outcome> {
+    check_v6(addr)?;
+    if let Some(eam) = maps::eam_by_v6(cfg, addr) {
+        return Ok(eam.v6_to_v4(addr));
+    }
+    behind_prefix(cfg, addr)
 }
 
 /// An IPv6 source (a host behind the translator): explicit mapping, then the host table;
 /// without a dynamic pool, the prefix (with a pool, userspace allocates instead).
 #[inline(always)]
 pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], LastUse), Outcome> {
+    check_v6(addr)?;
     if let Some(eam) = maps::eam_by_v6(cfg, addr) {
         if cfg.source_filtered != 0 {
             return Err(Outcome::PassSourceFiltered);
@@ -71,36 +107,43 @@ pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], Las
         if cfg.has_pool != 0 || cfg.source_filtered != 0 {
             return Err(Outcome::PassNoSourceMapping);
         }
-        let prefix = cfg.prefix().ok_or(Outcome::PassNoSourceMapping)?;
-        let v4 = prefix.extract(addr).ok_or(Outcome::PassNoSourceMapping)?;
-        check_scope(cfg, v4)?;
-        return Ok((v4, LastUse(None)));
+        return behind_prefix(cfg, addr)
+            .map(|v4| (v4, LastUse(None)))
+            .map_err(|outcome| match outcome {
+                Outcome::PassNoDestinationMapping => Outcome::PassNoSourceMapping,
+                other => other,
+            });
     };
     let v4 = unsafe { (*mapping).v4 };
     let last_use = unsafe { core::ptr::addr_of_mut!((*mapping).last_use_ns) };
     Ok((v4, LastUse(Some(last_use))))
 }
 
-/// An IPv4 source (a host on the IPv4 side): explicit mapping, then the prefix.
+/// An IPv4 source (a host on the IPv4 side): explicit mapping, then the prefix. The
+/// translator's own address and the pool's stand for IPv6 hosts: userspace's to decide.
 #[inline(always)]
 pub fn remote_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<[u8; 16], Outcome> {
+    check_v4(addr)?;
+    if addr == cfg.ipv4_addr || cfg.pool_contains(addr) {
+        return Err(Outcome::PassNoSourceMapping);
+    }
     if let Some(eam) = maps::eam_by_v4(cfg, addr) {
         return Ok(eam.v4_to_v6(addr));
     }
     let prefix = cfg.prefix().ok_or(Outcome::PassNoSourceMapping)?;
-    check_scope(cfg, addr)?;
+    check_embeddable(cfg, addr)?;
     Ok(prefix.embed(addr))
 }
 
-/// An IPv4 destination (a host behind the translator): explicit mapping, then the host
-/// table, then the prefix unless the address is in the dynamic pool (a pool address nobody
-/// holds is userspace's to answer).
+/// An IPv4 destination (a host behind the translator): a mapping, else the prefix unless
+/// the address is in the dynamic pool (a pool address nobody holds is userspace's to
+/// answer).
 #[inline(always)]
 pub fn host_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<([u8; 16], LastUse), Outcome> {
     match mapped_host_v4_to_v6(cfg, addr) {
         Err(Outcome::PassNoDestinationMapping) if !cfg.pool_contains(addr) => {
             let prefix = cfg.prefix().ok_or(Outcome::PassNoDestinationMapping)?;
-            check_scope(cfg, addr)?;
+            check_embeddable(cfg, addr)?;
             Ok((prefix.embed(addr), LastUse(None)))
         }
         found => found,
@@ -108,20 +151,28 @@ pub fn host_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<([u8; 16], Last
 }
 
 /// An IPv4 destination that is one of the translator's own: an explicit mapping or a host
-/// mapping, never the prefix alone.
+/// mapping, never the prefix alone. Inside the pool an explicit mapping counts only when it
+/// is more specific than the pool (the longest match).
 #[inline(always)]
 pub fn mapped_host_v4_to_v6(
     cfg: &ConfigBlock,
     addr: [u8; 4],
 ) -> Result<([u8; 16], LastUse), Outcome> {
-    if let Some(eam) = maps::eam_by_v4(cfg, addr) {
-        return Ok((eam.v4_to_v6(addr), LastUse(None)));
-    }
+    check_v4(addr)?;
     let key = Ipv4HostKey { addr };
-    let mapping = maps::NAT64_V4_TO_V6
-        .get_ptr_mut(&key)
-        .ok_or(Outcome::PassNoDestinationMapping)?;
-    let v6 = unsafe { (*mapping).v6 };
-    let last_use = unsafe { core::ptr::addr_of_mut!((*mapping).last_use_ns) };
-    Ok((v6, LastUse(Some(last_use))))
+    if let Some(mapping) = maps::NAT64_V4_TO_V6.get_ptr_mut(&key) {
+        let v6 = unsafe { (*mapping).v6 };
+        let last_use = unsafe { core::ptr::addr_of_mut!((*mapping).last_use_ns) };
+        return Ok((v6, LastUse(Some(last_use))));
+    }
+    let eam = maps::eam_by_v4(cfg, addr).ok_or(Outcome::PassNoDestinationMapping)?;
+    if cfg.pool_contains(addr) && !more_specific_than_pool(cfg, eam) {
+        return Err(Outcome::PassNoDestinationMapping);
+    }
+    Ok((eam.v4_to_v6(addr), LastUse(None)))
+}
+
+#[inline(always)]
+fn more_specific_than_pool(cfg: &ConfigBlock, eam: &EamEntry) -> bool {
+    eam.v4_len > cfg.pool_len
 }

@@ -84,6 +84,87 @@ impl<const H: usize> Plan<H> {
     }
 }
 
+/// Longest ICMP message the kernel sums: an IPv6 error fills at most the IPv6 minimum MTU.
+const MAX_SUMMED: usize = 1280;
+const CHUNK: usize = 64;
+
+/// One's-complement partial sum of the packet's bytes `[from, to)`, read in fixed-size
+/// pieces (the verifier wants constant sizes): 64-byte chunks, then words, then a last odd
+/// byte, each piece an even number of bytes after `from` so the words line up. A function of
+/// its own: its buffers would not fit on the caller's stack. Longer ranges are
+/// `PassIcmpExtension` (the ICMP error path's reason; other callers say their own).
+#[inline(never)]
+pub fn sum_range<P: Packet>(pkt: &P, from: usize, to: usize) -> Result<u32, Outcome> {
+    let mut at = from;
+    let mut acc = 0;
+    for _ in 0..MAX_SUMMED / CHUNK {
+        if at + CHUNK > to {
+            break;
+        }
+        let chunk: [u8; CHUNK] = pkt.load(at)?;
+        acc = checksum::sum_array(&chunk, acc);
+        at += CHUNK;
+    }
+    for _ in 0..CHUNK / 2 {
+        if at + 2 > to {
+            break;
+        }
+        let word: [u8; 2] = pkt.load(at)?;
+        acc = checksum::sum_array(&word, acc);
+        at += 2;
+    }
+    if at < to {
+        let byte: [u8; 1] = pkt.load(at)?;
+        acc = checksum::sum_array(&byte, acc);
+        at += 1;
+    }
+    if at == to {
+        Ok(acc)
+    } else {
+        Err(Outcome::PassIcmpExtension)
+    }
+}
+
+/// The checksum of an ICMP echo, checked before anything else is decided: userspace (as
+/// TAYGA) drops an echo whose checksum is wrong instead of translating it incrementally,
+/// still wrong, so the kernel must not translate it either. Anything but an unfragmented echo
+/// without options is left to the plans. A step of its own, called where the stack is
+/// shallow: the sum reads 64-byte chunks.
+#[inline(never)]
+pub fn check_echo_checksum<P: Packet>(pkt: &P, l3: usize, v6: bool) -> Result<(), Outcome> {
+    let (l4, len, pseudo) = if v6 {
+        let ip: [u8; 40] = pkt.load(l3)?;
+        if ip[6] != PROTO_ICMPV6 {
+            return Ok(());
+        }
+        let len = u32::from(be16([ip[4], ip[5]]));
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        src.copy_from_slice(&ip[8..24]);
+        dst.copy_from_slice(&ip[24..40]);
+        let pseudo = checksum::pseudo_header_v6(&src, &dst, PROTO_ICMPV6, len);
+        (l3 + 40, len, pseudo)
+    } else {
+        let ip: [u8; 20] = pkt.load(l3)?;
+        let unfragmented = be16([ip[6], ip[7]]) & 0x3fff == 0;
+        if ip[9] != PROTO_ICMP || ip[0] != 0x45 || !unfragmented {
+            return Ok(());
+        }
+        let len = u32::from(be16([ip[2], ip[3]])).saturating_sub(20);
+        (l3 + 20, len, 0)
+    };
+    let ty: [u8; 1] = pkt.load(l4)?;
+    if !matches!(ty[0], 0 | 8 | 128 | 129) {
+        return Ok(());
+    }
+    let sum = sum_range(pkt, l4, l4 + len as usize).map_err(|_| Outcome::PassIcmpTooLong)?;
+    if checksum::fold(checksum::add(sum, pseudo)) == 0xffff {
+        Ok(())
+    } else {
+        Err(Outcome::PassBadIcmpChecksum)
+    }
+}
+
 /// Offset of the checksum field inside the transport header.
 #[inline(always)]
 pub fn checksum_offset(proto: u8) -> usize {

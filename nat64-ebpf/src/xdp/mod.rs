@@ -15,7 +15,8 @@ use nat64_common::{counters::Outcome, maps::ConfigBlock};
 use crate::{
     maps,
     translate::{
-        be16, checksum_offset, four_to_six, six_to_four, Packet, Plan, ETH_P_IP, ETH_P_IPV6,
+        be16, check_echo_checksum, checksum_offset, four_to_six, six_to_four, Packet, Plan,
+        ETH_P_IP, ETH_P_IPV6,
     },
 };
 use frame::{Frame, ETHERTYPE_OFFSET, ETH_HEADER_LEN};
@@ -32,11 +33,19 @@ pub fn handle(ctx: &XdpContext) -> u32 {
     let Ok(ethertype) = Frame(ctx).load::<2>(ETHERTYPE_OFFSET) else {
         return pass(Outcome::PassTruncated);
     };
-    match be16(ethertype) {
-        ETH_P_IPV6 => six_to_four(ctx, cfg),
-        ETH_P_IP => four_to_six(ctx, cfg),
-        ETH_P_8021Q | ETH_P_8021AD => pass(Outcome::PassLinkLayer),
-        _ => pass(Outcome::PassNotIp),
+    let v6 = match be16(ethertype) {
+        ETH_P_IPV6 => true,
+        ETH_P_IP => false,
+        ETH_P_8021Q | ETH_P_8021AD => return pass(Outcome::PassLinkLayer),
+        _ => return pass(Outcome::PassNotIp),
+    };
+    if let Err(outcome) = check_echo_checksum(&Frame(ctx), ETH_HEADER_LEN, v6) {
+        return pass(outcome);
+    }
+    if v6 {
+        six_to_four(ctx, cfg)
+    } else {
+        four_to_six(ctx, cfg)
     }
 }
 

@@ -105,6 +105,19 @@ impl Diagnostics {
         self.warnings.push(d);
     }
 
+    pub(crate) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Errors and warnings alike, sorted by line (whole-file ones last): for a file whose
+    /// problems are skipped rather than refused.
+    pub(crate) fn into_all(self) -> Vec<Diagnostic> {
+        let mut all = self.errors;
+        all.extend(self.warnings);
+        all.sort_by_key(|d| d.line.unwrap_or(usize::MAX));
+        all
+    }
+
     /// The warnings, or every error sorted by line (whole-file problems last).
     pub(crate) fn finish(self) -> Result<Vec<Diagnostic>, ConfigError> {
         if self.errors.is_empty() {

@@ -23,9 +23,9 @@
 //!
 //! # `map-file`
 //!
-//! [`map_file::parse`] reads a file of `map` lines on its own (TAYGA reloads it
-//! on SIGHUP); [`Config::load_map_file`] reads the configured one and checks it
-//! against the rest of the configuration.
+//! [`map_file::apply`] applies a file of `map` lines against the rest of the
+//! configuration as TAYGA does (it rereads it on SIGHUP); [`Config::load_map_file`] reads
+//! the configured one.
 
 mod error;
 pub mod map_file;
@@ -81,6 +81,7 @@ pub struct StaticMap {
     pub ipv6: Ipv6Net,
 }
 
+pub use nat64_common::address_policy::WkpScope;
 pub use nat64_common::maps::{UdpChecksumMode, XdpForward};
 
 /// Which packets to log (`log` directive); TAYGA logs none by default.
@@ -133,6 +134,9 @@ pub struct Config {
     /// (TAYGA `wkpf-strict`) Refuse the well-known prefix combined with non-global IPv4
     /// addresses (RFC 6052 section 3.1). Default true.
     pub wkpf_strict: bool,
+    /// Which IPv4 addresses `wkpf_strict` keeps from behind the well-known prefix: TAYGA's
+    /// list for a `tayga.conf`, the IANA registry's non-global blocks for a TOML file.
+    pub wkp_scope: WkpScope,
     /// (TAYGA `map`) Static mappings from the configuration file, in file order.
     pub maps: Vec<StaticMap>,
     /// (TAYGA `dynamic-pool`) IPv4 addresses handed to IPv6 hosts without a mapping. The first
@@ -208,6 +212,7 @@ impl Config {
             ipv6_addr_configured: false,
             prefix: Some(Ipv6Net::new(WELL_KNOWN_PREFIX, 96).expect("/96 is a valid length")),
             wkpf_strict: true,
+            wkp_scope: WkpScope::Registry,
             maps: Vec::new(),
             dynamic_pool: Some(
                 Ipv4Net::new(Ipv4Addr::new(100, 64, 0, 0), 10).expect("/10 is a valid length"),
@@ -231,6 +236,7 @@ impl Config {
             ipv6_addr_configured: false,
             prefix: None,
             wkpf_strict: true,
+            wkp_scope: WkpScope::Tayga,
             maps: Vec::new(),
             dynamic_pool: None,
             data_dir: None,
@@ -265,15 +271,14 @@ impl Config {
         })
     }
 
-    /// Reads the `map-file` (if any) and checks its lines against this configuration:
-    /// each map well-formed, no overlap with each other, with `maps`, with `prefix`
-    /// or with `ipv4_addr`/`ipv6_addr`. For a SIGHUP reload: on error keep the old table.
-    pub fn load_map_file(&self) -> Result<Vec<StaticMap>, ConfigError> {
+    /// Reads the `map-file` (if any) and applies it against this configuration as TAYGA
+    /// does ([`map_file::apply`]). An error only when the file cannot be read: TAYGA then
+    /// refuses to start, and keeps its old maps on SIGHUP.
+    pub fn load_map_file(&self) -> Result<map_file::MapFile, ConfigError> {
         let Some(path) = self.map_file_path() else {
-            return Ok(Vec::new());
+            return Ok(map_file::MapFile::default());
         };
-        let text = read_text(&path)?;
-        map_file::parse_for(self, &text, &path)
+        map_file::load(self, &path)
     }
 }
 
@@ -324,7 +329,7 @@ pub fn detect_format(path: &Path, text: &str) -> Format {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, ConfigError> {
+pub(crate) fn read_text(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|e| {
         ConfigError::whole_file(
             path,

@@ -8,6 +8,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use nat64_common::address_policy::{self, V4Class};
+
 use super::error::Diagnostics;
 use super::net::{embed_ipv4, IpNet, Ipv4Net, Ipv6Net};
 use super::raw::{Located, RawConfig, Val};
@@ -78,19 +80,25 @@ pub(crate) fn build(
     for m in &raw.maps {
         check_map(&m.value, m.line, fmt, &mut d);
     }
-    check_maps_disjoint(&[], &raw.maps, &mut d);
+    check_maps_conflict(&raw.maps, &mut d);
     for m in &raw.maps {
         check_map_against(prefix.as_ref(), m, fmt, &mut d);
     }
     c.maps = raw.maps.iter().map(|m| m.value).collect();
-    if let Some(m) = raw.maps.iter().find(|m| m.value.ipv4.contains(c.ipv4_addr)) {
+    // TAYGA's table holds ipv4-addr as a /32 of its own: only a map of that same /32
+    // conflicts; inside a wider map's subnet the longest match, the translator, wins.
+    if let Some(m) = raw
+        .maps
+        .iter()
+        .find(|m| m.value.ipv4.prefix_len() == 32 && m.value.ipv4.addr() == c.ipv4_addr)
+    {
         d.error(
             ipv4_line,
             format!(
-                "ipv4-addr {} is inside map {} (line {})",
+                "ipv4-addr {} is the IPv4 side of map {} (line {})",
                 c.ipv4_addr, m.value.ipv4, m.line
             ),
-            Some("give ipv4-addr an address outside every map's IPv4 subnet".into()),
+            Some("give ipv4-addr an address no map line uses".into()),
         );
     }
 
@@ -100,13 +108,20 @@ pub(crate) fn build(
     }
     if let Some(pool) = c.dynamic_pool {
         let pool_line = raw.dynamic_pool.as_ref().map_or(0, |p| p.line);
-        // TAYGA takes a map's addresses out of the pool, but a map that covers the whole
-        // pool leaves nothing in it and conflicts in TAYGA's map table.
-        for m in raw.maps.iter().filter(|m| m.value.ipv4.covers(&pool)) {
+        // The longest match decides: a map inside the pool takes its addresses out of it,
+        // a wider map around the pool leaves the pool's addresses to the pool. Only the
+        // same subnet twice conflicts in TAYGA's table.
+        for m in raw.maps.iter().filter(|m| m.value.ipv4 == pool) {
             d.error(
                 pool_line,
-                format!("dynamic-pool {pool} is entirely inside map {} (line {})", m.value.ipv4, m.line),
-                Some("use a dynamic-pool outside the map's IPv4 subnet (a map inside the pool is fine)".into()),
+                format!(
+                    "dynamic-pool {pool} is the IPv4 side of map {} (line {})",
+                    m.value.ipv4, m.line
+                ),
+                Some(
+                    "use a dynamic-pool of its own (a map inside the pool, or around it, is fine)"
+                        .into(),
+                ),
             );
         }
     }
@@ -356,7 +371,7 @@ fn resolve_ipv6_addr(
         return; // Already reported; there is no address to derive.
     }
     let wkp = p.value.network() == WELL_KNOWN_PREFIX && p.value.prefix_len() == 96;
-    if wkp && c.wkpf_strict && !is_global(c.ipv4_addr) {
+    if wkp && c.wkpf_strict && c.wkp_scope.refuses(c.ipv4_addr.octets()) {
         if fmt == Format::Toml {
             // nat64's own default, outside the /96, instead of refusing.
             c.ipv6_addr = NATIVE_DEFAULT_IPV6_ADDR;
@@ -492,50 +507,32 @@ pub(crate) fn check_map(m: &StaticMap, line: usize, fmt: Format, d: &mut Diagnos
     }
 }
 
-/// No two maps may share an address on either side. `fixed` are maps already
-/// accepted (from tayga.conf, when checking a map-file); `new` are checked against
-/// them and against each other.
-pub(crate) fn check_maps_disjoint(
-    fixed: &[Located<StaticMap>],
-    new: &[Located<StaticMap>],
-    d: &mut Diagnostics,
-) {
-    for (i, m) in new.iter().enumerate() {
-        let earlier = fixed.iter().chain(&new[..i]);
-        for e in earlier {
-            if m.value.ipv4.overlaps(&e.value.ipv4) {
+/// TAYGA's map table: no two maps with the same IPv4 subnet (one inside another is fine,
+/// the longest match wins) and no IPv6 subnets that overlap at all.
+pub(crate) fn check_maps_conflict(maps: &[Located<StaticMap>], d: &mut Diagnostics) {
+    for (i, m) in maps.iter().enumerate() {
+        for e in maps.iter().take(i) {
+            if m.value.ipv4 == e.value.ipv4 {
                 d.error(
                     m.line,
                     format!(
-                        "map {}: the IPv4 side overlaps map {} {}",
-                        m.value.ipv4,
-                        e.value.ipv4,
-                        where_(e.line, fixed.contains(e))
+                        "map {}: the same IPv4 subnet as map {} (line {})",
+                        m.value.ipv4, e.value.ipv4, e.line
                     ),
-                    Some("give each map its own IPv4 addresses, or delete one of the two".into()),
+                    Some("give each map its own IPv4 subnet, or delete one of the two".into()),
                 );
             }
             if m.value.ipv6.overlaps(&e.value.ipv6) {
                 d.error(
                     m.line,
                     format!(
-                        "map {}: the IPv6 side overlaps map {} {}",
-                        m.value.ipv6,
-                        e.value.ipv6,
-                        where_(e.line, fixed.contains(e))
+                        "map {}: the IPv6 side overlaps map {} (line {})",
+                        m.value.ipv6, e.value.ipv6, e.line
                     ),
                     Some("give each map its own IPv6 addresses, or delete one of the two".into()),
                 );
             }
         }
-    }
-}
-
-fn where_(line: usize, in_main_config: bool) -> String {
-    if in_main_config {
-        "(in the main configuration)".into()
-    } else {
-        format!("(line {line})")
     }
 }
 
@@ -656,33 +653,23 @@ enum Reservation {
     Reserved(&'static str),
 }
 
-/// TAYGA's `validate_ip4_addr` (0.9.5+): these can never be translated.
-/// Class E (240/4) is allowed, as TAYGA now does.
+/// The datapath's rule (`address_policy`), with the reason in words for the message.
 fn ipv4_reservation(a: Ipv4Addr) -> Reservation {
     let o = a.octets();
-    if o[0] == 0 {
-        Reservation::Reserved("0.0.0.0/8 (\"this network\")")
-    } else if o[0] == 127 {
-        Reservation::Reserved("127.0.0.0/8 (loopback)")
-    } else if a.is_multicast() {
-        Reservation::Reserved("224.0.0.0/4 (multicast)")
-    } else if a.is_broadcast() {
-        Reservation::Reserved("255.255.255.255 (broadcast)")
-    } else if a.is_link_local() {
-        Reservation::LinkLocal
-    } else {
-        Reservation::None
+    match address_policy::classify_v4(o) {
+        V4Class::Unicast => Reservation::None,
+        V4Class::LinkLocal => Reservation::LinkLocal,
+        V4Class::Special if o[0] == 0 => Reservation::Reserved("0.0.0.0/8 (\"this network\")"),
+        V4Class::Special if o[0] == 127 => Reservation::Reserved("127.0.0.0/8 (loopback)"),
+        V4Class::Special if a.is_multicast() => Reservation::Reserved("224.0.0.0/4 (multicast)"),
+        V4Class::Special => Reservation::Reserved("255.255.255.255 (broadcast)"),
     }
 }
 
-/// TAYGA's `validate_ip6_addr`: 64:ff9b::/32 is fine (well-known and local-use
-/// translation space); otherwise ::/8, multicast and link-local are refused.
+/// The datapath's rule (`address_policy`): ::/8, multicast and link-local are never
+/// translated; 64:ff9b::/32 (well-known and local-use translation space) is fine.
 fn is_reserved_ipv6(a: Ipv6Addr) -> bool {
-    let s = a.segments();
-    if s[0] == 0x64 && s[1] == 0xff9b {
-        return false;
-    }
-    a.octets()[0] == 0 || a.is_multicast() || (s[0] & 0xffc0) == 0xfe80
+    !address_policy::v6_translatable(&a.octets())
 }
 
 fn in_well_known_96(a: Ipv6Addr) -> bool {
@@ -690,43 +677,9 @@ fn in_well_known_96(a: Ipv6Addr) -> bool {
     s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
 }
 
-/// RFC 6052 section 3.1's notion of global, shared with the datapath.
-fn is_global(a: Ipv4Addr) -> bool {
-    nat64_common::ipv4_scope::is_global(a.octets())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn global_addresses() {
-        for a in [
-            "8.8.8.8",
-            "1.1.1.1",
-            "192.0.0.9",
-            "100.63.255.255",
-            "100.128.0.0",
-        ] {
-            assert!(is_global(a.parse().unwrap()), "{a}");
-        }
-        for a in [
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.255.1",
-            "100.64.0.1",
-            "127.0.0.1",
-            "169.254.1.1",
-            "192.0.0.1",
-            "192.0.2.1",
-            "198.18.0.1",
-            "203.0.113.5",
-            "240.0.0.1",
-            "0.1.2.3",
-        ] {
-            assert!(!is_global(a.parse().unwrap()), "{a}");
-        }
-    }
 
     #[test]
     fn reserved_ipv6() {

@@ -2,7 +2,9 @@
 //! host as it was on a clean stop.
 
 pub mod host_plan;
+pub mod instance;
 pub mod kernel_mappings;
+pub mod kernel_path;
 pub mod persistence;
 pub mod pins;
 pub mod pool_lookup;
@@ -22,13 +24,11 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 pub use host_plan::Mode;
-use pins::PinDir;
 use pool_lookup::{now_epoch_seconds, SharedPool};
-use tc_datapath::TcDatapath;
 use tun_workers::{TunCounters, WorkerShared};
 
 use crate::{
-    config::{Config, Datapath, XdpForward, WELL_KNOWN_PREFIX},
+    config::{Config, WELL_KNOWN_PREFIX},
     daemon,
     host::{netlink::Netlink, HostChanges},
     translate::Translator,
@@ -59,19 +59,21 @@ pub fn run(config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
 }
 
 async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
+    let instance = instance::Instance::claim(&config.tun_device)?;
     let netlink = Netlink::connect()?;
     adopt_interface_address(&mut config, &mode, &netlink).await?;
 
-    let static_maps = config
+    let map_file = config
         .load_map_file()
         .map_err(|err| anyhow::anyhow!("{err}"))?;
-    let translator = Translator::new(translator_setup::translator_config(&config, &static_maps)?)?;
-    let mut pool = persistence::load_pool(&config, now_epoch_seconds())?;
+    log_map_file_notes(&map_file);
+    let translator_config = translator_setup::translator_config(&config, &map_file.maps)?;
+    let pool = persistence::load_pool(&config, &map_file.maps, now_epoch_seconds())?;
 
     let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
     let workers = worker_count(&config);
     let opened = tun::offload::open_queues(&device, workers, offloads_wanted())
-        .with_context(|| format!("opening TUN device {device}"))?;
+        .map_err(|err| refused_queue(&device, err))?;
     let (queues, offload_mode) = (opened.queues, opened.mode);
     if let Some(note) = opened.single_queue_note {
         info!("{note}");
@@ -88,30 +90,68 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     }
 
     let mut changes = HostChanges::default();
-    if let Err(err) = host_plan::apply(&config, &mode, &netlink, &mut changes).await {
-        if let Err(undo) = changes.undo_all(&netlink).await {
-            error!("{undo:#}");
-        }
-        return Err(err.context("setting the host up"));
+    let setup = Setup {
+        translator_config,
+        pool,
+        queues,
+        offload_mode,
+        device,
+        instance,
+    };
+    let served = serve_on_host(
+        &mut config,
+        &mode,
+        &privileges,
+        setup,
+        &netlink,
+        &mut changes,
+    )
+    .await;
+    if config.keep && served.is_ok() {
+        info!("--keep: leaving the interface, routes and rules in place");
+    } else if let Err(err) = changes.undo_all(&netlink).await {
+        error!("{err:#}");
     }
+    served
+}
 
-    let (tc, datapath_line) =
-        match start_kernel_path(&config, &translator, pool.as_mut(), &netlink, &privileges).await {
-            Ok(chosen) => chosen,
-            Err(err) => {
-                if let Err(undo) = changes.undo_all(&netlink).await {
-                    error!("{undo:#}");
-                }
-                return Err(err);
-            }
-        };
+/// What a start prepared before it touched the host.
+struct Setup {
+    translator_config: crate::translate::TranslatorConfig,
+    pool: Option<crate::pool::DynamicPool>,
+    queues: Vec<tun::TunQueue>,
+    offload_mode: tun::offload::Mode,
+    device: InterfaceName,
+    instance: instance::Instance,
+}
 
-    if let Err(err) = drop_privileges(&mut config, &privileges) {
-        if let Err(undo) = changes.undo_all(&netlink).await {
-            error!("{undo:#}");
-        }
-        return Err(err);
-    }
+/// Everything from the first change to the host to the last packet: the caller undoes the
+/// changes whatever happens here (unless `--keep` after a clean stop).
+async fn serve_on_host(
+    config: &mut Config,
+    mode: &Mode,
+    privileges: &Privileges,
+    setup: Setup,
+    netlink: &Netlink,
+    changes: &mut HostChanges,
+) -> Result<()> {
+    let Setup {
+        mut translator_config,
+        pool,
+        queues,
+        offload_mode,
+        device,
+        instance,
+    } = setup;
+    host_plan::apply(config, mode, netlink, changes)
+        .await
+        .context("setting the host up")?;
+    // TAYGA takes both sides' MTU from the device, once, at start.
+    let mtu = device_mtu(netlink, &config.tun_device).await?;
+    translator_setup::set_link_mtu(&mut translator_config, mtu);
+    let translator = Translator::new(translator_config)?;
+    let choice = kernel_path::Choice::make(config, privileges)?;
+    drop_privileges(config, privileges)?;
 
     let shared = Arc::new(WorkerShared {
         translator: arc_swap::ArcSwap::from_pointee(translator),
@@ -119,12 +159,12 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         counters: TunCounters::default(),
         stop: Default::default(),
         log: config.log,
-        tc,
+        tc: Default::default(),
     });
     let queue_count = queues.len();
     let handles = tun_workers::start(queues, Arc::clone(&shared))?;
     info!(
-        "{datapath_line}; {queue_count} TUN worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
+        "serving: {queue_count} TUN worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
         config.prefix.map_or("none".into(), |p| format!(
             "{}/{}",
             p.network(),
@@ -138,10 +178,9 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         config.ipv4_addr,
         config.ipv6_addr,
     );
+    stats::spawn_server(&config.tun_device, instance.listener, Arc::clone(&shared));
 
-    stats::spawn_server(&config.tun_device, Arc::clone(&shared));
-
-    let served = serve_signals(&config, &shared).await;
+    let served = serve_signals(config, &shared, choice, netlink).await;
 
     shared.stop.store(true, Ordering::Relaxed);
     let mut stopped = Vec::with_capacity(handles.len());
@@ -161,114 +200,13 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         }
     }
     drop(stopped);
-    save(&config, &shared);
+    save(config, &shared);
     log_counters(&shared);
     // Detach the program (or leave it pinned) before the device and routes go.
-    if let Some(tc) = &shared.tc {
+    if let Some(tc) = shared.tc.get() {
         tc.stop(config.keep);
     }
-    drop(shared);
-    if config.keep {
-        info!("--keep: leaving the interface, routes and rules in place");
-    } else if let Err(err) = changes.undo_all(&netlink).await {
-        error!("{err:#}");
-    }
     served
-}
-
-/// The kernel path where the configuration asks for it and the kernel allows it; returns it
-/// with the one log line that says which datapath runs and why.
-async fn start_kernel_path(
-    config: &Config,
-    translator: &Translator,
-    pool: Option<&mut crate::pool::DynamicPool>,
-    netlink: &Netlink,
-    privileges: &Privileges,
-) -> Result<(Option<TcDatapath>, String)> {
-    if config.datapath == Datapath::Tun {
-        return Ok((None, "datapath tun (chosen with datapath tun)".into()));
-    }
-    // After -u/-g the daemon may not be allowed to update the kernel's tables, and a mapping
-    // it could not remove there would send a reused address's traffic to its old host.
-    if privileges.uid.is_some() || privileges.gid.is_some() {
-        let why =
-            "privileges are dropped (-u/-g), so the kernel's tables could not be kept in step";
-        if config.datapath == Datapath::Tc {
-            anyhow::bail!("datapath tc: {why}");
-        }
-        return Ok((None, format!("datapath tun ({why})")));
-    }
-    let ifindex = netlink.ifindex(&config.tun_device).await?;
-    // Without pins the kernel path still runs; it just starts empty after a restart.
-    let (pins, pin_note) = match PinDir::prepare(&config.pin_dir, &config.tun_device) {
-        Ok(pins) => {
-            let note = format!("; maps pinned in {}", pins.dir().display());
-            (Some(pins), note)
-        }
-        Err(err) => (None, format!("; maps not pinned ({err:#})")),
-    };
-    let now = now_epoch_seconds();
-    match TcDatapath::start(
-        &config.tun_device,
-        ifindex,
-        translator.config(),
-        pool,
-        pins,
-        now,
-    ) {
-        Ok(tc) => {
-            let xdp_note = start_xdp(config, translator, &tc, netlink).await;
-            Ok((
-                Some(tc),
-                format!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{pin_note}{xdp_note}"),
-            ))
-        }
-        Err(err) if config.datapath == Datapath::Tc => Err(err.context("datapath tc")),
-        Err(err) => Ok((
-            None,
-            format!("datapath tun (the kernel refused the TC program: {err:#})"),
-        )),
-    }
-}
-
-/// The XDP program on the configured interfaces; returns what the datapath line says about
-/// it. A failure leaves the TC path serving alone, with a warning that says why.
-async fn start_xdp(
-    config: &Config,
-    translator: &Translator,
-    tc: &TcDatapath,
-    netlink: &Netlink,
-) -> String {
-    if config.interfaces.is_empty() {
-        return String::new();
-    }
-    let mut interfaces = Vec::with_capacity(config.interfaces.len());
-    for name in &config.interfaces {
-        match netlink.ifindex(name).await {
-            Ok(index) => interfaces.push((name.clone(), index)),
-            Err(err) => {
-                warn!("XDP not attached: interface {name}: {err:#}; the TC path serves alone");
-                return "; XDP not attached (see above)".into();
-            }
-        }
-    }
-    match tc.attach_xdp(translator.config(), &interfaces, config.xdp_forward) {
-        Ok(attached) => {
-            let modes: Vec<String> = attached
-                .iter()
-                .map(|(name, mode)| format!("{name} ({mode})"))
-                .collect();
-            let forward = match config.xdp_forward {
-                XdpForward::Stack => "handing translated packets to the stack",
-                XdpForward::Direct => "sending translated packets straight out (fib lookup)",
-            };
-            format!("; XDP on {}, {forward}", modes.join(", "))
-        }
-        Err(err) => {
-            warn!("XDP not attached: {err:#}; the TC path serves alone");
-            "; XDP not attached (see above)".into()
-        }
-    }
 }
 
 fn log_counters(shared: &WorkerShared) {
@@ -287,7 +225,7 @@ fn log_counters(shared: &WorkerShared) {
         tun.icmp_errors_sent.load(Ordering::Relaxed),
         tun.local_replies.load(Ordering::Relaxed),
     );
-    if let Some(tc) = &shared.tc {
+    if let Some(tc) = shared.tc.get() {
         for (program, counters) in [("tc", tc.counters()), ("xdp", tc.xdp_counters())] {
             match counters {
                 Ok(counters) => {
@@ -303,8 +241,43 @@ fn log_counters(shared: &WorkerShared) {
 }
 
 /// SIGHUP: re-read the map-file and write dynamic.map, as TAYGA does; SIGTERM/SIGINT: stop;
-/// a timer runs expiry and TAYGA's periodic write.
-async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
+/// a timer runs expiry and TAYGA's periodic write; the kernel path comes up when loaded.
+async fn serve_signals(
+    config: &Config,
+    shared: &WorkerShared,
+    choice: kernel_path::Choice,
+    netlink: &Netlink,
+) -> Result<()> {
+    let (mut loading, pin_note, forced) = match choice {
+        kernel_path::Choice::Tun(why) => {
+            info!("datapath tun ({why})");
+            (None, String::new(), false)
+        }
+        kernel_path::Choice::Loading {
+            pending,
+            pin_note,
+            forced,
+        } => (Some(pending), pin_note, forced),
+    };
+    let served =
+        serve_signals_until_stop(config, shared, &mut loading, &pin_note, forced, netlink).await;
+    // Stopped while the program was still loading: wait for it, so pins it made go too.
+    if let Some(pending) = loading {
+        if let Ok(Ok(loaded)) = pending.await {
+            loaded.discard(config.keep);
+        }
+    }
+    served
+}
+
+async fn serve_signals_until_stop(
+    config: &Config,
+    shared: &WorkerShared,
+    loading: &mut Option<tokio::sync::oneshot::Receiver<Result<tc_datapath::Loaded>>>,
+    pin_note: &str,
+    forced: bool,
+    netlink: &Netlink,
+) -> Result<()> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -313,6 +286,11 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
     let mut last_write = Instant::now();
     loop {
         tokio::select! {
+            loaded = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
+                *loading = None;
+                let loaded = loaded.unwrap_or_else(|_| Err(anyhow::anyhow!("the loading thread died")));
+                kernel_path::finish(loaded, pin_note, forced, config, shared, netlink).await?;
+            }
             _ = hangup.recv() => {
                 if config.map_file.is_some() {
                     reload_map_file(config, shared);
@@ -322,7 +300,7 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
                 last_write = Instant::now();
             }
             _ = clock.tick() => {
-                if let Some(tc) = &shared.tc {
+                if let Some(tc) = shared.tc.get() {
                     tc.tick_clock();
                 }
             }
@@ -331,7 +309,7 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
             _ = maintenance.tick() => {
                 let now = now_epoch_seconds();
                 let Some((expired, dirty, commit_delay)) = shared.pool.with(|pool| {
-                    if let Some(tc) = &shared.tc {
+                    if let Some(tc) = shared.tc.get() {
                         tc.sync_last_use(pool, now);
                     }
                     let expired = pool.expire(now);
@@ -339,7 +317,7 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
                 }) else {
                     continue;
                 };
-                if let Some(tc) = &shared.tc {
+                if let Some(tc) = shared.tc.get() {
                     for mapping in &expired {
                         tc.forget(mapping.v6, mapping.v4);
                     }
@@ -357,27 +335,52 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
     }
 }
 
-/// A new translator from the map-file as it is now; on any error the old one stays.
+/// A new translator from the map-file as it is now, applied as TAYGA applies it (bad or
+/// conflicting lines skipped and named); only a file that cannot be read keeps the old one.
 fn reload_map_file(config: &Config, shared: &WorkerShared) {
     let rebuilt = config
         .load_map_file()
         .map_err(|err| anyhow::anyhow!("{err}"))
-        .and_then(|maps| {
-            let translator = Translator::new(translator_setup::translator_config(config, &maps)?)?;
-            Ok((maps.len(), translator))
+        .and_then(|map_file| {
+            log_map_file_notes(&map_file);
+            let current = shared.translator.load();
+            let mut translator_config =
+                translator_setup::translator_config(config, &map_file.maps)?;
+            translator_setup::set_link_mtu(
+                &mut translator_config,
+                u32::from(current.config().ipv4_mtu),
+            );
+            Ok((map_file.maps, Translator::new(translator_config)?))
         });
     match rebuilt {
-        Ok((count, translator)) => {
-            if let Some(tc) = &shared.tc {
+        Ok((maps, translator)) => {
+            if let Some(tc) = shared.tc.get() {
                 if let Err(err) = tc.reconfigure(translator.config()) {
                     error!("SIGHUP: the kernel tables keep the old maps: {err:#}");
                 }
             }
+            shared
+                .pool
+                .with(|pool| pool.reserve_v4(persistence::reserved_v4(config, &maps)));
             shared.translator.store(Arc::new(translator));
-            info!("SIGHUP: map-file reloaded, {count} maps");
+            info!("SIGHUP: map-file reloaded, {} maps", maps.len());
         }
-        Err(err) => error!("SIGHUP: map-file refused, keeping the old maps: {err:#}"),
+        Err(err) => error!("SIGHUP: map-file unreadable, keeping the old maps: {err:#}"),
     }
+}
+
+fn log_map_file_notes(map_file: &crate::config::map_file::MapFile) {
+    for note in &map_file.notes {
+        warn!("map-file: {note}");
+    }
+}
+
+async fn device_mtu(netlink: &Netlink, device: &str) -> Result<u32> {
+    let index = netlink.ifindex(device).await?;
+    netlink
+        .mtu_of(index)
+        .await
+        .with_context(|| format!("reading the MTU of {device}"))
 }
 
 fn drop_privileges(config: &mut Config, privileges: &Privileges) -> Result<()> {
@@ -432,6 +435,20 @@ async fn adopt_interface_address(
         ),
     }
     Ok(())
+}
+
+/// The device would not give us a queue: when it is busy, say who has it.
+fn refused_queue(device: &InterfaceName, err: std::io::Error) -> anyhow::Error {
+    let holders = instance::tun_holders(device.as_str());
+    if err.raw_os_error() == Some(libc::EBUSY) && !holders.is_empty() {
+        let names: Vec<String> = holders.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "opening TUN device {device}: it is in use by {} (a single-queue device serves one reader); stop that first",
+            names.join(", ")
+        )
+    } else {
+        anyhow::anyhow!("opening TUN device {device}: {err}")
+    }
 }
 
 /// `NAT64_TUN_OFFLOAD=0` keeps the queues at one packet per system call (to compare, or to

@@ -2,13 +2,14 @@
 //! `data-dir/dynamic.map` at start, written back on SIGHUP, on stop and as TAYGA does
 //! periodically, so TAYGA and nat64 can take over from each other.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use tracing::{info, warn};
 
 use crate::{
-    config::Config,
+    config::{Config, StaticMap},
     pool::{self, DynamicPool, PoolConfig, PoolTimers},
 };
 
@@ -22,19 +23,34 @@ pub fn dynamic_map_path(config: &Config) -> Option<PathBuf> {
         .map(|dir| dir.join(DYNAMIC_MAP_FILE))
 }
 
+/// What inside the pool belongs to something more specific and is never handed out: the
+/// translator's own address and every map (main configuration and `map_file_maps`) whose
+/// IPv4 side is longer than the pool's prefix. A map around the pool leaves it alone: the
+/// longest match, the pool, wins there.
+pub fn reserved_v4(config: &Config, map_file_maps: &[StaticMap]) -> Vec<(Ipv4Addr, u8)> {
+    let pool_len = config.dynamic_pool.map_or(32, |p| p.prefix_len());
+    std::iter::once((config.ipv4_addr, 32))
+        .chain(
+            config
+                .maps
+                .iter()
+                .chain(map_file_maps)
+                .filter(|m| m.ipv4.prefix_len() > pool_len)
+                .map(|m| (m.ipv4.network(), m.ipv4.prefix_len())),
+        )
+        .collect()
+}
+
 /// The pool's settings: its network, and what inside it is never handed out.
-pub fn pool_config(config: &Config) -> Result<Option<PoolConfig>> {
+pub fn pool_config(config: &Config, map_file_maps: &[StaticMap]) -> Result<Option<PoolConfig>> {
     let Some(net) = config.dynamic_pool else {
         return Ok(None);
     };
     let mut pool = PoolConfig::new(net.network(), net.prefix_len()).map_err(|err| {
         anyhow::anyhow!("dynamic-pool {}/{}: {err}", net.network(), net.prefix_len())
     })?;
-    pool.reserved_v4.insert(config.ipv4_addr);
-    for map in &config.maps {
-        if map.ipv4.prefix_len() == 32 {
-            pool.reserved_v4.insert(map.ipv4.addr());
-        }
+    pool.reserved_v4 = reserved_v4(config, map_file_maps);
+    for map in config.maps.iter().chain(map_file_maps) {
         pool.reserved_v6
             .push((map.ipv6.network(), map.ipv6.prefix_len()));
     }
@@ -50,8 +66,12 @@ pub fn pool_config(config: &Config) -> Result<Option<PoolConfig>> {
 }
 
 /// The pool as `dynamic.map` left it (an empty one when there is no file yet).
-pub fn load_pool(config: &Config, now: u64) -> Result<Option<DynamicPool>> {
-    let Some(pool_config) = pool_config(config)? else {
+pub fn load_pool(
+    config: &Config,
+    map_file_maps: &[StaticMap],
+    now: u64,
+) -> Result<Option<DynamicPool>> {
+    let Some(pool_config) = pool_config(config, map_file_maps)? else {
         return Ok(None);
     };
     let Some(path) = dynamic_map_path(config) else {

@@ -2,7 +2,7 @@
 
 use std::{
     net::{Ipv4Addr, Ipv6Addr},
-    sync::Mutex,
+    sync::{Mutex, OnceLock},
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -28,6 +28,14 @@ impl SharedPool {
         Self(pool.map(Mutex::new))
     }
 
+    /// Runs `f` on the pool, or on nothing when there is none, with the pool locked.
+    pub fn with_either<R>(&self, f: impl FnOnce(Option<&mut DynamicPool>) -> R) -> R {
+        match &self.0 {
+            Some(pool) => f(Some(&mut pool.lock().unwrap_or_else(|p| p.into_inner()))),
+            None => f(None),
+        }
+    }
+
     /// Runs `f` on the pool, if there is one.
     pub fn with<R>(&self, f: impl FnOnce(&mut DynamicPool) -> R) -> Option<R> {
         // A poisoned lock means a worker panicked mid-update; the pool's own invariants are
@@ -41,9 +49,10 @@ impl SharedPool {
 /// sources of packets being translated (never for addresses quoted in ICMP errors).
 pub struct PoolLookup<'a> {
     pub shared: &'a SharedPool,
-    /// The kernel path: a host that gets an address is entered there before its packet is
-    /// written back, so its next packets never leave the kernel.
-    pub tc: Option<&'a TcDatapath>,
+    /// The kernel path, once attached: a host that gets an address is entered there before
+    /// its packet is written back, so its next packets never leave the kernel. Asked at each
+    /// allocation, not once per burst: the path may come up in between.
+    pub tc: &'a OnceLock<TcDatapath>,
     pub now: u64,
     /// Set when allocation found the pool full: the worker logs it once per burst.
     pub pool_full: bool,
@@ -52,7 +61,7 @@ pub struct PoolLookup<'a> {
 }
 
 impl<'a> PoolLookup<'a> {
-    pub fn new(shared: &'a SharedPool, tc: Option<&'a TcDatapath>, now: u64) -> Self {
+    pub fn new(shared: &'a SharedPool, tc: &'a OnceLock<TcDatapath>, now: u64) -> Self {
         Self {
             shared,
             tc,
@@ -76,7 +85,7 @@ impl DynamicMap for PoolLookup<'_> {
         match outcome {
             Ok(Allocation::Existing(v4)) => Some(v4),
             Ok(allocation) => {
-                if let Some(tc) = self.tc {
+                if let Some(tc) = self.tc.get() {
                     if let Allocation::Reused { v4, evicted } = allocation {
                         tc.forget(evicted, v4);
                     }
@@ -90,12 +99,6 @@ impl DynamicMap for PoolLookup<'_> {
                 None
             }
         }
-    }
-
-    fn pool_contains(&self, v4: &Ipv4Addr) -> bool {
-        self.shared
-            .with(|pool| pool.config().contains(*v4))
-            .unwrap_or(false)
     }
 
     fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {

@@ -9,8 +9,7 @@ use std::{
     fmt::Write as _,
     io::Read as _,
     net::Ipv4Addr,
-    os::linux::net::SocketAddrExt,
-    os::unix::net::{SocketAddr, UnixListener, UnixStream},
+    os::unix::net::{UnixListener, UnixStream},
     sync::{atomic::Ordering, Arc},
     time::Duration,
 };
@@ -24,21 +23,15 @@ use nat64_common::{
 use tokio::io::AsyncWriteExt as _;
 use tracing::{debug, warn};
 
-use super::{pins::PinDir, tun_workers::WorkerShared};
+use super::{instance::socket_address, pins::PinDir, tun_workers::WorkerShared};
 use crate::tc_maps;
 
-fn socket_address(device: &str) -> std::io::Result<SocketAddr> {
-    SocketAddr::from_abstract_name(format!("nat64/{device}").as_bytes())
-}
-
-/// Listens on `@nat64/<device>` and answers every connection with [`report`]. A second
-/// daemon on the same device in the same namespace finds the name taken: it runs without
-/// the socket and says so.
-pub fn spawn_server(device: &str, shared: Arc<WorkerShared>) {
-    let listener = socket_address(device)
-        .and_then(|addr| UnixListener::bind_addr(&addr))
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .and_then(tokio::net::UnixListener::from_std);
+/// Answers every connection on the daemon's control socket (`@nat64/<device>`, claimed at
+/// start: see [`super::instance`]) with [`report`].
+pub fn spawn_server(device: &str, listener: UnixListener, shared: Arc<WorkerShared>) {
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixListener::from_std(listener));
     let listener = match listener {
         Ok(listener) => listener,
         Err(err) => {
@@ -69,7 +62,11 @@ pub fn spawn_server(device: &str, shared: Arc<WorkerShared>) {
 
 /// The daemon's view: both datapaths' counters, mappings and pool use.
 pub fn report(device: &str, shared: &WorkerShared) -> String {
-    let datapath = if shared.tc.is_some() { "tc" } else { "tun" };
+    let datapath = if shared.tc.get().is_some() {
+        "tc"
+    } else {
+        "tun"
+    };
     let mut out = format!("device {device}\ndatapath {datapath}\n");
     let tun = &shared.counters;
     let _ = writeln!(
@@ -99,7 +96,7 @@ pub fn report(device: &str, shared: &WorkerShared) -> String {
             let _ = writeln!(out, "tun dropped {} {n}", reason.as_str());
         }
     }
-    if let Some(tc) = &shared.tc {
+    if let Some(tc) = shared.tc.get() {
         for (program, counters) in [("tc", tc.counters()), ("xdp", tc.xdp_counters())] {
             match counters {
                 Ok(counters) => write_counter_lines(&mut out, program, &counters),

@@ -34,7 +34,6 @@ use crate::{
 pub struct TcDatapath {
     ebpf: Mutex<Ebpf>,
     targets: Mutex<Targets>,
-    pool: Option<(Ipv4Addr, u8)>,
     pins: Option<PinDir>,
     link: Mutex<Option<PinnedLink>>,
     xdp: Mutex<Vec<xdp_interfaces::Attachment>>,
@@ -88,28 +87,54 @@ fn program(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
     Ok(program.try_into()?)
 }
 
+/// The program through the verifier, its maps made (or reopened from `pins`), nothing
+/// attached yet: the slow part of a start, done while the TUN workers already serve.
+pub struct Loaded {
+    ebpf: Ebpf,
+    reused: bool,
+    pins: Option<PinDir>,
+}
+
+impl Loaded {
+    /// Loads the program, with its maps pinned in `pins` when given.
+    pub fn load(pins: Option<PinDir>) -> Result<Loaded> {
+        let (ebpf, reused) = match &pins {
+            Some(pins) => load_pinned(pins)?,
+            None => (load(0, None)?, false),
+        };
+        Ok(Loaded { ebpf, reused, pins })
+    }
+
+    /// Not needed after all (the daemon stops before it started): pins it made go too,
+    /// unless they are to be kept.
+    pub fn discard(self, keep: bool) {
+        if let (Some(pins), false) = (&self.pins, keep) {
+            if let Err(err) = pins.remove_all() {
+                warn!("removing the pins in {}: {err}", pins.dir().display());
+            }
+        }
+    }
+}
+
 impl TcDatapath {
-    /// Loads, configures and attaches the program on `device`'s egress, and enters the
-    /// mappings the pool has. With `pins`, maps and link live in that directory: an earlier
-    /// run's mappings are squared with the pool (see [`kernel_mappings`]) and its program,
-    /// if still attached, is replaced without a gap. Any error means the kernel path is not
-    /// available.
+    /// Configures and attaches the loaded program on `device`'s egress, and enters the
+    /// mappings the pool has. With pins, an earlier run's mappings are squared with the pool
+    /// (see [`kernel_mappings`]) and its program, if still attached, is replaced without a
+    /// gap. Any error means the kernel path is not available.
     pub fn start(
+        loaded: Loaded,
         device: &str,
         ifindex: u32,
         translator: &TranslatorConfig,
         mut pool: Option<&mut DynamicPool>,
-        pins: Option<PinDir>,
         now: u64,
     ) -> Result<Self> {
-        let (mut ebpf, reused) = match &pins {
-            Some(pins) => load_pinned(pins)?,
-            None => (load(0, None)?, false),
-        };
-        let pool_net = pool
-            .as_deref()
-            .map(|p| (p.config().network(), p.config().prefix_len()));
-        tc_maps::write_config(&mut ebpf, translator, pool_net, Targets::tun(ifindex))?;
+        let Loaded {
+            mut ebpf,
+            reused,
+            pins,
+        } = loaded;
+        tc_maps::write_config(&mut ebpf, translator, Targets::tun(ifindex))?;
         tc_maps::write_clock(&mut ebpf, boot_time_ns())?;
         if reused {
             let found = tc_maps::host_mappings(&ebpf)?;
@@ -140,7 +165,6 @@ impl TcDatapath {
         Ok(Self {
             ebpf: Mutex::new(ebpf),
             targets: Mutex::new(Targets::tun(ifindex)),
-            pool: pool_net,
             pins,
             link: Mutex::new(link),
             xdp: Mutex::new(Vec::new()),
@@ -164,7 +188,7 @@ impl TcDatapath {
                 xdp_forward: forward,
                 ..*targets
             };
-            tc_maps::write_config(ebpf, translator, self.pool, wanted)?;
+            tc_maps::write_config(ebpf, translator, wanted)?;
             *targets = wanted;
             if let Some(pins) = &self.pins {
                 xdp_interfaces::release_unnamed(pins, interfaces);
@@ -210,7 +234,7 @@ impl TcDatapath {
     /// A new translator configuration (SIGHUP's map-file): the kernel takes the same maps.
     pub fn reconfigure(&self, translator: &TranslatorConfig) -> Result<()> {
         let targets = *self.targets.lock().unwrap_or_else(|p| p.into_inner());
-        self.with(|ebpf| tc_maps::write_config(ebpf, translator, self.pool, targets))
+        self.with(|ebpf| tc_maps::write_config(ebpf, translator, targets))
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Ebpf) -> R) -> R {

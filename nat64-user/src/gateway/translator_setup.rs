@@ -51,6 +51,10 @@ pub fn translator_config(
         rfc6791_v4: Some(config.ipv4_addr),
         rfc6791_v6: Some(config.ipv6_addr),
         wkpf_strict: config.wkpf_strict,
+        wkp_scope: config.wkp_scope,
+        dynamic_pool: config
+            .dynamic_pool
+            .map(|pool| (pool.network(), pool.prefix_len())),
         udp_checksum_mode: config.udp_cksum_mode,
         allow_source: config
             .allow_source
@@ -60,4 +64,12 @@ pub fn translator_config(
         lowest_ipv6_mtu: config.offlink_mtu,
         ..TranslatorConfig::default()
     })
+}
+
+/// Both sides' MTU from the TUN device's, as TAYGA reads it at start. The IPv6 side never
+/// goes below the IPv6 minimum: a smaller device is refused, as TAYGA refuses it.
+pub fn set_link_mtu(config: &mut TranslatorConfig, mtu: u32) {
+    let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
+    config.ipv4_mtu = mtu;
+    config.ipv6_mtu = mtu;
 }

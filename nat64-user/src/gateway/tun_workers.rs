@@ -91,7 +91,7 @@ pub struct WorkerShared {
     /// tayga.conf's `log`: which packet events are logged one line each.
     pub log: LogOptions,
     /// The kernel path, when it runs: new mappings are entered there.
-    pub tc: Option<super::tc_datapath::TcDatapath>,
+    pub tc: std::sync::OnceLock<super::tc_datapath::TcDatapath>,
 }
 
 /// Starts one worker per queue; each hands its queue back when it stops.
@@ -238,7 +238,7 @@ fn handle_offloaded(
     } else {
         counters.gso_super_packets.fetch_add(1, Ordering::Relaxed);
     }
-    let mut lookup = PoolLookup::new(&shared.pool, shared.tc.as_ref(), now_epoch_seconds());
+    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, now_epoch_seconds());
     let outcome = gso::translate(translator, buf, len, &mut lookup);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
@@ -317,7 +317,7 @@ fn handle_packet(
     if is_quiet_ipv6_control(packet) {
         return;
     }
-    let mut lookup = PoolLookup::new(&shared.pool, shared.tc.as_ref(), now_epoch_seconds());
+    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, now_epoch_seconds());
     let verdict = translator.translate(packet, &mut lookup, out);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");

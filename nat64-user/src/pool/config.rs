@@ -1,7 +1,6 @@
 //! What the pool is made of: the IPv4 prefix, the addresses inside it that belong to
 //! something else, and the timers that decide when a mapping is idle or forgotten.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -52,10 +51,10 @@ impl PoolTimers {
 pub struct PoolConfig {
     network: Ipv4Addr,
     prefix_len: u8,
-    /// Addresses inside the pool that must never be handed out: the translator's own
-    /// `ipv4-addr` and the IPv4 side of static `map` lines (TAYGA skips any address whose
-    /// most specific map is not the pool itself).
-    pub reserved_v4: BTreeSet<Ipv4Addr>,
+    /// Subnets (network, length) inside the pool that must never be handed out: the
+    /// translator's own `ipv4-addr` and the IPv4 side of `map` lines more specific than the
+    /// pool (TAYGA skips any address whose most specific map is not the pool itself).
+    pub reserved_v4: Vec<(Ipv4Addr, u8)>,
     /// IPv6 ranges owned by static maps or the RFC 6052 prefix; a dynamic.map entry whose
     /// IPv6 side falls in one of them is skipped at load, as TAYGA does.
     pub reserved_v6: Vec<(Ipv6Addr, u8)>,
@@ -99,6 +98,14 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Whether `addr` lies in `net/len`.
+pub(crate) fn in_prefix4(addr: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(len.min(32)))
+        .unwrap_or(0);
+    u32::from(addr) & mask == u32::from(net) & mask
+}
+
 impl PoolConfig {
     /// A pool with TAYGA's defaults: nothing reserved but the network address, default timers.
     pub fn new(network: Ipv4Addr, prefix_len: u8) -> Result<Self, ConfigError> {
@@ -115,7 +122,7 @@ impl PoolConfig {
         Ok(Self {
             network,
             prefix_len,
-            reserved_v4: BTreeSet::new(),
+            reserved_v4: Vec::new(),
             reserved_v6: Vec::new(),
             reserve_broadcast: false,
             timers: PoolTimers::default(),
@@ -149,7 +156,10 @@ impl PoolConfig {
         self.contains(addr)
             && addr != self.network
             && !(self.reserve_broadcast && addr == self.last())
-            && !self.reserved_v4.contains(&addr)
+            && !self
+                .reserved_v4
+                .iter()
+                .any(|&(net, len)| in_prefix4(addr, net, len))
     }
 
     pub(crate) fn is_reserved_v6(&self, addr: &Ipv6Addr) -> bool {
@@ -184,7 +194,7 @@ mod tests {
     #[test]
     fn allocatable_addresses() {
         let mut cfg = PoolConfig::new(Ipv4Addr::new(192, 0, 2, 0), 24).unwrap();
-        cfg.reserved_v4.insert(Ipv4Addr::new(192, 0, 2, 1));
+        cfg.reserved_v4.push((Ipv4Addr::new(192, 0, 2, 1), 32));
         assert!(!cfg.is_allocatable(Ipv4Addr::new(192, 0, 2, 0)));
         assert!(!cfg.is_allocatable(Ipv4Addr::new(192, 0, 2, 1)));
         assert!(cfg.is_allocatable(Ipv4Addr::new(192, 0, 2, 2)));

@@ -138,32 +138,50 @@ impl DynamicPool {
     fn allocatable_ranges(config: &PoolConfig) -> FreeRanges {
         let network = u32::from(config.network());
         let last = u32::from(config.last());
-        let mut holes: Vec<u32> = config
+        let mut holes: Vec<(u32, u32)> = config
             .reserved_v4
             .iter()
-            .copied()
-            .filter(|a| config.contains(*a))
-            .map(u32::from)
+            .map(|&(net, len)| {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(len.min(32)))
+                    .unwrap_or(0);
+                let first = u32::from(net) & mask;
+                (first.max(network), (first | !mask).min(last))
+            })
+            .filter(|(first, last)| first <= last)
             .collect();
-        holes.push(network);
+        holes.push((network, network));
         if config.reserve_broadcast {
-            holes.push(last);
+            holes.push((last, last));
         }
         holes.sort_unstable();
-        holes.dedup();
 
         let mut free = FreeRanges::new();
-        let mut next = Some(network);
-        for hole in holes {
-            if let Some(first) = next.filter(|&first| first < hole) {
-                free.add_range(first, hole - 1);
+        // The first address not yet known to be a hole (u64: it may pass the last address).
+        let mut next = u64::from(network);
+        for (first, hole_last) in holes {
+            if next < u64::from(first) {
+                free.add_range(next as u32, first - 1);
             }
-            next = hole.checked_add(1);
+            next = next.max(u64::from(hole_last) + 1);
         }
-        if let Some(first) = next.filter(|&first| first <= last) {
-            free.add_range(first, last);
+        if next <= u64::from(last) {
+            free.add_range(next as u32, last);
         }
         free
+    }
+
+    /// A new set of reserved subnets (a reloaded map-file): addresses held keep their hosts,
+    /// as in TAYGA, where a host's own /32 is more specific than any map; only free ones
+    /// are taken out of (or put back into) circulation.
+    pub fn reserve_v4(&mut self, reserved: Vec<(Ipv4Addr, u8)>) {
+        self.config.reserved_v4 = reserved;
+        let mut free = Self::allocatable_ranges(&self.config);
+        self.capacity = free.len();
+        for v4 in self.by_v4.keys() {
+            free.take(u32::from(*v4));
+        }
+        self.free = free;
     }
 
     pub fn config(&self) -> &PoolConfig {
@@ -345,15 +363,9 @@ impl DynamicPool {
     }
 }
 
-/// TAYGA 0.9.2 `validate_ip6_addr` (addrmap.c): `64:ff9b::/96` is fine; otherwise `::/8`,
-/// multicast and link-local are not.
+/// An IPv6 host the translator could ever have translated (`address_policy`).
 pub(crate) fn is_valid_host_v6(v6: &Ipv6Addr) -> bool {
-    let o = v6.octets();
-    let well_known = o[..4] == [0x00, 0x64, 0xff, 0x9b] && o[4..12].iter().all(|&b| b == 0);
-    if well_known {
-        return true;
-    }
-    !(o[0] == 0 || o[0] == 0xff || (o[0] == 0xfe && o[1] & 0xc0 == 0x80))
+    nat64_common::address_policy::v6_translatable(&v6.octets())
 }
 
 impl DynamicPool {

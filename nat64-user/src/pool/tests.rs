@@ -62,7 +62,7 @@ fn collision_probes_to_the_next_free_address() {
 fn network_and_ipv4_addr_never_allocated_top_address_is_like_tayga() {
     // A /29: .0 network, .1 the translator, .2–.7 for hosts (TAYGA hands out .7 too).
     let mut cfg = PoolConfig::new(Ipv4Addr::new(192, 0, 2, 0), 29).unwrap();
-    cfg.reserved_v4.insert(Ipv4Addr::new(192, 0, 2, 1));
+    cfg.reserved_v4.push((Ipv4Addr::new(192, 0, 2, 1), 32));
     let mut p = DynamicPool::new(cfg.clone());
     assert_eq!(p.capacity(), 6);
     let mut got: Vec<Ipv4Addr> = (0..6)
@@ -179,7 +179,7 @@ fn idle_mappings_lists_only_idle_ones_oldest_first() {
 #[test]
 fn restore_checks_like_taygas_load_map() {
     let mut cfg = PoolConfig::new(Ipv4Addr::new(192, 0, 2, 0), 24).unwrap();
-    cfg.reserved_v4.insert(Ipv4Addr::new(192, 0, 2, 1));
+    cfg.reserved_v4.push((Ipv4Addr::new(192, 0, 2, 1), 32));
     cfg.reserved_v6.push(("64:ff9b::".parse().unwrap(), 96));
     let mut p = DynamicPool::new(cfg);
     let m = |v4: [u8; 4], v6: &str| Mapping {

@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use anyhow::{bail, ensure};
 use nat64_common::rfc6052::Prefix;
 
+pub use nat64_common::address_policy::WkpScope;
 pub use nat64_common::maps::UdpChecksumMode;
 
 /// An RFC 7757 explicit address mapping: `v4/v4_len` ↔ `v6/v6_len`. The IPv4 suffix bits sit
@@ -109,6 +110,11 @@ pub struct TranslatorConfig {
     pub rfc6791_v6: Option<Ipv6Addr>,
     /// RFC 6052 §3.1: no non-global IPv4 address behind `64:ff9b::/96` [`wkpf-strict`].
     pub wkpf_strict: bool,
+    /// Which IPv4 addresses count as non-global for `wkpf_strict`.
+    pub wkp_scope: WkpScope,
+    /// The dynamic pool's network [`dynamic-pool`]: its addresses stand only for the hosts
+    /// holding them, never for the prefix.
+    pub dynamic_pool: Option<(Ipv4Addr, u8)>,
     /// IPv4 UDP with a zero checksum [`udp-cksum-mode`].
     pub udp_checksum_mode: UdpChecksumMode,
     /// IPv4 packets without DF that would exceed this once translated are fragmented
@@ -134,6 +140,8 @@ impl Default for TranslatorConfig {
             rfc6791_v4: None,
             rfc6791_v6: None,
             wkpf_strict: true,
+            wkp_scope: WkpScope::Registry,
+            dynamic_pool: None,
             udp_checksum_mode: UdpChecksumMode::Drop,
             lowest_ipv6_mtu: 1280,
             ipv4_mtu: 1500,

@@ -17,9 +17,9 @@
 
 use std::ops::Range;
 
-use nat64_common::{checksum, headers};
+use nat64_common::{address_policy, checksum, headers};
 
-use super::addr_map::Role;
+use super::addr_map::End;
 use super::transport::address_sum;
 use super::wire::{self, PROTO_TCP, PROTO_UDP, TCP_CHECKSUM, UDP_CHECKSUM};
 use super::{DynamicMap, Translator};
@@ -165,17 +165,21 @@ fn plan_six_to_four<M: DynamicMap>(
         return None;
     }
     let l4 = transport(hdr, 40, h.proto, pkt.get(40..)?, Gso::Tcp6)?;
-    if h.dst == tr.cfg.ipv6_addr.octets() || h.hop_limit <= 1 {
+    if h.dst == tr.cfg.ipv6_addr.octets()
+        || h.hop_limit <= 1
+        || !address_policy::v6_translatable(&h.src)
+        || !address_policy::v6_translatable(&h.dst)
+    {
         return None;
     }
-    let dst4 = tr.addrs.v6_to_v4(&h.dst, map, Role::Remote).ok()?;
+    let dst4 = tr
+        .addrs
+        .v6_to_v4(&h.dst, map, End::Destination, false)
+        .ok()?;
     if !tr.source_allowed(&h.src) {
         return None;
     }
-    let src4 = tr
-        .addrs
-        .v6_to_v4(&h.src, map, Role::Host { allocate: true })
-        .ok()?;
+    let src4 = tr.addrs.v6_to_v4(&h.src, map, End::Source, true).ok()?;
     let total_len = u16::try_from(20 + l4.len).ok()?;
     let segment_len = l4.segment_len(20);
     if segment_len > usize::from(tr.cfg.ipv4_mtu) {
@@ -225,14 +229,15 @@ fn plan_four_to_six<M: DynamicMap>(
         return None;
     }
     let l4 = transport(hdr, 20, h.proto, pkt.get(20..)?, Gso::Tcp4)?;
-    if h.dst == tr.cfg.ipv4_addr.octets() || h.ttl <= 1 {
+    if h.dst == tr.cfg.ipv4_addr.octets()
+        || h.ttl <= 1
+        || !address_policy::v4_translatable(h.src)
+        || !address_policy::v4_translatable(h.dst)
+    {
         return None;
     }
-    let dst6 = tr
-        .addrs
-        .v4_to_v6(h.dst, map, Role::Host { allocate: false })
-        .ok()?;
-    let src6 = tr.addrs.v4_to_v6(h.src, map, Role::Remote).ok()?;
+    let dst6 = tr.addrs.v4_to_v6(h.dst, map, End::Destination).ok()?;
+    let src6 = tr.addrs.v4_to_v6(h.src, map, End::Source).ok()?;
     // Beyond these the per-packet path answers Packet Too Big (DF) or fragments (no DF).
     let limit = if h.dont_fragment {
         tr.cfg.ipv6_mtu

@@ -2,12 +2,13 @@
 //! (MTU, pointer), the packet quoted inside (translated like a packet, but truncated and
 //! never decremented), and RFC 4884 extensions that follow the quote.
 
+use nat64_common::address_policy;
 use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
 use nat64_common::mtu;
 
-use super::addr_map::{Role, Unmapped};
+use super::addr_map::End;
 use super::wire::{self, PROTO_ICMP, PROTO_ICMPV6};
 use super::{transport, DynamicMap, Output, Translator};
 
@@ -238,20 +239,23 @@ fn quote_v6_to_v4<M: DynamicMap>(
     map: &mut M,
     out: &mut Vec<u8>,
 ) -> Result<(), DropReason> {
+    // A quoted routing header with segments left is history, not a reason to refuse.
     let h = match wire::parse_v6(quote) {
         Ok(h) => h,
-        // A quoted routing header with segments left is history, not a reason to refuse.
         Err(wire::V6Error::Truncated) => return Err(DropReason::Truncated),
         Err(_) => return Err(DropReason::BadIcmpError),
     };
+    if !address_policy::v6_translatable(&h.src) || !address_policy::v6_translatable(&h.dst) {
+        return Err(DropReason::SpecialAddress);
+    }
     let src4 = tr
         .addrs
-        .v6_to_v4(&h.src, map, Role::Remote)
-        .map_err(Unmapped::as_source)?;
+        .v6_to_v4(&h.src, map, End::Source, false)
+        .map_err(|r| r.reason)?;
     let dst4 = tr
         .addrs
-        .v6_to_v4(&h.dst, map, Role::Host { allocate: false })
-        .map_err(Unmapped::as_destination)?;
+        .v6_to_v4(&h.dst, map, End::Destination, false)
+        .map_err(|r| r.reason)?;
     let proto4 = match h.proto {
         PROTO_ICMPV6 => PROTO_ICMP,
         PROTO_ICMP => return Err(DropReason::BadIcmpError),
@@ -311,19 +315,23 @@ fn quote_v4_to_v6<M: DynamicMap>(
     out: &mut Vec<u8>,
 ) -> Result<(), DropReason> {
     let h = wire::parse_v4(quote).ok_or(DropReason::BadIcmpError)?;
-    let src6 = tr
-        .addrs
-        .v4_to_v6(h.src, map, Role::Host { allocate: false })
-        .map_err(Unmapped::as_source)?;
-    let dst6 = tr
-        .addrs
-        .v4_to_v6(h.dst, map, Role::Remote)
-        .map_err(Unmapped::as_destination)?;
+    if !address_policy::v4_translatable(h.src) || !address_policy::v4_translatable(h.dst) {
+        return Err(DropReason::SpecialAddress);
+    }
     let proto6 = match h.proto {
+        PROTO_ICMP if h.frag.is_fragmented() => return Err(DropReason::BadIcmpError),
         PROTO_ICMP => PROTO_ICMPV6,
-        PROTO_ICMPV6 => return Err(DropReason::BadIcmpError),
+        p if wire::IPV6_ONLY_PROTOCOLS.contains(&p) => return Err(DropReason::BadIcmpError),
         p => p,
     };
+    let src6 = tr
+        .addrs
+        .v4_to_v6(h.src, map, End::Source)
+        .map_err(|r| r.reason)?;
+    let dst6 = tr
+        .addrs
+        .v4_to_v6(h.dst, map, End::Destination)
+        .map_err(|r| r.reason)?;
     let l4_len = usize::from(h.total_len).saturating_sub(h.header_len);
     let fragmented = h.frag.is_fragmented();
     let payload_len = (l4_len + if fragmented { 8 } else { 0 }).min(0xffff) as u16;

@@ -26,19 +26,15 @@ pub use nat64_common::rfc6052::Prefix;
 
 use addr_map::AddrMap;
 
-/// The dynamic pool (TAYGA `dynamic-pool`): IPv6 hosts mapped to IPv4 pool addresses.
-/// Consulted after the explicit mappings and before the prefix, for the addresses of IPv6
-/// hosts (IPv6 sources, IPv4 destinations).
+/// The dynamic pool's hosts (TAYGA `dynamic-pool`): IPv6 hosts mapped to IPv4 pool
+/// addresses. Consulted for IPv6 addresses outside every mapping and the prefix, and for
+/// IPv4 addresses inside the pool's range (`TranslatorConfig::dynamic_pool`).
 pub trait DynamicMap {
     /// The pool address of `v6`; `allocate` is false for addresses quoted inside ICMP errors,
     /// which must never create a mapping.
     fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr>;
-    /// The IPv6 host that holds pool address `v4`.
+    /// The IPv6 host that holds pool address `v4` and is active.
     fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr>;
-    /// Whether `v4` lies in the pool's range, held or not.
-    fn pool_contains(&self, _v4: &Ipv4Addr) -> bool {
-        false
-    }
 }
 
 /// No dynamic pool: every lookup misses.

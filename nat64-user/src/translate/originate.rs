@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use nat64_common::address_policy;
 use nat64_common::counters::DropReason;
 
 use super::icmp_error::{finish_icmp4, finish_icmp6};
@@ -12,9 +13,13 @@ use super::{Output, Translator, Verdict};
 /// Hop limit / TTL of errors the translator originates (as a host would).
 const ORIGINATED_HOP_LIMIT: u8 = 64;
 
+const ECHO_REQUEST_V4: u8 = 8;
+const ECHO_REQUEST_V6: u8 = 128;
+
 /// The IPv4 header of an ICMP message the translator sends from `ipv4-addr`.
 pub(crate) fn write_own_icmp4_header(
     tr: &Translator,
+    tos: u8,
     icmp_len: usize,
     dst: [u8; 4],
     out: &mut Output,
@@ -22,7 +27,7 @@ pub(crate) fn write_own_icmp4_header(
     let id = tr.next_ipv4_id();
     wire::write_v4_header(
         &mut out.buf,
-        0,
+        tos,
         (20 + icmp_len) as u16,
         id,
         false,
@@ -38,13 +43,14 @@ pub(crate) fn write_own_icmp4_header(
 /// The IPv6 header of an ICMPv6 message the translator sends from `ipv6-addr`.
 pub(crate) fn write_own_icmp6_header(
     tr: &Translator,
+    traffic_class: u8,
     icmp_len: usize,
     dst: &[u8; 16],
     out: &mut Output,
 ) {
     wire::write_v6_header(
         &mut out.buf,
-        0,
+        traffic_class,
         icmp_len as u16,
         PROTO_ICMPV6,
         ORIGINATED_HOP_LIMIT,
@@ -68,13 +74,16 @@ pub(crate) fn icmp6_error(
     let Some(dst) = wire::array_at::<16>(offending, 8) else {
         return Verdict::Drop(reason);
     };
-    if tr.cfg.ipv6_addr == Ipv6Addr::UNSPECIFIED || dst == [0; 16] || dst[0] == 0xff {
+    if tr.cfg.ipv6_addr == Ipv6Addr::UNSPECIFIED
+        || !address_policy::v6_translatable(&dst)
+        || about_icmp6_other_than_echo_request(offending)
+    {
         return Verdict::Drop(reason);
     }
     let quote = offending
         .get(..offending.len().min(1280 - 48))
         .unwrap_or(&[]);
-    write_own_icmp6_header(tr, 8 + quote.len(), &dst, out);
+    write_own_icmp6_header(tr, 0, 8 + quote.len(), &dst, out);
     let at = out.buf.len();
     let mut header = [0u8; 8];
     header[0] = ty;
@@ -101,18 +110,16 @@ pub(crate) fn icmp4_error(
     let Some(dst) = wire::array_at::<4>(offending, 12) else {
         return Verdict::Drop(reason);
     };
-    let dst_addr = Ipv4Addr::from(dst);
     if tr.cfg.ipv4_addr == Ipv4Addr::UNSPECIFIED
-        || dst_addr.is_unspecified()
-        || dst_addr.is_multicast()
-        || dst_addr.is_broadcast()
+        || !address_policy::v4_translatable(dst)
+        || about_icmp4_other_than_echo_request(offending)
     {
         return Verdict::Drop(reason);
     }
     let quote = offending
         .get(..offending.len().min(576 - 28))
         .unwrap_or(&[]);
-    write_own_icmp4_header(tr, 8 + quote.len(), dst, out);
+    write_own_icmp4_header(tr, 0, 8 + quote.len(), dst, out);
     let at = out.buf.len();
     let mut header = [0u8; 8];
     header[0] = ty;
@@ -123,4 +130,23 @@ pub(crate) fn icmp4_error(
     finish_icmp4(out.buf.get_mut(at..).unwrap_or(&mut []));
     out.end_packet();
     Verdict::IcmpError(reason)
+}
+
+/// RFC 1122 §3.2.2 and RFC 4443 §2.4 (e): no error about an error. TAYGA goes further and
+/// answers no ICMP message but an echo request, so neither does the translator: a reply, a
+/// timestamp or a redirect it cannot pass on is dropped without a word.
+fn about_icmp4_other_than_echo_request(offending: &[u8]) -> bool {
+    let Some(h) = wire::parse_v4(offending) else {
+        return true;
+    };
+    h.proto == PROTO_ICMP && wire::u8_at(offending, h.header_len) != Some(ECHO_REQUEST_V4)
+}
+
+fn about_icmp6_other_than_echo_request(offending: &[u8]) -> bool {
+    let Ok(h) = wire::parse_v6(offending) else {
+        return true;
+    };
+    h.proto == PROTO_ICMPV6
+        && h.frag.is_none_or(|f| f.offset == 0)
+        && wire::u8_at(offending, h.l4_offset) != Some(ECHO_REQUEST_V6)
 }

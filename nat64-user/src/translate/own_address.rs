@@ -1,8 +1,6 @@
 //! Packets addressed to the translator itself (`ipv4-addr`, `ipv6-addr`): TAYGA answers ICMP
-//! echo requests, so operators can ping the translator to see that it is alive, and
-//! drops everything else.
-
-use nat64_common::checksum;
+//! echo requests, so operators can ping the translator to see that it is alive, tells other
+//! protocols they are not spoken here, and drops other ICMP.
 
 use super::{
     icmp_error::{finish_icmp4, finish_icmp6},
@@ -18,22 +16,21 @@ const ECHO_REPLY_V4: u8 = 0;
 const ECHO_REQUEST_V6: u8 = 128;
 const ECHO_REPLY_V6: u8 = 129;
 
-/// An IPv6 packet to `ipv6-addr`; `pkt` is trimmed to its payload length.
+/// An IPv6 packet to `ipv6-addr`; `pkt` is trimmed to its payload length and its ICMPv6
+/// checksum, if any, was verified. Another upper layer is told "unrecognized Next Header"
+/// (pointing at the IPv6 header's, as TAYGA does).
 pub(crate) fn answer_v6(tr: &Translator, pkt: &[u8], h: &V6Headers, out: &mut Output) -> Verdict {
+    if h.proto != PROTO_ICMPV6 {
+        return originate::icmp6_error(tr, pkt, 4, 1, 6, DropReason::AddressedToTranslator, out);
+    }
     let Some(icmp) = pkt.get(h.l4_offset..) else {
         return Verdict::Drop(DropReason::Truncated);
     };
-    let is_echo =
-        h.proto == PROTO_ICMPV6 && h.frag.is_none() && icmp.first() == Some(&ECHO_REQUEST_V6);
-    if !is_echo || icmp.len() < 8 {
+    if icmp.first() != Some(&ECHO_REQUEST_V6) || icmp.len() < 8 {
         return Verdict::Drop(DropReason::AddressedToTranslator);
     }
-    let pseudo = checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, icmp.len() as u32);
-    if checksum::fold(checksum::sum(icmp, pseudo)) != 0xffff {
-        return Verdict::Drop(DropReason::BadIcmpChecksum);
-    }
     let own = tr.config().ipv6_addr.octets();
-    originate::write_own_icmp6_header(tr, icmp.len(), &h.src, out);
+    originate::write_own_icmp6_header(tr, h.traffic_class, icmp.len(), &h.src, out);
     let at = out.buf.len();
     out.buf.extend_from_slice(icmp);
     let reply = out.buf.get_mut(at..).unwrap_or(&mut []);
@@ -43,20 +40,27 @@ pub(crate) fn answer_v6(tr: &Translator, pkt: &[u8], h: &V6Headers, out: &mut Ou
     Verdict::LocalReply
 }
 
-/// An IPv4 packet to `ipv4-addr`; `pkt` is trimmed to its total length.
+/// An IPv4 packet to `ipv4-addr`; `pkt` is trimmed to its total length and its ICMP
+/// checksum, if any, was verified. Another protocol is told "protocol unreachable".
 pub(crate) fn answer_v4(tr: &Translator, pkt: &[u8], h: &V4Header, out: &mut Output) -> Verdict {
+    if h.proto != PROTO_ICMP {
+        return originate::icmp4_error(
+            tr,
+            pkt,
+            3,
+            2,
+            [0; 4],
+            DropReason::AddressedToTranslator,
+            out,
+        );
+    }
     let Some(icmp) = pkt.get(h.header_len..) else {
         return Verdict::Drop(DropReason::Truncated);
     };
-    let unfragmented = h.frag.offset == 0 && !h.frag.more;
-    let is_echo = h.proto == PROTO_ICMP && unfragmented && icmp.first() == Some(&ECHO_REQUEST_V4);
-    if !is_echo || icmp.len() < 8 {
+    if icmp.first() != Some(&ECHO_REQUEST_V4) || icmp.len() < 8 {
         return Verdict::Drop(DropReason::AddressedToTranslator);
     }
-    if checksum::fold(checksum::sum(icmp, 0)) != 0xffff {
-        return Verdict::Drop(DropReason::BadIcmpChecksum);
-    }
-    originate::write_own_icmp4_header(tr, icmp.len(), h.src, out);
+    originate::write_own_icmp4_header(tr, h.tos, icmp.len(), h.src, out);
     let at = out.buf.len();
     out.buf.extend_from_slice(icmp);
     let reply = out.buf.get_mut(at..).unwrap_or(&mut []);

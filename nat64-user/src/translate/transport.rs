@@ -31,6 +31,28 @@ pub(crate) fn adjust_tcp_udp(proto: u8, l4: &mut [u8], removed: u32, added: u32)
     true
 }
 
+/// The shortest first fragment TAYGA translates for `proto`: the whole TCP or UDP header
+/// must be there for its checksum to be adjusted.
+pub(crate) fn min_header_len(proto: u8) -> usize {
+    match proto {
+        PROTO_TCP => 20,
+        PROTO_UDP => 8,
+        _ => 0,
+    }
+}
+
+/// Computes a UDP checksum that the sender left out (`udp-cksum-mode calc`) over `l4`, with
+/// the new pseudo-header's partial sum `pseudo`.
+pub(crate) fn fill_udp_checksum(l4: &mut [u8], pseudo: u32) {
+    wire::set_u16(l4, UDP_CHECKSUM, 0);
+    let c = match checksum::finish(checksum::sum(l4, pseudo)) {
+        // Zero means "no checksum" in UDP; the same value in one's complement is 0xffff.
+        0 => 0xffff,
+        c => c,
+    };
+    wire::set_u16(l4, UDP_CHECKSUM, c);
+}
+
 /// Partial sum of two addresses, the part of the pseudo-header that translation replaces.
 #[inline]
 pub(crate) fn address_sum<const N: usize>(src: &[u8; N], dst: &[u8; N]) -> u32 {

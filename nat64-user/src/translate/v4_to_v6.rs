@@ -1,10 +1,11 @@
 //! IPv4 → IPv6 (RFC 7915 §4): the outer packet.
 
+use nat64_common::address_policy;
 use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
 
-use super::addr_map::Role;
+use super::addr_map::End;
 use super::config::UdpChecksumMode;
 use super::wire::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_CHECKSUM};
 use super::{
@@ -15,87 +16,114 @@ use super::{
 /// Upper bound on IPv4 options walked (40 bytes of options, at least 1 byte each).
 const MAX_OPTIONS: usize = 40;
 
+const ECHO_REPLY: u8 = 0;
+const ECHO_REQUEST: u8 = 8;
+
+/// Largest datagram an IPv4 fragment can belong to.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// What TAYGA checks before it looks at an IPv4 packet's addresses (`parse_ip4`,
+/// `handle_ip4`): a header that adds up, addresses that may be translated at all, a length
+/// the packet holds, fragments that can belong to a datagram, and a right ICMP checksum.
+fn check(pkt: &[u8]) -> Result<wire::V4Header, DropReason> {
+    if pkt.len() < 20 {
+        return Err(DropReason::Truncated);
+    }
+    let h = wire::parse_v4(pkt).ok_or(DropReason::BadIpHeader)?;
+    if !address_policy::v4_translatable(h.src) || !address_policy::v4_translatable(h.dst) {
+        return Err(DropReason::SpecialAddress);
+    }
+    let pkt = pkt
+        .get(..usize::from(h.total_len))
+        .ok_or(DropReason::Truncated)?;
+    let header = pkt.get(..h.header_len).ok_or(DropReason::Truncated)?;
+    if checksum::fold(checksum::sum(header, 0)) != 0xffff {
+        return Err(DropReason::BadIpv4Checksum);
+    }
+    if h.ttl == 0 {
+        return Err(DropReason::HopLimitExceeded);
+    }
+    let payload = pkt.get(h.header_len..).unwrap_or(&[]);
+    if h.proto == PROTO_ICMP {
+        if h.frag.is_fragmented() {
+            return Err(DropReason::FragmentedIcmp);
+        }
+        if payload.len() < 8 {
+            return Err(DropReason::Truncated);
+        }
+        // The checksum of everything ICMP is verified: what is translated incrementally would
+        // otherwise carry a wrong one on, and errors are rebuilt from what they quote.
+        if checksum::fold(checksum::sum(payload, 0)) != 0xffff {
+            return Err(DropReason::BadIcmpChecksum);
+        }
+    } else if wire::IPV6_ONLY_PROTOCOLS.contains(&h.proto) {
+        return Err(DropReason::UnsupportedProtocol);
+    } else if (h.frag.more && payload.len() % 8 != 0)
+        || usize::from(h.frag.offset) * 8 + payload.len() > MAX_DATAGRAM
+    {
+        return Err(DropReason::BadFragment);
+    }
+    Ok(h)
+}
+
 pub(crate) fn translate<M: DynamicMap>(
     tr: &Translator,
     pkt: &[u8],
     map: &mut M,
     out: &mut Output,
 ) -> Verdict {
-    if pkt.len() < 20 {
-        return Verdict::Drop(DropReason::Truncated);
-    }
-    let Some(h) = wire::parse_v4(pkt) else {
-        return Verdict::Drop(DropReason::BadIpHeader);
+    let h = match check(pkt) {
+        Ok(h) => h,
+        Err(reason) => return Verdict::Drop(reason),
     };
     let Some(pkt) = pkt.get(..usize::from(h.total_len)) else {
         return Verdict::Drop(DropReason::Truncated);
     };
-    let Some(header) = pkt.get(..h.header_len) else {
-        return Verdict::Drop(DropReason::Truncated);
-    };
-    if checksum::fold(checksum::sum(header, 0)) != 0xffff {
-        return Verdict::Drop(DropReason::BadIpv4Checksum);
-    }
     if h.dst == tr.cfg.ipv4_addr.octets() {
         return own_address::answer_v4(tr, pkt, &h, out);
     }
+    if h.ttl == 1 {
+        return originate::icmp4_error(tr, pkt, 11, 0, [0; 4], DropReason::HopLimitExceeded, out);
+    }
     let payload = pkt.get(h.header_len..).unwrap_or(&[]);
     let first_fragment = h.frag.offset == 0;
-    let icmp_type = if h.proto == PROTO_ICMP && first_fragment {
+    let icmp_type = if h.proto == PROTO_ICMP {
         wire::u8_at(payload, 0)
     } else {
         None
     };
-    let is_icmp_error = icmp_type.is_some_and(|t| matches!(t, 3 | 4 | 5 | 11 | 12));
+    let is_icmp_error = icmp_type.is_some_and(|t| !matches!(t, ECHO_REPLY | ECHO_REQUEST));
 
-    let dst6 = match tr
-        .addrs
-        .v4_to_v6(h.dst, map, Role::Host { allocate: false })
-    {
+    let dst6 = match tr.addrs.v4_to_v6(h.dst, map, End::Destination) {
         Ok(a) => a,
-        // TAYGA: an IPv4 host sending to an address nobody holds (a free pool address, an
-        // idle mapping) learns that the host is unreachable.
-        Err(e) if e.as_destination() == DropReason::NoDestinationMapping && !is_icmp_error => {
-            return originate::icmp4_error(
-                tr,
-                pkt,
-                3,
-                1,
-                [0; 4],
-                DropReason::NoDestinationMapping,
-                out,
-            );
+        Err(r) if r.answer && !is_icmp_error => {
+            return originate::icmp4_error(tr, pkt, 3, 1, [0; 4], r.reason, out);
         }
-        Err(e) => return Verdict::Drop(e.as_destination()),
+        Err(r) => return Verdict::Drop(r.reason),
     };
-    let src6 = match tr.addrs.v4_to_v6(h.src, map, Role::Remote) {
+    let src6 = match tr.addrs.v4_to_v6(h.src, map, End::Source) {
         Ok(a) => a,
+        // RFC 6791: an ICMPv4 error from a router with no IPv6 form still has to reach the
+        // IPv6 host, from a stand-in address.
         Err(_) if is_icmp_error => match tr.cfg.rfc6791_v6 {
             Some(a) => a.octets(),
             None => return Verdict::Drop(DropReason::NoErrorSource),
         },
-        Err(e) => return Verdict::Drop(e.as_source()),
-    };
-
-    let error_back = |ty: u8, code: u8, rest: [u8; 4], reason: DropReason, out: &mut Output| {
-        if is_icmp_error {
-            Verdict::Drop(reason)
-        } else {
-            originate::icmp4_error(tr, pkt, ty, code, rest, reason, out)
+        Err(r) if r.answer => {
+            return originate::icmp4_error(tr, pkt, 3, 10, [0; 4], r.reason, out);
         }
+        Err(r) => return Verdict::Drop(r.reason),
     };
 
-    match unexpired_source_route(header.get(20..).unwrap_or(&[])) {
-        // RFC 7915 §4.1: Destination Unreachable, Source Route Failed.
-        Some(true) => return error_back(3, 5, [0; 4], DropReason::Ipv4Options, out),
+    let options = pkt.get(20..h.header_len).unwrap_or(&[]);
+    match unexpired_source_route(options) {
+        // RFC 7915 §4.1: not translated; Destination Unreachable, Source Route Failed.
+        Some(true) if is_icmp_error => return Verdict::Drop(DropReason::Ipv4Options),
+        Some(true) => {
+            return originate::icmp4_error(tr, pkt, 3, 5, [0; 4], DropReason::Ipv4Options, out)
+        }
         Some(false) => {}
         None => return Verdict::Drop(DropReason::BadIpHeader),
-    }
-    if h.ttl <= 1 {
-        return error_back(11, 0, [0; 4], DropReason::HopLimitExceeded, out);
-    }
-    if h.proto == PROTO_ICMPV6 {
-        return Verdict::Drop(DropReason::UnsupportedProtocol);
     }
     let proto6 = if h.proto == PROTO_ICMP {
         PROTO_ICMPV6
@@ -110,7 +138,7 @@ pub(crate) fn translate<M: DynamicMap>(
             // A fragment's checksum would need the whole datagram.
             UdpChecksumMode::Calculate if !h.frag.is_fragmented() => compute_udp_checksum = true,
             UdpChecksumMode::Calculate | UdpChecksumMode::Drop => {
-                return error_back(3, 13, [0; 4], DropReason::UdpZeroChecksum, out)
+                return Verdict::Drop(DropReason::UdpZeroChecksum)
             }
         }
     }
@@ -119,12 +147,22 @@ pub(crate) fn translate<M: DynamicMap>(
     let out_len = 40 + if fragmented { 8 } else { 0 } + payload.len();
     let mut split_at = None;
     if !is_icmp_error {
-        if h.dont_fragment && out_len > usize::from(tr.cfg.ipv6_mtu) {
+        // RFC 7915 §4: DF on a fragment is not honoured; its IPv6 form needs 8 more bytes
+        // than the sender allowed for.
+        if h.dont_fragment && !fragmented && out_len > usize::from(tr.cfg.ipv6_mtu) {
             let mtu = tr.cfg.ipv6_mtu.saturating_sub(20).to_be_bytes();
-            return error_back(3, 4, [0, 0, mtu[0], mtu[1]], DropReason::PacketTooBig, out);
+            return originate::icmp4_error(
+                tr,
+                pkt,
+                3,
+                4,
+                [0, 0, mtu[0], mtu[1]],
+                DropReason::PacketTooBig,
+                out,
+            );
         }
         let limit = usize::from(tr.cfg.lowest_ipv6_mtu.min(tr.cfg.ipv6_mtu));
-        if !h.dont_fragment && out_len > limit {
+        if (fragmented || !h.dont_fragment) && out_len > limit {
             split_at = Some(limit);
         }
     }
@@ -194,32 +232,25 @@ fn translate_l4<M: DynamicMap>(
     out: &mut Output,
 ) -> Result<(), DropReason> {
     if h.proto != PROTO_ICMP {
+        if payload.len() < transport::min_header_len(h.proto) {
+            return Err(DropReason::Truncated);
+        }
         let at = out.buf.len();
         out.buf.extend_from_slice(payload);
         let l4 = out.buf.get_mut(at..).unwrap_or(&mut []);
         if compute_udp_checksum {
-            let pseudo = checksum::pseudo_header_v6(src6, dst6, PROTO_UDP, l4.len() as u32);
-            let mut c = checksum::finish(checksum::sum(l4, pseudo));
-            if c == 0 {
-                c = 0xffff;
-            }
-            wire::set_u16(l4, UDP_CHECKSUM, c);
+            transport::fill_udp_checksum(
+                l4,
+                checksum::pseudo_header_v6(src6, dst6, PROTO_UDP, l4.len() as u32),
+            );
             return Ok(());
         }
         let removed = transport::address_sum(&h.src, &h.dst);
-        if !transport::adjust_tcp_udp(h.proto, l4, removed, transport::address_sum(src6, dst6)) {
-            return Err(DropReason::Truncated);
-        }
+        transport::adjust_tcp_udp(h.proto, l4, removed, transport::address_sum(src6, dst6));
         return Ok(());
     }
 
-    // ICMPv4: its checksum covers the whole message, so a fragment cannot be fixed up.
-    if h.frag.is_fragmented() {
-        return Err(DropReason::FragmentedIcmp);
-    }
-    if payload.len() < 8 {
-        return Err(DropReason::Truncated);
-    }
+    // Fragmented ICMP never gets here (`check`): its checksum would cover bytes it lacks.
     let ty = wire::u8_at(payload, 0).unwrap_or(0);
     let code = wire::u8_at(payload, 1).unwrap_or(0);
     let action = icmp_tables::icmp4_to_icmp6(ty, code);
@@ -233,13 +264,7 @@ fn translate_l4<M: DynamicMap>(
             transport::rewrite_informational(icmp, action, 0, pseudo);
             Ok(())
         }
-        _ => {
-            // Errors are recomputed from scratch, so their checksum must be right to begin with.
-            if checksum::fold(checksum::sum(payload, 0)) != 0xffff {
-                return Err(DropReason::BadIcmpChecksum);
-            }
-            icmp_error::icmp4_to_icmp6(tr, action, payload, src6, dst6, map, out)
-        }
+        _ => icmp_error::icmp4_to_icmp6(tr, action, payload, src6, dst6, map, out),
     }
 }
 

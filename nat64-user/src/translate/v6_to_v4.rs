@@ -1,10 +1,12 @@
 //! IPv6 → IPv4 (RFC 7915 §5): the outer packet.
 
+use nat64_common::address_policy;
 use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
 
-use super::addr_map::Role;
+use super::addr_map::End;
+use super::config::UdpChecksumMode;
 use super::wire::{self, Frag, V6Error, PROTO_ICMP, PROTO_ICMPV6};
 use super::{
     icmp_error, originate, own_address, transport, DynamicMap, Output, Translator, Verdict,
@@ -14,55 +16,108 @@ use super::{
 /// path MTU below 1280 cannot black-hole them.
 const DF_THRESHOLD: usize = 1260;
 
+const ECHO_REQUEST: u8 = 128;
+const ECHO_REPLY: u8 = 129;
+
+/// Largest datagram a fragment can belong to.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// What TAYGA checks before it looks at an IPv6 packet's addresses (`parse_ip6`,
+/// `handle_ip6`): addresses that may be translated at all, an extension header chain that
+/// adds up, fragments that can belong to a datagram, a length the packet holds, a hop limit
+/// and a right ICMPv6 checksum.
+fn check(pkt: &[u8]) -> Result<wire::V6Headers, DropReason> {
+    let h = match wire::parse_v6(pkt) {
+        Ok(h) => h,
+        Err(V6Error::Truncated) => return Err(DropReason::Truncated),
+        Err(V6Error::BadHeader) => return Err(DropReason::BadIpHeader),
+        Err(V6Error::BadExtension) => return Err(DropReason::BadExtensionHeader),
+    };
+    if !address_policy::v6_translatable(&h.src) || !address_policy::v6_translatable(&h.dst) {
+        return Err(DropReason::SpecialAddress);
+    }
+    let pkt = pkt
+        .get(..40 + usize::from(h.payload_len))
+        .ok_or(DropReason::Truncated)?;
+    let payload = pkt.get(h.l4_offset..).ok_or(DropReason::Truncated)?;
+    if let Some(f) = h.frag {
+        if (f.more && payload.len() % 8 != 0)
+            || usize::from(f.offset) * 8 + payload.len() > MAX_DATAGRAM
+        {
+            return Err(DropReason::BadFragment);
+        }
+    }
+    if h.proto == PROTO_ICMPV6 {
+        if h.frag.is_some_and(|f| f.is_fragmented()) {
+            return Err(DropReason::FragmentedIcmp);
+        }
+        if payload.len() < 8 {
+            return Err(DropReason::Truncated);
+        }
+    } else if h.proto == PROTO_ICMP {
+        return Err(DropReason::UnsupportedProtocol);
+    }
+    if h.hop_limit == 0 {
+        return Err(DropReason::HopLimitExceeded);
+    }
+    if h.proto == PROTO_ICMPV6 {
+        // Everything ICMPv6 is verified: what is translated incrementally would otherwise
+        // carry a wrong checksum on, and errors are rebuilt from what they quote.
+        let pseudo = checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
+        if checksum::fold(checksum::sum(payload, pseudo)) != 0xffff {
+            return Err(DropReason::BadIcmpChecksum);
+        }
+    }
+    Ok(h)
+}
+
 pub(crate) fn translate<M: DynamicMap>(
     tr: &Translator,
     pkt: &[u8],
     map: &mut M,
     out: &mut Output,
 ) -> Verdict {
-    let h = match wire::parse_v6(pkt) {
+    let h = match check(pkt) {
         Ok(h) => h,
-        Err(V6Error::Truncated) => return Verdict::Drop(DropReason::Truncated),
-        Err(V6Error::BadHeader) => return Verdict::Drop(DropReason::BadIpHeader),
-        Err(V6Error::BadExtension) => return Verdict::Drop(DropReason::BadExtensionHeader),
-        Err(V6Error::SegmentsLeft(pointer)) => {
-            // RFC 7915 §5.1: not translated; Parameter Problem, erroneous header field.
-            return originate::icmp6_error(tr, pkt, 4, 0, pointer, DropReason::SegmentsLeft, out);
-        }
+        Err(reason) => return Verdict::Drop(reason),
     };
     let end = 40 + usize::from(h.payload_len);
     let Some(pkt) = pkt.get(..end) else {
         return Verdict::Drop(DropReason::Truncated);
     };
+    if let Some(pointer) = h.segments_left_at {
+        // RFC 7915 §5.1: not translated; Parameter Problem, erroneous header field.
+        return originate::icmp6_error(tr, pkt, 4, 0, pointer, DropReason::SegmentsLeft, out);
+    }
     if h.dst == tr.cfg.ipv6_addr.octets() {
         return own_address::answer_v6(tr, pkt, &h, out);
+    }
+    if h.hop_limit == 1 {
+        return originate::icmp6_error(tr, pkt, 3, 0, 0, DropReason::HopLimitExceeded, out);
     }
     let Some(payload) = pkt.get(h.l4_offset..) else {
         return Verdict::Drop(DropReason::Truncated);
     };
     let first_fragment = h.frag.is_none_or(|f| f.offset == 0);
-    let icmp_type = if h.proto == PROTO_ICMPV6 && first_fragment {
+    let icmp_type = if h.proto == PROTO_ICMPV6 {
         wire::u8_at(payload, 0)
     } else {
         None
     };
-    let is_icmp_error = icmp_type.is_some_and(|t| t < 128);
+    let is_icmp_error = icmp_type.is_some_and(|t| !matches!(t, ECHO_REQUEST | ECHO_REPLY));
 
-    let dst4 = match tr.addrs.v6_to_v4(&h.dst, map, Role::Remote) {
+    let dst4 = match tr.addrs.v6_to_v4(&h.dst, map, End::Destination, false) {
         Ok(a) => a,
-        Err(e) => return Verdict::Drop(e.as_destination()),
+        Err(r) if r.answer && !is_icmp_error => {
+            return originate::icmp6_error(tr, pkt, 1, 0, 0, r.reason, out);
+        }
+        Err(r) => return Verdict::Drop(r.reason),
     };
     if !is_icmp_error && !tr.source_allowed(&h.src) {
         // A VPN server's allow-list: clients outside it are told, not silently dropped.
         return originate::icmp6_error(tr, pkt, 1, 1, 0, DropReason::SourceNotAllowed, out);
     }
-    let src4 = match tr.addrs.v6_to_v4(
-        &h.src,
-        map,
-        Role::Host {
-            allocate: !is_icmp_error,
-        },
-    ) {
+    let src4 = match tr.addrs.v6_to_v4(&h.src, map, End::Source, !is_icmp_error) {
         Ok(a) => a,
         // RFC 6791: an ICMPv6 error from a router with no IPv4 form still has to reach the
         // IPv4 host, from a stand-in address.
@@ -70,23 +125,13 @@ pub(crate) fn translate<M: DynamicMap>(
             Some(a) => a.octets(),
             None => return Verdict::Drop(DropReason::NoErrorSource),
         },
-        // TAYGA: no address for this host (the pool is full and nothing is idle) is answered
-        // with "source address failed ingress/egress policy".
-        Err(e) if e.as_source() == DropReason::NoSourceMapping && !is_icmp_error => {
-            return originate::icmp6_error(tr, pkt, 1, 5, 0, DropReason::NoSourceMapping, out);
+        // TAYGA: "source address failed ingress/egress policy".
+        Err(r) if r.answer => {
+            return originate::icmp6_error(tr, pkt, 1, 5, 0, r.reason, out);
         }
-        Err(e) => return Verdict::Drop(e.as_source()),
+        Err(r) => return Verdict::Drop(r.reason),
     };
 
-    if h.hop_limit <= 1 {
-        if is_icmp_error {
-            return Verdict::Drop(DropReason::HopLimitExceeded);
-        }
-        return originate::icmp6_error(tr, pkt, 3, 0, 0, DropReason::HopLimitExceeded, out);
-    }
-    if h.proto == PROTO_ICMP {
-        return Verdict::Drop(DropReason::UnsupportedProtocol);
-    }
     let proto4 = if h.proto == PROTO_ICMPV6 {
         PROTO_ICMP
     } else {
@@ -161,29 +206,34 @@ fn translate_l4<M: DynamicMap>(
 ) -> Result<(), DropReason> {
     let removed = transport::address_sum(&h.src, &h.dst);
     if h.proto != PROTO_ICMPV6 {
+        if payload.len() < transport::min_header_len(h.proto) {
+            return Err(DropReason::Truncated);
+        }
         let at = out.buf.len();
         out.buf.extend_from_slice(payload);
         let l4 = out.buf.get_mut(at..).unwrap_or(&mut []);
         if h.proto == wire::PROTO_UDP && wire::u16_at(l4, wire::UDP_CHECKSUM) == Some(0) {
-            // A zero UDP checksum is not allowed in IPv6 (RFC 8200 §8.1).
-            return Err(DropReason::UdpZeroChecksum);
+            // Not allowed in IPv6 (RFC 8200 §8.1), but TAYGA applies `udp-cksum-mode` to it.
+            match tr.cfg.udp_checksum_mode {
+                UdpChecksumMode::Forward => return Ok(()),
+                UdpChecksumMode::Calculate if !frag.is_some_and(|f| f.is_fragmented()) => {
+                    let pseudo = checksum::pseudo_header_v4(src4, dst4, h.proto, l4.len() as u16);
+                    transport::fill_udp_checksum(l4, pseudo);
+                    return Ok(());
+                }
+                UdpChecksumMode::Calculate | UdpChecksumMode::Drop => {
+                    return Err(DropReason::UdpZeroChecksum)
+                }
+            }
         }
-        if !transport::adjust_tcp_udp(h.proto, l4, removed, transport::address_sum(&src4, &dst4)) {
-            return Err(DropReason::Truncated);
-        }
+        transport::adjust_tcp_udp(h.proto, l4, removed, transport::address_sum(&src4, &dst4));
         return Ok(());
     }
 
-    // ICMPv6: the checksum covers the whole message, so a fragment cannot be fixed up.
-    if frag.is_some_and(|f| f.is_fragmented()) {
-        return Err(DropReason::FragmentedIcmp);
-    }
+    // Fragmented ICMPv6 never gets here (`check`): its checksum would cover bytes it lacks.
     let (Some(ty), Some(code)) = (wire::u8_at(payload, 0), wire::u8_at(payload, 1)) else {
         return Err(DropReason::Truncated);
     };
-    if payload.len() < 8 {
-        return Err(DropReason::Truncated);
-    }
     let action = icmp_tables::icmp6_to_icmp4(ty, code);
     match action {
         IcmpAction::Drop => Err(DropReason::UntranslatableIcmp),
@@ -199,14 +249,6 @@ fn translate_l4<M: DynamicMap>(
                 Err(DropReason::Truncated)
             }
         }
-        _ => {
-            // Errors are recomputed from scratch, so their checksum must be right to begin with.
-            let pseudo =
-                checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
-            if checksum::fold(checksum::sum(payload, pseudo)) != 0xffff {
-                return Err(DropReason::BadIcmpChecksum);
-            }
-            icmp_error::icmp6_to_icmp4(tr, action, payload, map, out)
-        }
+        _ => icmp_error::icmp6_to_icmp4(tr, action, payload, map, out),
     }
 }

@@ -45,6 +45,16 @@ pub(crate) const PROTO_TCP: u8 = 6;
 pub(crate) const PROTO_UDP: u8 = 17;
 pub(crate) const PROTO_ICMPV6: u8 = 58;
 
+/// Protocol numbers that only mean something inside IPv6: an IPv4 packet (or quote) carrying
+/// one is never translated, it would turn into an IPv6 extension header or ICMPv6.
+pub(crate) const IPV6_ONLY_PROTOCOLS: [u8; 5] = [
+    NH_HOP_BY_HOP,
+    NH_ROUTING,
+    NH_FRAGMENT,
+    PROTO_ICMPV6,
+    NH_DEST_OPTS,
+];
+
 /// Offset of the checksum inside the TCP and UDP headers.
 pub(crate) const TCP_CHECKSUM: usize = 16;
 pub(crate) const UDP_CHECKSUM: usize = 6;
@@ -79,6 +89,9 @@ pub(crate) struct V6Headers {
     /// Offset of the upper-layer data from the start of the IPv6 header.
     pub l4_offset: usize,
     pub frag: Option<Frag>,
+    /// A Routing header with segments left: the offset of that field (RFC 7915 §5.1 refuses
+    /// the packet with a Parameter Problem pointing there).
+    pub segments_left_at: Option<u32>,
 }
 
 /// Why an IPv6 header chain was refused.
@@ -87,8 +100,6 @@ pub(crate) enum V6Error {
     Truncated,
     BadHeader,
     BadExtension,
-    /// Routing header with segments left; the pointer is the offset of that field.
-    SegmentsLeft(u32),
 }
 
 /// Upper bound on extension headers walked, so the loop is bounded (and eBPF-shaped).
@@ -107,15 +118,16 @@ pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
     let mut nh = hdr[6];
     let mut off = 40usize;
     let mut frag = None;
+    let mut segments_left_at = None;
     for _ in 0..MAX_EXTENSION_HEADERS {
         match nh {
             NH_HOP_BY_HOP | NH_DEST_OPTS | NH_ROUTING => {
                 let next = u8_at(pkt, off).ok_or(V6Error::Truncated)?;
                 let len = (usize::from(u8_at(pkt, off + 1).ok_or(V6Error::Truncated)?) + 1) * 8;
-                if nh == NH_ROUTING {
+                if nh == NH_ROUTING && segments_left_at.is_none() {
                     let segments_left = u8_at(pkt, off + 3).ok_or(V6Error::Truncated)?;
                     if segments_left != 0 {
-                        return Err(V6Error::SegmentsLeft((off + 3) as u32));
+                        segments_left_at = Some((off + 3) as u32);
                     }
                 }
                 if pkt.len() < off + len {
@@ -162,6 +174,7 @@ pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
         proto: nh,
         l4_offset: off,
         frag,
+        segments_left_at,
     })
 }
 

@@ -124,6 +124,9 @@ pub fn make_persistent(
     if let Some(gid) = group {
         ioctl::set_group(fd, gid)?;
     }
+    // A device a killed nat64 left with offloads on would hand the next reader (TAYGA, which
+    // reads without a virtio-net header) super-packets: --mktun hands it over plain.
+    ioctl::set_offload(fd, 0)?;
     set_persistent(&queue, true)
 }
 

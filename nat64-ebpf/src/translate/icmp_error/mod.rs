@@ -15,7 +15,7 @@ use nat64_common::{
     icmp_tables::{self, IcmpAction},
 };
 
-use super::{be16, Packet, PROTO_TCP, PROTO_UDP};
+use super::{be16, sum_range, Packet, PROTO_TCP, PROTO_UDP};
 
 /// An ICMP error translation being decided; `H` is the new IP header length (outer and
 /// quoted). It lives in a per-CPU map, not on the stack: the planner runs as a sequence of
@@ -79,46 +79,6 @@ pub enum InnerPatch {
     Checksum { at: usize, value: [u8; 2] },
     /// An echo's type, code and checksum (4 bytes at the start).
     Echo([u8; 4]),
-}
-
-/// Longest ICMP message the kernel sums: an IPv6 error fills at most the IPv6 minimum MTU.
-const MAX_SUMMED: usize = 1280;
-const CHUNK: usize = 64;
-
-/// One's-complement partial sum of the packet's bytes `[from, to)`, read in fixed-size
-/// pieces (the verifier wants constant sizes): 64-byte chunks, then words, then a last odd
-/// byte, each piece an even number of bytes after `from` so the words line up. A function of
-/// its own: its buffers would not fit on the caller's stack.
-#[inline(never)]
-fn sum_range<P: Packet>(pkt: &P, from: usize, to: usize) -> Result<u32, Outcome> {
-    let mut at = from;
-    let mut acc = 0;
-    for _ in 0..MAX_SUMMED / CHUNK {
-        if at + CHUNK > to {
-            break;
-        }
-        let chunk: [u8; CHUNK] = pkt.load(at)?;
-        acc = checksum::sum_array(&chunk, acc);
-        at += CHUNK;
-    }
-    for _ in 0..CHUNK / 2 {
-        if at + 2 > to {
-            break;
-        }
-        let word: [u8; 2] = pkt.load(at)?;
-        acc = checksum::sum_array(&word, acc);
-        at += 2;
-    }
-    if at < to {
-        let byte: [u8; 1] = pkt.load(at)?;
-        acc = checksum::sum_array(&byte, acc);
-        at += 1;
-    }
-    if at == to {
-        Ok(acc)
-    } else {
-        Err(Outcome::PassIcmpExtension)
-    }
 }
 
 /// Step: the sums over the quoted transport bytes. Checks the received message's checksum

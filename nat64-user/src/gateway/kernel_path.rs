@@ -1,0 +1,176 @@
+//! Whether the kernel path runs, and bringing it up while the TUN workers already serve.
+//!
+//! The verifier takes a good part of a second over the TC program. TAYGA answers the moment
+//! it starts, and a TAYGA site's tools (its own test suite, `systemctl restart`) expect as
+//! much, so the program is loaded on a thread of its own; until it is attached the TUN
+//! workers translate everything. Attaching happens with the pool locked, so every mapping
+//! the workers made meanwhile is entered into the kernel's tables, and every later one is
+//! entered by the worker that makes it.
+
+use anyhow::{Context as _, Result};
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use super::{
+    pins::PinDir,
+    pool_lookup::now_epoch_seconds,
+    tc_datapath::{Loaded, TcDatapath},
+    tun_workers::WorkerShared,
+    Privileges,
+};
+use crate::{
+    config::{Config, Datapath, XdpForward},
+    host::netlink::Netlink,
+};
+
+/// What the configuration and the privileges allow.
+pub enum Choice {
+    /// The TUN workers alone, for the reason given.
+    Tun(String),
+    /// The kernel path, loading; `forced`: `datapath tc`, which refuses to run without it.
+    Loading {
+        pending: oneshot::Receiver<Result<Loaded>>,
+        pin_note: String,
+        forced: bool,
+    },
+}
+
+impl Choice {
+    /// Decides, and starts loading the program when the kernel path is wanted.
+    pub fn make(config: &Config, privileges: &Privileges) -> Result<Choice> {
+        if config.datapath == Datapath::Tun {
+            return Ok(Choice::Tun("chosen with datapath tun".into()));
+        }
+        let refusal = if privileges.uid.is_some() || privileges.gid.is_some() {
+            // After -u/-g the daemon may not be allowed to update the kernel's tables, and a
+            // mapping it could not remove there would send a reused address's traffic to its
+            // old host.
+            Some("privileges are dropped (-u/-g), so the kernel's tables could not be kept in step")
+        } else if privileges.chroot.is_some() {
+            Some("the daemon runs chrooted (-r), out of reach of the bpf filesystem")
+        } else {
+            None
+        };
+        let forced = config.datapath == Datapath::Tc;
+        if let Some(why) = refusal {
+            if forced {
+                anyhow::bail!("datapath tc: {why}");
+            }
+            return Ok(Choice::Tun(why.into()));
+        }
+        // Without pins the kernel path still runs; it just starts empty after a restart.
+        let (pins, pin_note) = match PinDir::prepare(&config.pin_dir, &config.tun_device) {
+            Ok(pins) => {
+                let note = format!("; maps pinned in {}", pins.dir().display());
+                (Some(pins), note)
+            }
+            Err(err) => (None, format!("; maps not pinned ({err:#})")),
+        };
+        let (done, pending) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("nat64-load".into())
+            .spawn(move || {
+                let _ = done.send(Loaded::load(pins));
+            })
+            .context("starting the thread that loads the kernel path")?;
+        Ok(Choice::Loading {
+            pending,
+            pin_note,
+            forced,
+        })
+    }
+}
+
+/// Attaches the loaded program (or says why not) and logs the one line that names the
+/// datapath. An error only when `datapath tc` was asked for and cannot be had.
+pub async fn finish(
+    loaded: Result<Loaded>,
+    pin_note: &str,
+    forced: bool,
+    config: &Config,
+    shared: &WorkerShared,
+    netlink: &Netlink,
+) -> Result<()> {
+    match attach(loaded, config, shared, netlink).await {
+        Ok(()) => {
+            let Some(tc) = shared.tc.get() else {
+                return Ok(());
+            };
+            let xdp_note = start_xdp(config, shared, tc, netlink).await;
+            info!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{pin_note}{xdp_note}");
+            Ok(())
+        }
+        Err(err) if forced => Err(err.context("datapath tc")),
+        Err(err) => {
+            info!("datapath tun (the kernel refused the TC program: {err:#})");
+            Ok(())
+        }
+    }
+}
+
+async fn attach(
+    loaded: Result<Loaded>,
+    config: &Config,
+    shared: &WorkerShared,
+    netlink: &Netlink,
+) -> Result<()> {
+    let loaded = loaded?;
+    let ifindex = netlink.ifindex(&config.tun_device).await?;
+    let translator = shared.translator.load();
+    let now = now_epoch_seconds();
+    shared.pool.with_either(|pool| {
+        let tc = TcDatapath::start(
+            loaded,
+            &config.tun_device,
+            ifindex,
+            translator.config(),
+            pool,
+            now,
+        )?;
+        // Still under the pool's lock: a worker that allocates after this finds the kernel
+        // path and enters its mapping itself.
+        let _ = shared.tc.set(tc);
+        Ok(())
+    })
+}
+
+/// The XDP program on the configured interfaces; returns what the datapath line says about
+/// it. A failure leaves the TC path serving alone, with a warning that says why.
+async fn start_xdp(
+    config: &Config,
+    shared: &WorkerShared,
+    tc: &TcDatapath,
+    netlink: &Netlink,
+) -> String {
+    if config.interfaces.is_empty() {
+        return String::new();
+    }
+    let mut interfaces = Vec::with_capacity(config.interfaces.len());
+    for name in &config.interfaces {
+        match netlink.ifindex(name).await {
+            Ok(index) => interfaces.push((name.clone(), index)),
+            Err(err) => {
+                warn!("XDP not attached: interface {name}: {err:#}; the TC path serves alone");
+                return "; XDP not attached (see above)".into();
+            }
+        }
+    }
+    let translator = shared.translator.load();
+    match tc.attach_xdp(translator.config(), &interfaces, config.xdp_forward) {
+        Ok(attached) => {
+            let modes: Vec<String> = attached
+                .iter()
+                .map(|(name, mode)| format!("{name} ({mode})"))
+                .collect();
+            let forward = match config.xdp_forward {
+                XdpForward::Stack => "handing translated packets to the stack",
+                XdpForward::Direct => "sending translated packets straight out (fib lookup)",
+            };
+            format!("; XDP on {}, {forward}", modes.join(", "))
+        }
+        Err(err) => {
+            warn!("XDP not attached: {err:#}; the TC path serves alone");
+            "; XDP not attached (see above)".into()
+        }
+    }
+}
