@@ -6,7 +6,6 @@ pub mod kernel_mappings;
 pub mod persistence;
 pub mod pins;
 pub mod pool_lookup;
-pub mod stats;
 pub mod tc_datapath;
 pub mod translator_setup;
 pub mod tun_workers;
@@ -31,6 +30,7 @@ use crate::{
     config::{Config, Datapath, XdpForward, WELL_KNOWN_PREFIX},
     daemon,
     host::{netlink::Netlink, HostChanges},
+    ops::{self, collect::DaemonInfo, control_socket::DaemonView},
     translate::Translator,
     tun::{self, InterfaceName},
 };
@@ -50,15 +50,23 @@ pub struct Privileges {
 }
 
 /// Serves until SIGTERM or SIGINT. Starts the tokio runtime, so call it after daemonising.
-pub fn run(config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
+/// `info` says how the daemon was started, for `nat64 status` and the metrics.
+pub fn run(config: Config, mode: Mode, privileges: Privileges, info: DaemonInfo) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the control-plane runtime")?;
-    runtime.block_on(serve(config, mode, privileges))
+    runtime.block_on(serve(config, mode, privileges, info))
 }
 
-async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
+async fn serve(
+    mut config: Config,
+    mode: Mode,
+    privileges: Privileges,
+    mut info: DaemonInfo,
+) -> Result<()> {
+    // Before anything on the host changes: a taken or wrong address refuses the start.
+    let metrics_listener = config.metrics.map(ops::http::bind).transpose()?;
     let netlink = Netlink::connect()?;
     adopt_interface_address(&mut config, &mode, &netlink).await?;
 
@@ -123,8 +131,8 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
     });
     let queue_count = queues.len();
     let handles = tun_workers::start(queues, Arc::clone(&shared))?;
-    info!(
-        "{datapath_line}; {queue_count} TUN worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
+    let prefixes = format!(
+        "prefix {}, pool {}",
         config.prefix.map_or("none".into(), |p| format!(
             "{}/{}",
             p.network(),
@@ -135,13 +143,33 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
             p.network(),
             p.prefix_len()
         )),
-        config.ipv4_addr,
-        config.ipv6_addr,
+    );
+    info!(
+        "{datapath_line}; {queue_count} TUN worker(s) on {device}; {prefixes}, translator {} / {}",
+        config.ipv4_addr, config.ipv6_addr,
     );
 
-    stats::spawn_server(&config.tun_device, Arc::clone(&shared));
+    info.datapath_reason = datapath_line;
+    info.prefix = prefixes;
+    let view = DaemonView {
+        device: config.tun_device.clone(),
+        shared: Arc::clone(&shared),
+        info: Arc::new(info),
+    };
+    ops::control_socket::spawn_server(view.clone());
+    if let Some(listener) = metrics_listener {
+        if let Err(err) = ops::http::spawn(listener, view.clone()) {
+            error!("{err:#}");
+        }
+    }
+    ops::systemd::ready(&format!(
+        "serving {device}: datapath {}",
+        view.snapshot().datapath.kind
+    ));
+    drop(view);
 
     let served = serve_signals(&config, &shared).await;
+    ops::systemd::stopping();
 
     shared.stop.store(true, Ordering::Relaxed);
     let mut stopped = Vec::with_capacity(handles.len());
@@ -310,17 +338,24 @@ async fn serve_signals(config: &Config, shared: &WorkerShared) -> Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
     let mut clock = tokio::time::interval(CLOCK_INTERVAL);
+    // systemd's watchdog is pinged from this loop, so a loop that hangs gets the daemon
+    // restarted; without WatchdogSec the timer never fires.
+    let watchdog_every = ops::systemd::watchdog_interval();
+    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let mut last_write = Instant::now();
     loop {
         tokio::select! {
             _ = hangup.recv() => {
+                ops::systemd::reloading();
                 if config.map_file.is_some() {
                     reload_map_file(config, shared);
                 }
                 info!("SIGHUP: writing dynamic.map");
                 save(config, shared);
                 last_write = Instant::now();
+                ops::systemd::reloaded();
             }
+            _ = watchdog.tick(), if watchdog_every.is_some() => ops::systemd::watchdog_ping(),
             _ = clock.tick() => {
                 if let Some(tc) = &shared.tc {
                     tc.tick_clock();
