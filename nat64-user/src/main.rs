@@ -156,7 +156,12 @@ fn apply_address_overrides(config: &mut Config, args: &RunArgs) -> Result<()> {
 }
 
 fn run_tayga(flags: TaygaFlags) -> Result<()> {
-    let config = load_config(&flags.config)?;
+    let mut config = load_config(&flags.config)?;
+    // As the maintained TAYGA: without data-dir, systemd's StateDirectory= (tayga@.service
+    // has StateDirectory="tayga-%I") keeps dynamic.map.
+    if config.data_dir.is_none() {
+        config.data_dir = state_directory();
+    }
     let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
     let (uid, gid) = resolve_ids(&flags)?;
     let target = if flags.stdout {
@@ -195,6 +200,14 @@ fn run_tayga(flags: TaygaFlags) -> Result<()> {
     }
     let info = DaemonInfo::new("tayga", &flags.config.display().to_string());
     gateway::run(config, Mode::Tayga, privileges, info)
+}
+
+/// The first absolute path of `$STATE_DIRECTORY` (systemd sets a colon-separated list).
+fn state_directory() -> Option<std::path::PathBuf> {
+    let value = std::env::var_os("STATE_DIRECTORY")?;
+    let first = value.to_str()?.split(':').next()?;
+    let path = std::path::PathBuf::from(first);
+    path.is_absolute().then_some(path)
 }
 
 fn resolve_ids(flags: &TaygaFlags) -> Result<(Option<u32>, Option<u32>)> {
