@@ -29,7 +29,17 @@ pub fn init(target: LogTarget, filter: &str) {
     let output: Output = match target {
         LogTarget::StderrOrJournal if journal::stderr_is_journal() => {
             match tracing_journald::layer() {
-                Ok(journald) => Box::new(journald.with_syslog_identifier("nat64".to_owned())),
+                // INFO as syslog's informational, DEBUG as debug: what `journalctl -p`
+                // and syslog users expect (the crate's default makes every INFO a notice).
+                Ok(journald) => Box::new(
+                    journald
+                        .with_syslog_identifier("nat64".to_owned())
+                        .with_priority_mappings(tracing_journald::PriorityMappings {
+                            info: tracing_journald::Priority::Informational,
+                            debug: tracing_journald::Priority::Debug,
+                            ..tracing_journald::PriorityMappings::new()
+                        }),
+                ),
                 // No journald socket after all: the stream systemd gave us still reaches it.
                 Err(_) => Box::new(text.with_writer(io::stderr)),
             }
