@@ -2,7 +2,8 @@
 //! the kernel path's pinned maps.
 
 use std::{
-    collections::BTreeMap,
+    cmp::Reverse,
+    collections::{BTreeMap, BinaryHeap},
     net::Ipv4Addr,
     sync::atomic::Ordering,
     time::{Instant, SystemTime, UNIX_EPOCH},
@@ -92,15 +93,24 @@ pub fn from_daemon(device: &str, shared: &WorkerShared, info: &DaemonInfo) -> Sn
         }
     }
     let pooled = shared.pool.with(|pool| {
-        let mut hosts: Vec<_> = pool.iter().collect();
-        hosts.sort_by(|a, b| b.last_use.cmp(&a.last_use).then(a.v4.cmp(&b.v4)));
-        hosts.truncate(ACTIVE_HOSTS);
-        let active = hosts
+        // The workers wait on this lock: keep only the few most recent while walking the
+        // pool (no copy of a pool of 100,000 mappings, no sort of it).
+        let mut recent = BinaryHeap::with_capacity(ACTIVE_HOSTS + 1);
+        for m in pool.iter() {
+            // A min-heap on last use: the oldest of the kept goes first.
+            recent.push(Reverse((m.last_use, m.v4, m.v6)));
+            if recent.len() > ACTIVE_HOSTS {
+                recent.pop();
+            }
+        }
+        // Sorted by Reverse: the most recent first.
+        let active = recent
+            .into_sorted_vec()
             .into_iter()
-            .map(|m| HostActivity {
-                ipv6: m.v6.to_string(),
-                ipv4: m.v4.to_string(),
-                idle_secs: now.saturating_sub(m.last_use),
+            .map(|Reverse((last_use, v4, v6))| HostActivity {
+                ipv6: v6.to_string(),
+                ipv4: v4.to_string(),
+                idle_secs: now.saturating_sub(last_use),
             })
             .collect::<Vec<_>>();
         let config = pool.config();

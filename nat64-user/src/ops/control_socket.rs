@@ -4,7 +4,7 @@
 //! An abstract Unix socket belongs to the network namespace (as the device does), needs no
 //! directory, survives `-r` chroot and leaves nothing behind. A client writes one request
 //! line — `snapshot` or `mappings` — and reads JSON until the daemon closes; a client that
-//! writes nothing and shuts its side down gets the `nat64 stats` text (older clients).
+//! writes nothing (an earlier version's `nat64 stats`) gets the `nat64 stats` text.
 
 use std::{
     io::{Read as _, Write as _},
@@ -28,8 +28,10 @@ use crate::gateway::tun_workers::WorkerShared;
 
 /// The longest request line a client may send.
 const MAX_REQUEST: usize = 64;
-/// How long the daemon waits for a request, and a client for the answer.
+/// How long a client waits for the answer.
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the daemon waits for a request line: clients write it at once.
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 
 fn socket_address(device: &str) -> std::io::Result<SocketAddr> {
     SocketAddr::from_abstract_name(format!("nat64/{device}").as_bytes())
@@ -105,7 +107,7 @@ async fn serve_one(mut stream: tokio::net::UnixStream, view: &DaemonView) -> std
     let mut request = Vec::with_capacity(MAX_REQUEST);
     let mut buf = [0u8; MAX_REQUEST];
     // A request ends at a newline or when the client shuts its side down.
-    let read = tokio::time::timeout(TIMEOUT, async {
+    let read = tokio::time::timeout(REQUEST_TIMEOUT, async {
         loop {
             let n = stream.read(&mut buf).await?;
             request.extend_from_slice(buf.get(..n).unwrap_or_default());
@@ -121,7 +123,9 @@ async fn serve_one(mut stream: tokio::net::UnixStream, view: &DaemonView) -> std
             Err(_) => Err("the request is not UTF-8".to_owned()),
         },
         Ok(Err(err)) => return Err(err),
-        Err(_) => Err("no request within 5 s".to_owned()),
+        // A client of an earlier version sends nothing and waits for the text.
+        Err(_) if request.is_empty() => view.answer(""),
+        Err(_) => Err("no complete request in time".to_owned()),
     };
     let text = answer.unwrap_or_else(|err| format!("error: {err}\n"));
     stream.write_all(text.as_bytes()).await?;

@@ -270,3 +270,91 @@ fn log_events(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::ops::snapshot::{
+        DaemonFacts, DatapathState, OutcomeCount, PoolUse, ProgramCounters, Source, TunCounters,
+        XdpInterface, SCHEMA,
+    };
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            schema: SCHEMA,
+            version: "9.9.9".into(),
+            device: "nat64".into(),
+            source: Source::Daemon,
+            datapath: DatapathState {
+                kind: "tc".into(),
+                reason: "because \"quoted\"\nand a newline".into(),
+            },
+            daemon: Some(DaemonFacts {
+                pid: 1,
+                started_unix: 1_700_000_000,
+                uptime_secs: 5,
+                mode: "native".into(),
+                config_source: "built-in defaults".into(),
+                prefix: String::new(),
+                systemd: false,
+            }),
+            xdp: vec![XdpInterface {
+                interface: "eth\"0".into(),
+                mode: "native".into(),
+            }],
+            tun: Some(TunCounters {
+                translated: 7,
+                dropped: BTreeMap::from([("truncated".to_owned(), 2)]),
+                ..TunCounters::default()
+            }),
+            kernel: vec![ProgramCounters {
+                program: "tc".into(),
+                outcomes: vec![OutcomeCount {
+                    outcome: "translated_v6_to_v4_udp".into(),
+                    packets: 40,
+                }],
+            }],
+            kernel_errors: Vec::new(),
+            mappings: 3,
+            pool: Some(PoolUse {
+                network: "100.64.0.0/10".into(),
+                capacity: 4_194_302,
+                in_use: 3,
+            }),
+            active_hosts: Vec::new(),
+            recent_errors: Vec::new(),
+            log_events: BTreeMap::from([("warn".to_owned(), 1)]),
+        }
+    }
+
+    #[test]
+    fn families_follow_the_naming_conventions() {
+        let text = encode(&snapshot()).expect("encodes");
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let words: Vec<&str> = line.split(' ').collect();
+            let (name, kind) = (words[2], words[3]);
+            assert!(name.starts_with("nat64_"), "{line}");
+            assert_eq!(kind == "counter", name.ends_with("_total"), "{line}");
+        }
+        assert!(text.contains(
+            "nat64_packets_total{datapath=\"tc\",outcome=\"translated_v6_to_v4_udp\"} 40"
+        ));
+        assert!(text.contains("nat64_packets_total{datapath=\"tun\",outcome=\"translated\"} 7"));
+        assert!(text.contains("nat64_pool_addresses_in_use{pool=\"100.64.0.0/10\"} 3"));
+        // Label values are escaped, never break a line.
+        assert!(text.contains("interface=\"eth\\\"0\""), "{text}");
+    }
+
+    #[test]
+    fn a_snapshot_read_from_pins_has_no_daemon_families() {
+        let mut s = snapshot();
+        s.daemon = None;
+        s.tun = None;
+        let text = encode(&s).expect("encodes");
+        assert!(!text.contains("nat64_start_time_seconds"));
+        assert!(!text.contains("nat64_tun_"));
+        assert!(text.contains("nat64_mappings 3"));
+    }
+}

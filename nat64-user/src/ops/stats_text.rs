@@ -89,3 +89,83 @@ pub fn render(s: &Snapshot) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::ops::snapshot::{
+        DatapathState, OutcomeCount, PoolUse, ProgramCounters, TunCounters, SCHEMA,
+    };
+
+    #[test]
+    fn the_text_keeps_its_lines() {
+        let snapshot = Snapshot {
+            schema: SCHEMA,
+            version: "0".into(),
+            device: "nat64".into(),
+            source: Source::Daemon,
+            datapath: DatapathState {
+                kind: "tc".into(),
+                reason: String::new(),
+            },
+            daemon: None,
+            xdp: Vec::new(),
+            tun: Some(TunCounters {
+                received: 5,
+                translated: 4,
+                dropped: BTreeMap::from([
+                    ("truncated".to_owned(), 1),
+                    ("bad_ip_header".to_owned(), 0),
+                ]),
+                ..TunCounters::default()
+            }),
+            kernel: vec![ProgramCounters {
+                program: "tc".into(),
+                outcomes: vec![
+                    OutcomeCount {
+                        outcome: "translated_v6_to_v4_icmp".into(),
+                        packets: 9,
+                    },
+                    OutcomeCount {
+                        outcome: "pass_fragment".into(),
+                        packets: 0,
+                    },
+                ],
+            }],
+            kernel_errors: Vec::new(),
+            mappings: 1,
+            pool: Some(PoolUse {
+                network: "198.51.100.0/24".into(),
+                capacity: 253,
+                in_use: 1,
+            }),
+            active_hosts: Vec::new(),
+            recent_errors: Vec::new(),
+            log_events: BTreeMap::new(),
+        };
+        let text = render(&snapshot);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..4],
+            [
+                "device nat64",
+                "datapath tc",
+                "tun received 5",
+                "tun translated 4"
+            ]
+        );
+        assert!(lines.contains(&"tun dropped truncated 1"));
+        assert!(!text.contains("bad_ip_header"));
+        assert!(lines.contains(&"tc translated_v6_to_v4_icmp 9"));
+        assert!(!text.contains("pass_fragment"));
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [
+                "mappings 1",
+                "pool 198.51.100.0/24: 1 of 253 addresses in use (0.4%)"
+            ]
+        );
+    }
+}
