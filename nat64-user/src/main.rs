@@ -8,15 +8,15 @@ use clap::Parser;
 use nat64::{
     cli::{
         self,
-        native::{
-            ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs, StatsArgs, XdpForwardArg,
-        },
+        native::{ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs, XdpForwardArg},
+        operate,
         tayga_flags::TaygaFlags,
     },
     config::{self, Config, Datapath, XdpForward},
     daemon,
     gateway::{self, Mode, Privileges},
     logging::{self, LogTarget},
+    ops::collect::DaemonInfo,
     tun::{self, InterfaceName},
 };
 use tracing::warn;
@@ -29,7 +29,12 @@ fn main() -> ExitCode {
         match NativeCli::parse_from(&args).command {
             NativeCommand::Run(run) => run_native(run),
             NativeCommand::Config(ConfigCommand::Check { file }) => check(&file),
-            NativeCommand::Stats(args) => stats(&args),
+            NativeCommand::Stats(args) => operate::stats(&args),
+            NativeCommand::Status(args) => operate::status(&args),
+            NativeCommand::Mappings(args) => operate::mappings(&args),
+            NativeCommand::Doctor(args) => operate::doctor(&args),
+            NativeCommand::Completions { shell } => operate::completions(shell),
+            NativeCommand::Manpage => operate::manpage(),
             NativeCommand::Tayga { .. } => unreachable!("dispatched above"),
         }
     };
@@ -53,18 +58,6 @@ fn check(file: &std::path::Path) -> Result<()> {
         println!("warning: {warning}");
     }
     println!("{}: OK", file.display());
-    Ok(())
-}
-
-fn stats(args: &StatsArgs) -> Result<()> {
-    let config = match &args.config {
-        Some(path) => load_config(path)?,
-        None => Config::native_defaults(),
-    };
-    let device = args.device.clone().unwrap_or(config.tun_device);
-    let pin_root = args.pin_dir.clone().unwrap_or(config.pin_dir);
-    let pins = gateway::pins::PinDir::at(&pin_root, &device);
-    print!("{}", gateway::stats::query(&device, &pins)?);
     Ok(())
 }
 
@@ -97,6 +90,9 @@ fn run_native(args: RunArgs) -> Result<()> {
         };
     }
     config.keep |= args.keep;
+    if args.metrics.is_some() {
+        config.metrics = args.metrics;
+    }
     if let Some(dir) = &args.pin_dir {
         anyhow::ensure!(
             dir.is_absolute(),
@@ -105,13 +101,22 @@ fn run_native(args: RunArgs) -> Result<()> {
         );
         config.pin_dir = dir.clone();
     }
-    logging::init(LogTarget::Stderr, &args.log);
+    logging::init(LogTarget::StderrOrJournal, &args.log);
     log_warnings(&config);
     let mode = Mode::Native {
         interfaces: config.interfaces.clone(),
         egress: config.egress.clone(),
     };
-    gateway::run(config, mode, Privileges::default())
+    let source = args
+        .config
+        .as_ref()
+        .map_or("built-in defaults".to_owned(), |p| p.display().to_string());
+    gateway::run(
+        config,
+        mode,
+        Privileges::default(),
+        DaemonInfo::new("native", &source),
+    )
 }
 
 /// `--prefix` and `--pool` on the command line, checked by the same rules as a file.
@@ -151,7 +156,12 @@ fn apply_address_overrides(config: &mut Config, args: &RunArgs) -> Result<()> {
 }
 
 fn run_tayga(flags: TaygaFlags) -> Result<()> {
-    let config = load_config(&flags.config)?;
+    let mut config = load_config(&flags.config)?;
+    // As the maintained TAYGA: without data-dir, systemd's StateDirectory= (tayga@.service
+    // has StateDirectory="tayga-%I") keeps dynamic.map.
+    if config.data_dir.is_none() {
+        config.data_dir = state_directory();
+    }
     let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
     let (uid, gid) = resolve_ids(&flags)?;
     let target = if flags.stdout {
@@ -188,7 +198,16 @@ fn run_tayga(flags: TaygaFlags) -> Result<()> {
     if flags.chroot && privileges.chroot.is_none() {
         anyhow::bail!("--chroot needs a data-dir in {}", flags.config.display());
     }
-    gateway::run(config, Mode::Tayga, privileges)
+    let info = DaemonInfo::new("tayga", &flags.config.display().to_string());
+    gateway::run(config, Mode::Tayga, privileges, info)
+}
+
+/// The first absolute path of `$STATE_DIRECTORY` (systemd sets a colon-separated list).
+fn state_directory() -> Option<std::path::PathBuf> {
+    let value = std::env::var_os("STATE_DIRECTORY")?;
+    let first = value.to_str()?.split(':').next()?;
+    let path = std::path::PathBuf::from(first);
+    path.is_absolute().then_some(path)
 }
 
 fn resolve_ids(flags: &TaygaFlags) -> Result<(Option<u32>, Option<u32>)> {

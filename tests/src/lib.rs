@@ -11,4 +11,5 @@ pub mod snmp;
 pub mod tc_program;
 pub mod tempdir;
 pub mod test_run;
+pub mod tools;
 pub mod xdp_program;

@@ -2,6 +2,7 @@
 //! so a fresh machine needs nothing but this repository and `cargo`.
 
 mod cmd;
+mod deb;
 mod setup;
 mod tayga_suite;
 
@@ -44,6 +45,15 @@ enum Task {
     Bench {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Build the Debian package target/deb/nat64_<version>_amd64.deb (release build).
+    Deb {
+        /// Package this binary instead of building the release one (tests use the debug build).
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
+        /// Where the .deb goes (default target/deb).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Build (release) and run the gateway as root: `cargo xtask run -- --iface eth0`.
     Run {
@@ -99,6 +109,21 @@ fn main() -> Result<()> {
             cargo.args(["bench", "--package", "nat64-bench"]);
             cargo.args(&args);
             cmd::run(&mut cargo)
+        }
+        Task::Deb { binary, out } => {
+            let binary = match binary {
+                Some(binary) => binary,
+                None => {
+                    setup::ensure_build_tools(&root)?;
+                    build(&root, true)?;
+                    root.join("target/release/nat64")
+                }
+            };
+            let out = out.unwrap_or_else(|| root.join("target/deb"));
+            std::fs::create_dir_all(&out)?;
+            let deb = deb::build(&root, &binary, &out)?;
+            println!("{}", deb.display());
+            Ok(())
         }
         Task::Run { args } => {
             setup::ensure_build_tools(&root)?;

@@ -27,12 +27,67 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-scapy",
     // TAYGA's own suite (../shared/peer) drives its namespaces with pyroute2.
     "python3-pyroute2",
+    // The operations tests: systemd-analyze verifies the units, lintian the package,
+    // dpkg-deb/strip/objdump build it, setpriv runs TAYGA's unit's user.
+    "systemd",
+    "lintian",
+    "binutils",
+    "util-linux",
 ];
+/// Where `promtool` is unpacked when the machine has none (see [`ensure_promtool`]).
+pub const PROMTOOL: &str = "target/tools/promtool";
 
 /// Everything: the build tools and the test tools.
 pub fn ensure_all(root: &Path) -> Result<()> {
     ensure_build_tools(root)?;
-    ensure_debian_packages(TEST_PACKAGES)
+    ensure_debian_packages(TEST_PACKAGES)?;
+    ensure_promtool(root)
+}
+
+/// `promtool`, which checks the metrics endpoint's output. Debian ships it in the
+/// `prometheus` package, whose installation starts a Prometheus server where an init system
+/// runs: the tests need only the tool, so it is unpacked from the package into
+/// `target/tools/` instead (no root needed).
+fn ensure_promtool(root: &Path) -> Result<()> {
+    let target = root.join(PROMTOOL);
+    let on_path = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if on_path || target.exists() {
+        return Ok(());
+    }
+    let work = root.join("target/tools/prometheus-deb");
+    std::fs::create_dir_all(&work)?;
+    let download = || {
+        cmd::output(
+            Command::new("apt-get")
+                .current_dir(&work)
+                .args(["download", "prometheus"]),
+        )
+    };
+    if !download()?.status.success() {
+        if cmd::is_root() {
+            cmd::run(Command::new("apt-get").args(["update", "-q"]))?;
+        }
+        let again = download()?;
+        if !again.status.success() {
+            bail!(
+                "apt-get download prometheus failed (for promtool): {}",
+                String::from_utf8_lossy(&again.stderr).trim()
+            );
+        }
+    }
+    let deb = std::fs::read_dir(&work)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .context("apt-get download left no .deb")?;
+    let unpacked = work.join("root");
+    cmd::run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked))?;
+    std::fs::copy(unpacked.join("usr/bin/promtool"), &target)
+        .with_context(|| format!("copying promtool to {}", target.display()))?;
+    std::fs::remove_dir_all(&work)?;
+    Ok(())
 }
 
 /// What `cargo build` of nat64-user needs: nightly with rust-src, LLVM 22, bpf-linker.

@@ -1,6 +1,7 @@
 //! The command lines: nat64's own, and TAYGA's when invoked as `tayga` or `nat64 tayga`.
 
 pub mod native;
+pub mod operate;
 pub mod tayga_flags;
 
 use std::{ffi::OsString, path::Path};

@@ -31,6 +31,34 @@ pub enum NativeCommand {
     /// Print the counters, the mapping count and the pool's use: from the running daemon of
     /// this network namespace, or from the kernel path's pinned maps when none runs.
     Stats(StatsArgs),
+    /// One screen: datapath and why, uptime, configuration, pool use, active hosts, recent
+    /// errors.
+    Status(StatsArgs),
+    /// List the dynamic mappings of the running daemon, most recently used first.
+    Mappings(StatsArgs),
+    /// Check the host before a start and say what to fix, line by line.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from this command line.
+    #[command(hide = true)]
+    Manpage,
+}
+
+#[derive(Parser, Debug, Clone)]
+pub struct DoctorArgs {
+    /// Check for this tayga.conf or TOML file (prefix, pool, device, pin directory).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// An interface XDP would run on (repeatable; default: the configuration's).
+    #[arg(long = "iface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Parser, Debug, Clone)]
@@ -44,6 +72,9 @@ pub struct StatsArgs {
     /// Where the kernel path pins its maps (default: the configuration's, else /sys/fs/bpf/nat64).
     #[arg(long, value_name = "DIR")]
     pub pin_dir: Option<PathBuf>,
+    /// Print JSON (a stable schema, versioned by its `schema` field) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,6 +121,10 @@ pub struct RunArgs {
     /// (default /sys/fs/bpf/nat64; must be on a bpf filesystem).
     #[arg(long, value_name = "DIR")]
     pub pin_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (`GET /metrics`), e.g. 127.0.0.1:9464.
+    /// Default off (TOML `metrics`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Log level filter (tracing's RUST_LOG syntax), e.g. `debug`.
     #[arg(long, default_value = "info")]
     pub log: String,

@@ -191,6 +191,8 @@ pub struct Config {
     /// `tun_device`, so a restart finds the mappings the kernel was serving. Default
     /// `/sys/fs/bpf/nat64`.
     pub pin_dir: PathBuf,
+    /// (nat64 `metrics`) Where the Prometheus endpoint listens (`GET /metrics`). Default off.
+    pub metrics: Option<std::net::SocketAddr>,
     /// Warnings found while reading (deprecated directives, risky addresses), for the caller
     /// to log once. Not part of the configuration's meaning.
     pub warnings: Vec<Diagnostic>,
@@ -257,6 +259,7 @@ impl Config {
             mapping_forget: DEFAULT_MAPPING_FORGET,
             keep: false,
             pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
+            metrics: None,
             warnings: Vec::new(),
         }
     }

@@ -50,6 +50,7 @@ pub(crate) struct RawConfig {
     pub mapping_forget_secs: Option<Located<u64>>,
     pub keep: Option<Located<bool>>,
     pub pin_dir: Option<Located<PathBuf>>,
+    pub metrics: Option<Located<std::net::SocketAddr>>,
 }
 
 /// A value to show in a fix, rendered in the syntax of the file being read.

@@ -33,6 +33,7 @@
 //! mapping_forget_secs = 1209600        # a dormant mapping is forgotten after this (14 days)
 //! keep = false                         # leave interface, routes and pinned maps on stop
 //! pin_dir = "/sys/fs/bpf/nat64"        # absolute, on a bpf filesystem; maps pinned in <pin_dir>/<tun_device>/
+//! metrics = "127.0.0.1:9464"           # Prometheus endpoint (GET /metrics); default off
 //!
 //! [[map]]                              # repeatable; RFC 7757: 32 - n = 128 - m
 //! ipv4 = "192.168.5.42"                # /32 when no length is given
@@ -88,6 +89,7 @@ struct TomlFile {
     mapping_forget_secs: Option<Spanned<u64>>,
     keep: Option<Spanned<bool>>,
     pin_dir: Option<Spanned<String>>,
+    metrics: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +126,7 @@ const KEYS: &[&str] = &[
     "mapping_forget_secs",
     "keep",
     "pin_dir",
+    "metrics",
 ];
 
 /// Parses and validates TOML text; `file` names it in messages.
@@ -332,6 +335,10 @@ fn convert(doc: TomlFile, text: &str, d: &mut Diagnostics) -> RawConfig {
             .pin_dir
             .map(|s| r.located(s))
             .map(|l| Located::new(PathBuf::from(l.value), l.line)),
+        metrics: r.parsed(doc.metrics, "metrics", "127.0.0.1:9464", d, |s| {
+            s.parse::<std::net::SocketAddr>()
+                .map_err(|_| format!("\"{s}\" is not an address:port"))
+        }),
         ..RawConfig::default()
     };
     if let Some(log) = doc.log {

@@ -288,6 +288,9 @@ fn check_native(raw: &RawConfig, c: &mut Config, fmt: Format, d: &mut Diagnostic
         require_absolute(dir, "pin_dir", "/sys/fs/bpf/", fmt, d);
         c.pin_dir = dir.value.clone();
     }
+    if let Some(addr) = &raw.metrics {
+        c.metrics = Some(addr.value);
+    }
 }
 
 /// A directory setting must be absolute; the fix puts `base` in front of what was written.

@@ -21,6 +21,7 @@ use super::{
 use crate::{
     config::{Config, Datapath, XdpForward},
     host::netlink::Netlink,
+    ops::collect::DaemonInfo,
 };
 
 /// What the configuration and the privileges allow.
@@ -90,6 +91,7 @@ pub async fn finish(
     config: &Config,
     shared: &WorkerShared,
     netlink: &Netlink,
+    info: &DaemonInfo,
 ) -> Result<()> {
     match attach(loaded, config, shared, netlink).await {
         Ok(()) => {
@@ -97,15 +99,24 @@ pub async fn finish(
                 return Ok(());
             };
             let xdp_note = start_xdp(config, shared, tc, netlink).await;
-            info!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{pin_note}{xdp_note}");
+            name_datapath(info, &format!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{pin_note}{xdp_note}"));
             Ok(())
         }
         Err(err) if forced => Err(err.context("datapath tc")),
         Err(err) => {
-            info!("datapath tun (the kernel refused the TC program: {err:#})");
+            name_datapath(
+                info,
+                &format!("datapath tun (the kernel refused the TC program: {err:#})"),
+            );
             Ok(())
         }
     }
+}
+
+/// The one line that says which datapath runs and why, for the log and `nat64 status`.
+pub fn name_datapath(info: &DaemonInfo, line: &str) {
+    info!("{line}");
+    info.set_datapath(line);
 }
 
 async fn attach(

@@ -8,7 +8,6 @@ pub mod kernel_path;
 pub mod persistence;
 pub mod pins;
 pub mod pool_lookup;
-pub mod stats;
 pub mod tc_datapath;
 pub mod translator_setup;
 pub mod tun_workers;
@@ -31,6 +30,7 @@ use crate::{
     config::{Config, WELL_KNOWN_PREFIX},
     daemon,
     host::{netlink::Netlink, HostChanges},
+    ops::{self, collect::DaemonInfo, control_socket::DaemonView},
     translate::Translator,
     tun::{self, InterfaceName},
 };
@@ -50,16 +50,28 @@ pub struct Privileges {
 }
 
 /// Serves until SIGTERM or SIGINT. Starts the tokio runtime, so call it after daemonising.
-pub fn run(config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
+/// `info` says how the daemon was started, for `nat64 status` and the metrics.
+pub fn run(config: Config, mode: Mode, privileges: Privileges, info: DaemonInfo) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the control-plane runtime")?;
-    runtime.block_on(serve(config, mode, privileges))
+    runtime.block_on(serve(config, mode, privileges, info))
 }
 
-async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result<()> {
+async fn serve(
+    mut config: Config,
+    mode: Mode,
+    privileges: Privileges,
+    info: DaemonInfo,
+) -> Result<()> {
+    // From the first moment: a stop asked for while the daemon starts is a clean stop once
+    // it serves, never the default action that would leave the host changed.
+    let signals = Signals::catch()?;
+    // Before anything on the host changes: a daemon already serving the device, or a taken
+    // or wrong metrics address, refuses the start.
     let instance = instance::Instance::claim(&config.tun_device)?;
+    let metrics_listener = config.metrics.map(ops::http::bind).transpose()?;
     let netlink = Netlink::connect()?;
     adopt_interface_address(&mut config, &mode, &netlink).await?;
 
@@ -97,6 +109,9 @@ async fn serve(mut config: Config, mode: Mode, privileges: Privileges) -> Result
         offload_mode,
         device,
         instance,
+        metrics_listener,
+        info,
+        signals,
     };
     let served = serve_on_host(
         &mut config,
@@ -123,6 +138,26 @@ struct Setup {
     offload_mode: tun::offload::Mode,
     device: InterfaceName,
     instance: instance::Instance,
+    metrics_listener: Option<std::net::TcpListener>,
+    info: DaemonInfo,
+    signals: Signals,
+}
+
+/// The signals the daemon answers, caught from its start on.
+struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn catch() -> Result<Signals> {
+        Ok(Signals {
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
 }
 
 /// Everything from the first change to the host to the last packet: the caller undoes the
@@ -142,6 +177,9 @@ async fn serve_on_host(
         offload_mode,
         device,
         instance,
+        metrics_listener,
+        mut info,
+        signals,
     } = setup;
     host_plan::apply(config, mode, netlink, changes)
         .await
@@ -163,8 +201,8 @@ async fn serve_on_host(
     });
     let queue_count = queues.len();
     let handles = tun_workers::start(queues, Arc::clone(&shared))?;
-    info!(
-        "serving: {queue_count} TUN worker(s) on {device}; prefix {}, pool {}, translator {} / {}",
+    let prefixes = format!(
+        "prefix {}, pool {}",
         config.prefix.map_or("none".into(), |p| format!(
             "{}/{}",
             p.network(),
@@ -175,12 +213,31 @@ async fn serve_on_host(
             p.network(),
             p.prefix_len()
         )),
-        config.ipv4_addr,
-        config.ipv6_addr,
     );
-    stats::spawn_server(&config.tun_device, instance.listener, Arc::clone(&shared));
+    info!(
+        "serving: {queue_count} TUN worker(s) on {device}; {prefixes}, translator {} / {}",
+        config.ipv4_addr, config.ipv6_addr,
+    );
 
-    let served = serve_signals(config, &shared, choice, netlink).await;
+    info.prefix = prefixes;
+    let info = Arc::new(info);
+    let view = DaemonView {
+        device: config.tun_device.clone(),
+        shared: Arc::clone(&shared),
+        info: Arc::clone(&info),
+    };
+    ops::control_socket::spawn_server(view.clone(), instance.listener);
+    if let Some(listener) = metrics_listener {
+        if let Err(err) = ops::http::spawn(listener, view.clone()) {
+            error!("{err:#}");
+        }
+    }
+    // The TUN workers serve from here on; the kernel path, when it comes, only speeds up.
+    ops::systemd::ready(&format!("serving {device}"));
+    drop(view);
+
+    let served = serve_signals(config, &shared, choice, signals, netlink, &info).await;
+    ops::systemd::stopping();
 
     shared.stop.store(true, Ordering::Relaxed);
     let mut stopped = Vec::with_capacity(handles.len());
@@ -246,11 +303,13 @@ async fn serve_signals(
     config: &Config,
     shared: &WorkerShared,
     choice: kernel_path::Choice,
+    signals: Signals,
     netlink: &Netlink,
+    info: &DaemonInfo,
 ) -> Result<()> {
     let (mut loading, pin_note, forced) = match choice {
         kernel_path::Choice::Tun(why) => {
-            info!("datapath tun ({why})");
+            kernel_path::name_datapath(info, &format!("datapath tun ({why})"));
             (None, String::new(), false)
         }
         kernel_path::Choice::Loading {
@@ -259,8 +318,17 @@ async fn serve_signals(
             forced,
         } => (Some(pending), pin_note, forced),
     };
-    let served =
-        serve_signals_until_stop(config, shared, &mut loading, &pin_note, forced, netlink).await;
+    let served = serve_signals_until_stop(
+        config,
+        shared,
+        signals,
+        &mut loading,
+        &pin_note,
+        forced,
+        netlink,
+        info,
+    )
+    .await;
     // Stopped while the program was still loading: wait for it, so pins it made go too.
     if let Some(pending) = loading {
         if let Ok(Ok(loaded)) = pending.await {
@@ -270,35 +338,47 @@ async fn serve_signals(
     served
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_signals_until_stop(
     config: &Config,
     shared: &WorkerShared,
+    signals: Signals,
     loading: &mut Option<tokio::sync::oneshot::Receiver<Result<tc_datapath::Loaded>>>,
     pin_note: &str,
     forced: bool,
     netlink: &Netlink,
+    info: &DaemonInfo,
 ) -> Result<()> {
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+    let Signals {
+        mut hangup,
+        mut terminate,
+        mut interrupt,
+    } = signals;
     let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
     let mut clock = tokio::time::interval(CLOCK_INTERVAL);
+    // systemd's watchdog is pinged from this loop, so a loop that hangs gets the daemon
+    // restarted; without WatchdogSec the timer never fires.
+    let watchdog_every = ops::systemd::watchdog_interval();
+    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let mut last_write = Instant::now();
     loop {
         tokio::select! {
             loaded = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
                 *loading = None;
                 let loaded = loaded.unwrap_or_else(|_| Err(anyhow::anyhow!("the loading thread died")));
-                kernel_path::finish(loaded, pin_note, forced, config, shared, netlink).await?;
+                kernel_path::finish(loaded, pin_note, forced, config, shared, netlink, info).await?;
             }
             _ = hangup.recv() => {
+                ops::systemd::reloading();
                 if config.map_file.is_some() {
                     reload_map_file(config, shared);
                 }
                 info!("SIGHUP: writing dynamic.map");
                 save(config, shared);
                 last_write = Instant::now();
+                ops::systemd::reloaded();
             }
+            _ = watchdog.tick(), if watchdog_every.is_some() => ops::systemd::watchdog_ping(),
             _ = clock.tick() => {
                 if let Some(tc) = shared.tc.get() {
                     tc.tick_clock();

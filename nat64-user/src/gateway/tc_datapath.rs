@@ -291,6 +291,26 @@ impl TcDatapath {
         Ok(tc_maps::nonzero_outcomes(values))
     }
 
+    /// Every TC counter, indexed by [`nat64_common::counters::Outcome`].
+    pub fn counter_values(&self) -> Result<[u64; nat64_common::counters::Outcome::COUNT]> {
+        self.with(|ebpf| tc_maps::tc_counters(ebpf))
+    }
+
+    /// Every XDP counter (zeros while it is not attached).
+    pub fn xdp_counter_values(&self) -> Result<[u64; nat64_common::counters::Outcome::COUNT]> {
+        self.with(|ebpf| tc_maps::xdp_counters(ebpf))
+    }
+
+    /// The interfaces the XDP program runs on, with its mode on each.
+    pub fn xdp_modes(&self) -> Vec<(String, xdp_interfaces::AttachMode)> {
+        self.xdp
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|a| (a.interface.clone(), a.mode))
+            .collect()
+    }
+
     /// The XDP program's counters that are not zero; none when it is not attached.
     pub fn xdp_counters(&self) -> Result<Vec<(&'static str, u64)>> {
         if self

@@ -31,6 +31,17 @@ pub enum AttachMode {
     Kept,
 }
 
+impl AttachMode {
+    /// One word, for `nat64 status` and the metrics' `mode` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            AttachMode::Native => "native",
+            AttachMode::Generic => "generic",
+            AttachMode::Kept => "kept",
+        }
+    }
+}
+
 impl fmt::Display for AttachMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

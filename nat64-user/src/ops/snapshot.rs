@@ -1,0 +1,177 @@
+//! The daemon's state as one serialisable value: what `nat64 stats --json` and
+//! `nat64 status --json` print, what the control socket sends, and what the metrics
+//! endpoint exports. Its JSON form is a stable interface: fields are only ever added, and
+//! [`SCHEMA`] changes when a field changes meaning or goes.
+//!
+//! Stateful NAT64 (sessions, port blocks, subscribers) adds its own section here when it
+//! exists, and a family writer in [`super::metrics`]; nothing else needs to change.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON schema below.
+pub const SCHEMA: u32 = 1;
+
+/// How many recently active hosts a snapshot lists.
+pub const ACTIVE_HOSTS: usize = 10;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// [`SCHEMA`] of the program that made it.
+    pub schema: u32,
+    /// nat64's version (Cargo package version) of the program that made it.
+    pub version: String,
+    /// The TUN device the gateway serves.
+    pub device: String,
+    /// Where the numbers come from.
+    pub source: Source,
+    pub datapath: DatapathState,
+    /// Facts only a running daemon knows; `None` when read from pins.
+    pub daemon: Option<DaemonFacts>,
+    /// The XDP program per interface.
+    pub xdp: Vec<XdpInterface>,
+    /// Counters of the userspace TUN datapath; `None` when read from pins.
+    pub tun: Option<TunCounters>,
+    /// Counters of the kernel programs ("tc", "xdp"), every outcome including zeros.
+    pub kernel: Vec<ProgramCounters>,
+    /// Kernel counters that could not be read, one sentence each.
+    pub kernel_errors: Vec<String>,
+    /// Dynamic mappings (IPv6 host ↔ pool address).
+    pub mappings: u64,
+    pub pool: Option<PoolUse>,
+    /// The most recently active mapped hosts, most recent first (at most [`ACTIVE_HOSTS`]).
+    pub active_hosts: Vec<HostActivity>,
+    /// The last warnings and errors the daemon logged, oldest first.
+    pub recent_errors: Vec<LogRecord>,
+    /// Warnings and errors logged since the start, by level ("warn", "error").
+    pub log_events: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// The running daemon answered on its control socket.
+    Daemon,
+    /// No daemon runs: read from the kernel path's maps pinned in `dir`.
+    Pins { dir: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatapathState {
+    /// "tc" (kernel path, with the TUN workers as slow path) or "tun" (userspace alone).
+    pub kind: String,
+    /// Why this datapath runs, as the daemon logged it at start.
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonFacts {
+    pub pid: u32,
+    /// Seconds since the Unix epoch when the daemon started.
+    pub started_unix: u64,
+    pub uptime_secs: u64,
+    /// "native" (`nat64 run`) or "tayga" (TAYGA's command line).
+    pub mode: String,
+    /// The configuration file, or "built-in defaults".
+    pub config_source: String,
+    /// The RFC 6052 prefix and the dynamic pool, as configured ("none" when absent).
+    pub prefix: String,
+    /// Whether systemd started it (and so hears READY and the watchdog).
+    pub systemd: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XdpInterface {
+    pub interface: String,
+    /// "native", "generic" or "kept" (the link an earlier `--keep` run left).
+    pub mode: String,
+}
+
+/// The TUN workers' counters; see `gateway::tun_workers::TunCounters` for their meaning.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunCounters {
+    pub received: u64,
+    pub translated: u64,
+    pub icmp_errors_sent: u64,
+    pub local_replies: u64,
+    pub write_errors: u64,
+    pub gso_super_packets: u64,
+    pub gso_segments: u64,
+    pub gso_translated_whole: u64,
+    pub partial_checksums: u64,
+    pub offload_cut: u64,
+    pub offload_malformed: u64,
+    pub glued_writes: u64,
+    pub glued_datagrams: u64,
+    /// Dropped packets by reason, every reason including zeros.
+    pub dropped: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramCounters {
+    /// "tc" or "xdp".
+    pub program: String,
+    /// Packets by outcome name (`nat64_common::counters::Outcome`), in index order.
+    pub outcomes: Vec<OutcomeCount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeCount {
+    pub outcome: String,
+    pub packets: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolUse {
+    /// The pool, e.g. "100.64.0.0/10".
+    pub network: String,
+    /// Addresses it can hand out.
+    pub capacity: u64,
+    /// Addresses mapped now.
+    pub in_use: u64,
+}
+
+impl PoolUse {
+    pub fn percent(&self) -> f64 {
+        if self.capacity == 0 {
+            0.0
+        } else {
+            self.in_use as f64 * 100.0 / self.capacity as f64
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostActivity {
+    pub ipv6: String,
+    pub ipv4: String,
+    /// Seconds since the mapping last carried a packet (as of the last sweep of the kernel's
+    /// stamps, every 30 s).
+    pub idle_secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    pub unix: u64,
+    /// "warn" or "error".
+    pub level: String,
+    pub message: String,
+}
+
+/// One dynamic mapping, as `nat64 mappings` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingEntry {
+    pub ipv6: String,
+    pub ipv4: String,
+    /// Seconds since the Unix epoch of its last packet.
+    pub last_use_unix: u64,
+}
+
+/// What `nat64 mappings --json` prints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingList {
+    pub schema: u32,
+    pub device: String,
+    pub mappings: Vec<MappingEntry>,
+}

@@ -1,0 +1,171 @@
+//! `nat64 stats` as text: one `name value` per line, the form scripts and tests have always
+//! read (`tun translated 12`, `tc translated_v6_to_v4_udp 40`, `mappings 3`). Counters that
+//! are zero are left out; `--json` has them all.
+
+use std::fmt::Write as _;
+
+use nat64_common::counters::DropReason;
+
+use super::snapshot::{Snapshot, Source};
+
+pub fn render(s: &Snapshot) -> String {
+    let mut out = format!("device {}\n", s.device);
+    match &s.source {
+        Source::Daemon => {
+            let _ = writeln!(out, "datapath {}", s.datapath.kind);
+        }
+        Source::Pins { dir } => {
+            let _ = writeln!(
+                out,
+                "datapath tc (no daemon running: from the maps pinned in {dir})"
+            );
+        }
+    }
+    if let Some(tun) = &s.tun {
+        for (name, value) in [
+            ("received", tun.received),
+            ("translated", tun.translated),
+            ("icmp_errors_sent", tun.icmp_errors_sent),
+            ("local_replies", tun.local_replies),
+            ("write_errors", tun.write_errors),
+            ("gso_super_packets", tun.gso_super_packets),
+            ("gso_segments", tun.gso_segments),
+            ("gso_translated_whole", tun.gso_translated_whole),
+            ("partial_checksums", tun.partial_checksums),
+            ("offload_cut", tun.offload_cut),
+            ("offload_malformed", tun.offload_malformed),
+            ("glued_writes", tun.glued_writes),
+            ("glued_datagrams", tun.glued_datagrams),
+        ] {
+            let _ = writeln!(out, "tun {name} {value}");
+        }
+        for reason in DropReason::ALL {
+            let n = tun.dropped.get(reason.as_str()).copied().unwrap_or(0);
+            if n > 0 {
+                let _ = writeln!(out, "tun dropped {} {n}", reason.as_str());
+            }
+        }
+    }
+    for program in &s.kernel {
+        for count in program.outcomes.iter().filter(|c| c.packets > 0) {
+            let _ = writeln!(
+                out,
+                "{} {} {}",
+                program.program, count.outcome, count.packets
+            );
+        }
+    }
+    for error in &s.kernel_errors {
+        let _ = writeln!(out, "{error}");
+    }
+    match (&s.source, &s.pool) {
+        (Source::Daemon, Some(pool)) => {
+            let _ = writeln!(out, "mappings {}", s.mappings);
+            let _ = writeln!(
+                out,
+                "pool {}: {} of {} addresses in use ({:.1}%)",
+                pool.network,
+                pool.in_use,
+                pool.capacity,
+                pool.percent()
+            );
+        }
+        (Source::Daemon, None) => {
+            let _ = writeln!(out, "mappings 0 (no dynamic pool)");
+        }
+        (Source::Pins { .. }, pool) => {
+            let _ = writeln!(out, "mappings {}", s.mappings);
+            if let Some(pool) = pool {
+                let _ = writeln!(
+                    out,
+                    "pool {}: {} of {} addresses mapped in the kernel ({:.1}%)",
+                    pool.network,
+                    pool.in_use,
+                    pool.capacity,
+                    pool.percent()
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::ops::snapshot::{
+        DatapathState, OutcomeCount, PoolUse, ProgramCounters, TunCounters, SCHEMA,
+    };
+
+    #[test]
+    fn the_text_keeps_its_lines() {
+        let snapshot = Snapshot {
+            schema: SCHEMA,
+            version: "0".into(),
+            device: "nat64".into(),
+            source: Source::Daemon,
+            datapath: DatapathState {
+                kind: "tc".into(),
+                reason: String::new(),
+            },
+            daemon: None,
+            xdp: Vec::new(),
+            tun: Some(TunCounters {
+                received: 5,
+                translated: 4,
+                dropped: BTreeMap::from([
+                    ("truncated".to_owned(), 1),
+                    ("bad_ip_header".to_owned(), 0),
+                ]),
+                ..TunCounters::default()
+            }),
+            kernel: vec![ProgramCounters {
+                program: "tc".into(),
+                outcomes: vec![
+                    OutcomeCount {
+                        outcome: "translated_v6_to_v4_icmp".into(),
+                        packets: 9,
+                    },
+                    OutcomeCount {
+                        outcome: "pass_fragment".into(),
+                        packets: 0,
+                    },
+                ],
+            }],
+            kernel_errors: Vec::new(),
+            mappings: 1,
+            pool: Some(PoolUse {
+                network: "198.51.100.0/24".into(),
+                capacity: 253,
+                in_use: 1,
+            }),
+            active_hosts: Vec::new(),
+            recent_errors: Vec::new(),
+            log_events: BTreeMap::new(),
+        };
+        let text = render(&snapshot);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..4],
+            [
+                "device nat64",
+                "datapath tc",
+                "tun received 5",
+                "tun translated 4"
+            ]
+        );
+        assert!(lines.contains(&"tun dropped truncated 1"));
+        assert!(!text.contains("bad_ip_header"));
+        assert!(lines.contains(&"tc translated_v6_to_v4_icmp 9"));
+        assert!(!text.contains("pass_fragment"));
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [
+                "mappings 1",
+                "pool 198.51.100.0/24: 1 of 253 addresses in use (0.4%)"
+            ]
+        );
+    }
+}
