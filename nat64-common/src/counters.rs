@@ -65,6 +65,8 @@ drop_reasons! {
     UdpZeroChecksum = "udp_zero_checksum",
     /// An ICMP error the translator would send, but it has no address to send it from.
     NoErrorSource = "no_error_source",
+    /// An ICMP error the translator would send, over its rate limit (RFC 4443 §2.4 (f)).
+    IcmpRateLimited = "icmp_rate_limited",
     /// The translated packet would not fit the output buffer or the IPv6 size limits.
     TooLarge = "too_large",
     /// Addressed to the translator itself and not an echo request it answers.

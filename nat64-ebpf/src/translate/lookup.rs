@@ -91,8 +91,8 @@ pub fn remote_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], Ou
     behind_prefix(cfg, addr)
 }
 
-/// An IPv6 source (a host behind the translator): explicit mapping, then the host table;
-/// without a dynamic pool, the prefix (with a pool, userspace allocates instead).
+/// An IPv6 source (a host behind the translator): explicit mapping, the prefix, then the host
+/// table (a host without an entry is userspace's to allocate for, or to refuse).
 #[inline(always)]
 pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], LastUse), Outcome> {
     check_v6(addr)?;
@@ -102,17 +102,17 @@ pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], Las
         }
         return Ok((eam.v6_to_v4(addr), LastUse(None)));
     }
+    // A source inside the prefix stands for an IPv4 address, never for a host of the pool
+    // (userspace never gives it one; a table entry saying otherwise is stale or forged).
+    if cfg.prefix().is_some_and(|p| p.contains(addr)) {
+        if cfg.source_filtered != 0 {
+            return Err(Outcome::PassSourceFiltered);
+        }
+        return behind_prefix(cfg, addr).map(|v4| (v4, LastUse(None)));
+    }
     let key = Ipv6HostKey { addr: *addr };
     let Some(mapping) = maps::NAT64_V6_TO_V4.get_ptr_mut(&key) else {
-        if cfg.has_pool != 0 || cfg.source_filtered != 0 {
-            return Err(Outcome::PassNoSourceMapping);
-        }
-        return behind_prefix(cfg, addr)
-            .map(|v4| (v4, LastUse(None)))
-            .map_err(|outcome| match outcome {
-                Outcome::PassNoDestinationMapping => Outcome::PassNoSourceMapping,
-                other => other,
-            });
+        return Err(Outcome::PassNoSourceMapping);
     };
     let v4 = unsafe { (*mapping).v4 };
     let last_use = unsafe { core::ptr::addr_of_mut!((*mapping).last_use_ns) };

@@ -11,6 +11,7 @@ pub mod gso;
 mod icmp_error;
 mod originate;
 mod own_address;
+mod rate_limit;
 pub mod segment;
 mod transport;
 mod v4_to_v6;
@@ -20,7 +21,7 @@ mod wire;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use config::{Eam, TranslatorConfig, UdpChecksumMode};
+pub use config::{Eam, TranslatorConfig, UdpChecksumMode, WkpScope};
 pub use nat64_common::counters::DropReason;
 pub use nat64_common::rfc6052::Prefix;
 
@@ -149,6 +150,8 @@ pub struct Translator {
     addrs: AddrMap,
     /// IPv4 Identification for packets that need one (RFC 6864).
     next_id: AtomicU32,
+    /// How many ICMP errors it may still originate.
+    error_budget: rate_limit::ErrorBudget,
 }
 
 impl Translator {
@@ -158,6 +161,10 @@ impl Translator {
             addrs: AddrMap::new(&cfg),
             cfg,
             next_id: AtomicU32::new(1),
+            error_budget: rate_limit::ErrorBudget::new(
+                rate_limit::ERRORS_PER_SECOND,
+                rate_limit::BURST,
+            ),
         })
     }
 

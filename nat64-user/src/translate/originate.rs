@@ -80,6 +80,9 @@ pub(crate) fn icmp6_error(
     {
         return Verdict::Drop(reason);
     }
+    if !tr.error_budget.take() {
+        return Verdict::Drop(DropReason::IcmpRateLimited);
+    }
     let quote = offending
         .get(..offending.len().min(1280 - 48))
         .unwrap_or(&[]);
@@ -115,6 +118,9 @@ pub(crate) fn icmp4_error(
         || about_icmp4_other_than_echo_request(offending)
     {
         return Verdict::Drop(reason);
+    }
+    if !tr.error_budget.take() {
+        return Verdict::Drop(DropReason::IcmpRateLimited);
     }
     let quote = offending
         .get(..offending.len().min(576 - 28))

@@ -647,3 +647,29 @@ fn pings_of_the_translators_own_addresses_are_answered() {
         Verdict::Drop(DropReason::AddressedToTranslator)
     );
 }
+
+/// RFC 4443 §2.4 (f): a flood of packets the translator refuses does not become a flood of
+/// errors: after the burst, the rest are dropped and counted.
+#[test]
+fn originated_icmp_errors_are_rate_limited() {
+    let tr = translator(config());
+    let mut out = Output::new();
+    let pkt = udp6(1, b"expiring");
+    let verdicts: Vec<Verdict> = (0..2000)
+        .map(|_| tr.translate(&pkt, &mut NoDynamicMap, &mut out))
+        .collect();
+    let sent = verdicts
+        .iter()
+        .filter(|v| **v == Verdict::IcmpError(DropReason::HopLimitExceeded))
+        .count();
+    let limited = verdicts
+        .iter()
+        .filter(|v| **v == Verdict::Drop(DropReason::IcmpRateLimited))
+        .count();
+    assert_eq!(sent + limited, 2000);
+    assert!(
+        sent >= super::rate_limit::BURST as usize,
+        "the burst goes out: {sent}"
+    );
+    assert!(limited > 0, "the flood is cut: {sent} errors sent");
+}
