@@ -22,3 +22,4 @@ pub mod ipv4_scope;
 pub mod maps;
 pub mod mtu;
 pub mod rfc6052;
+pub mod wire;
