@@ -21,5 +21,6 @@ pub mod icmp_tables;
 pub mod ipv4_scope;
 pub mod maps;
 pub mod mtu;
+pub mod plan;
 pub mod rfc6052;
 pub mod wire;

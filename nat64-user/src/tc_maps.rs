@@ -7,7 +7,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use anyhow::{anyhow, Context as _};
 use aya::maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, MapData, PerCpuArray};
 use aya::Ebpf;
-use bytemuck::Zeroable;
 use nat64_common::counters::Outcome;
 use nat64_common::maps::{
     names, ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, MappingKind, V4ToV6Mapping,
@@ -35,33 +34,11 @@ impl Targets {
     }
 }
 
-/// The configuration block for `cfg`.
+/// The configuration block for `cfg`, with where the kernel programs send what they translate.
 pub fn config_block(cfg: &TranslatorConfig, targets: Targets) -> ConfigBlock {
-    let mut block = ConfigBlock::zeroed();
-    if let Some(prefix) = cfg.prefix {
-        block.prefix = prefix;
-    }
-    block.ipv6_addr = cfg.ipv6_addr.octets();
-    block.ipv4_addr = cfg.ipv4_addr.octets();
-    if let Some(a) = cfg.rfc6791_v4 {
-        block.rfc6791_v4 = a.octets();
-        block.has_rfc6791_v4 = 1;
-    }
+    let mut block = cfg.config_block();
     block.tun_ifindex = targets.tun_ifindex;
     block.xdp_forward = targets.xdp_forward as u8;
-    block.wkpf_strict = u8::from(cfg.wkpf_strict);
-    block.wkp_scope = cfg.wkp_scope as u8;
-    block.udp_zero_checksum = cfg.udp_checksum_mode as u8;
-    block.source_filtered = u8::from(!cfg.allow_source.is_empty());
-    block.lowest_ipv6_mtu = cfg.lowest_ipv6_mtu;
-    block.ipv4_mtu = cfg.ipv4_mtu;
-    block.ipv6_mtu = cfg.ipv6_mtu;
-    block.has_eam = u8::from(!cfg.eam.is_empty());
-    if let Some((net, len)) = cfg.dynamic_pool {
-        block.has_pool = 1;
-        block.pool_v4 = net.octets();
-        block.pool_len = len;
-    }
     block
 }
 

@@ -40,11 +40,14 @@ pub mod proto {
 pub mod ethertype {
     pub const IPV4: u16 = 0x0800;
     pub const IPV6: u16 = 0x86dd;
+    /// VLAN tags (802.1Q, 802.1ad): a frame the XDP program leaves to the stack.
+    pub const VLAN: u16 = 0x8100;
+    pub const QINQ: u16 = 0x88a8;
 }
 
 /// A big-endian u16 at a constant offset of a fixed-size header.
 #[inline(always)]
-pub(crate) fn be16<const N: usize>(h: &[u8; N], at: usize) -> u16 {
+pub fn be16<const N: usize>(h: &[u8; N], at: usize) -> u16 {
     match h.get(at..at + 2) {
         Some([a, b]) => u16::from_be_bytes([*a, *b]),
         _ => 0,
@@ -60,7 +63,7 @@ pub(crate) fn set_be16<const N: usize>(h: &mut [u8; N], at: usize, v: u16) {
 
 /// `N` bytes of a fixed-size header at a constant offset.
 #[inline(always)]
-pub(crate) fn bytes<const M: usize, const N: usize>(h: &[u8; M], at: usize) -> [u8; N] {
+pub fn bytes<const M: usize, const N: usize>(h: &[u8; M], at: usize) -> [u8; N] {
     let mut out = [0u8; N];
     if let Some(s) = h.get(at..at + N) {
         out.copy_from_slice(s);

@@ -6,17 +6,17 @@ use aya_ebpf::{
 };
 use nat64_common::counters::Outcome;
 
-use crate::translate::{checksum_offset, PROTO_UDP};
+use nat64_common::wire::{l4::checksum_offset, proto};
 
 /// Applies a pseudo-header address change to a TCP or UDP checksum at `l4 + offset`. UDP:
 /// a result of zero is written as 0xffff (zero means "no checksum").
 #[inline(always)]
-pub fn replace_pseudo(ctx: &TcContext, l4: usize, proto: u8, delta: u32) -> Result<(), Outcome> {
+pub fn replace_pseudo(ctx: &TcContext, l4: usize, protocol: u8, delta: u32) -> Result<(), Outcome> {
     let mut flags = u64::from(BPF_F_PSEUDO_HDR);
-    if proto == PROTO_UDP {
+    if protocol == proto::UDP {
         flags |= u64::from(BPF_F_MARK_MANGLED_0);
     }
-    ctx.l4_csum_replace(l4 + checksum_offset(proto), 0, u64::from(delta), flags)
+    ctx.l4_csum_replace(l4 + checksum_offset(protocol), 0, u64::from(delta), flags)
         .map_err(|_| Outcome::DroppedHelperFailed)
 }
 

@@ -6,7 +6,7 @@ use aya_ebpf::{
     bindings::bpf_adj_room_mode::BPF_ADJ_ROOM_NET, helpers::bpf_skb_change_tail, maps::PerCpuArray,
     programs::TcContext,
 };
-use nat64_common::{counters::Outcome, maps::ConfigBlock};
+use nat64_common::{counters::Outcome, maps::ConfigBlock, wire::ethertype};
 
 use super::{finish, packet, packet::Skb, Verdict};
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
     translate::{
         icmp_error::{four_to_six, six_to_four, ErrorPlan, InnerPatch},
         lookup::LastUse,
-        ETH_P_IP, ETH_P_IPV6,
+        Stamp,
     },
 };
 
@@ -24,7 +24,7 @@ use crate::{
 pub fn six_to_four(ctx: &TcContext, cfg: &ConfigBlock) -> i32 {
     let verdict = working_memory(&maps::NAT64_ICMP_ERROR_TO_V4).and_then(|plan| {
         six_to_four::plan(&Skb(ctx), packet::l3_offset(), cfg, plan)
-            .and_then(|last_use| apply(ctx, plan, last_use, ETH_P_IP))
+            .and_then(|last_use| apply(ctx, plan, last_use, ethertype::IPV4))
     });
     finish(verdict, cfg.tun_ifindex)
 }
@@ -33,7 +33,7 @@ pub fn six_to_four(ctx: &TcContext, cfg: &ConfigBlock) -> i32 {
 pub fn four_to_six(ctx: &TcContext, cfg: &ConfigBlock) -> i32 {
     let verdict = working_memory(&maps::NAT64_ICMP_ERROR_TO_V6).and_then(|plan| {
         four_to_six::plan(&Skb(ctx), packet::l3_offset(), cfg, plan)
-            .and_then(|last_use| apply(ctx, plan, last_use, ETH_P_IPV6))
+            .and_then(|last_use| apply(ctx, plan, last_use, ethertype::IPV6))
     });
     finish(verdict, cfg.tun_ifindex)
 }

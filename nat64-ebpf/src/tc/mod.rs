@@ -11,11 +11,15 @@ use aya_ebpf::{
     helpers::bpf_redirect,
     programs::TcContext,
 };
-use nat64_common::{counters::Outcome, maps::ConfigBlock};
+use nat64_common::{counters::Outcome, maps::ConfigBlock, wire::ethertype};
 
 use crate::{
     maps,
-    translate::{check_echo_checksum, four_to_six, six_to_four, Plan, ETH_P_IP, ETH_P_IPV6},
+    translate::{
+        echo, four_to_six,
+        lookup::{Destinations, KernelMapper, LastUse},
+        six_to_four, Plan, Stamp,
+    },
 };
 use packet::Skb;
 
@@ -30,11 +34,11 @@ pub fn handle(ctx: &TcContext) -> i32 {
     };
     // skb->protocol rather than the version nibble: it is what bpf_skb_change_proto checks.
     let v6 = match u16::from_be(ctx.skb.protocol() as u16) {
-        ETH_P_IPV6 => true,
-        ETH_P_IP => false,
+        ethertype::IPV6 => true,
+        ethertype::IPV4 => false,
         _ => return finish(Err(Outcome::PassNotIp), 0),
     };
-    if let Err(outcome) = check_echo_checksum(&Skb(ctx), packet::l3_offset(), v6) {
+    if let Err(outcome) = echo::check_checksum(&Skb(ctx), packet::l3_offset(), v6) {
         return finish(Err(outcome), 0);
     }
     if v6 {
@@ -49,26 +53,27 @@ pub fn handle(ctx: &TcContext) -> i32 {
 // for the ICMP error path (`icmp_error`) to decide and count.
 #[inline(never)]
 fn six_to_four(ctx: &TcContext, cfg: &ConfigBlock) -> Option<i32> {
-    let verdict = match six_to_four::plan(&Skb(ctx), packet::l3_offset(), cfg) {
+    let mut map = KernelMapper::new(cfg, Destinations::All);
+    let verdict = match six_to_four::plan(&Skb(ctx), packet::l3_offset(), cfg, &mut map) {
         Err(Outcome::PassIcmpType) => return None,
-        plan => plan.and_then(|plan| apply(ctx, plan, ETH_P_IP)),
+        plan => plan.and_then(|plan| apply(ctx, plan, ethertype::IPV4)),
     };
     Some(finish(verdict, cfg.tun_ifindex))
 }
 
 #[inline(never)]
 fn four_to_six(ctx: &TcContext, cfg: &ConfigBlock) -> Option<i32> {
-    let destinations = four_to_six::Destinations::All;
-    let verdict = match four_to_six::plan(&Skb(ctx), packet::l3_offset(), cfg, destinations) {
+    let mut map = KernelMapper::new(cfg, Destinations::All);
+    let verdict = match four_to_six::plan(&Skb(ctx), packet::l3_offset(), cfg, &mut map) {
         Err(Outcome::PassIcmpType) => return None,
-        plan => plan.and_then(|plan| apply(ctx, plan, ETH_P_IPV6)),
+        plan => plan.and_then(|plan| apply(ctx, plan, ethertype::IPV6)),
     };
     Some(finish(verdict, cfg.tun_ifindex))
 }
 
 /// Rewrites the packet as `plan` says, into the family of `ethertype`.
 #[inline(always)]
-fn apply<const H: usize>(ctx: &TcContext, plan: Plan<H>, ethertype: u16) -> Verdict {
+fn apply<const H: usize>(ctx: &TcContext, plan: Plan<H, LastUse>, ethertype: u16) -> Verdict {
     ctx.change_proto(ethertype.to_be(), 0)
         .map_err(|_| Outcome::PassChangeProtoFailed)?;
     let l3 = packet::l3_offset();
@@ -80,7 +85,7 @@ fn apply<const H: usize>(ctx: &TcContext, plan: Plan<H>, ethertype: u16) -> Verd
     } else {
         csum::replace_pseudo(ctx, l4, plan.proto, plan.delta())?;
     }
-    plan.last_use.stamp();
+    plan.stamp.stamp();
     Ok(plan.outcome)
 }
 

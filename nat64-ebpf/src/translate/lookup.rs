@@ -1,24 +1,35 @@
-//! Address mapping, deciding as the userspace translator does (its `addr_map`, TAYGA's
-//! longest-match tables), for the cases the kernel can answer alone. Where userspace would
-//! decide something the kernel cannot (allocate a mapping, refuse an address and perhaps
-//! answer the sender, break a tie between the pool and a wider explicit mapping), the lookup
-//! fails and the packet goes to userspace, which counts what it does.
+//! How the kernel maps addresses: the plan's [`Mapper`], answered from the BPF maps, deciding
+//! as the userspace translator does (its `addr_map`, TAYGA's longest-match tables) for the
+//! cases the kernel can answer alone. Where userspace would decide something the kernel
+//! cannot (allocate a mapping, refuse an address and perhaps answer the sender, break a tie
+//! between the pool and a wider explicit mapping), the lookup fails and the packet goes to
+//! userspace, which counts what it does.
+use aya_ebpf::helpers::bpf_get_prandom_u32;
 use nat64_common::{
     address_policy::{self, WkpScope},
     counters::Outcome,
     maps::{ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey},
+    plan::{Mapper, Stamp},
     rfc6052::WELL_KNOWN_PREFIX,
 };
 
 use crate::maps;
 
-/// Where to stamp the last use of a host mapping, once the packet is translated.
-pub struct LastUse(Option<*mut u64>);
+/// Where to stamp the last use of a host mapping, once the packet is translated; null for
+/// none. A plain pointer, not an `Option`: LLVM may leave the payload of a `None` unwritten
+/// and then copy it, and the verifier refuses a read of an uninitialised register.
+#[derive(Clone, Copy)]
+pub struct LastUse(*mut u64);
 
 impl LastUse {
+    const NONE: LastUse = LastUse(core::ptr::null_mut());
+}
+
+impl Stamp for LastUse {
     #[inline(always)]
-    pub fn stamp(self) {
-        if let Some(at) = self.0 {
+    fn stamp(self) {
+        if !self.0.is_null() {
+            let at = self.0;
             // Written only when the second ticked over: a host's packets on several CPUs
             // do not keep pulling the entry's cache line back and forth. A racing writer
             // stores the same time.
@@ -30,6 +41,69 @@ impl LastUse {
             }
         }
     }
+}
+
+/// Where the IPv6 destination of an IPv4 packet may come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Destinations {
+    /// Anything the translator maps: host tables, explicit mappings, and the prefix (TC:
+    /// the kernel routed the packet to the translator, so it is meant for it).
+    All,
+    /// Only host mappings and explicit mappings (XDP: every IPv4 packet the interface
+    /// receives passes by, and most are the box's own or someone else's).
+    Mapped,
+}
+
+/// The kernel's tables, as the plans and the ICMP error planner ask them.
+pub struct KernelMapper<'a> {
+    pub cfg: &'a ConfigBlock,
+    pub destinations: Destinations,
+}
+
+impl<'a> KernelMapper<'a> {
+    #[inline(always)]
+    pub fn new(cfg: &'a ConfigBlock, destinations: Destinations) -> Self {
+        KernelMapper { cfg, destinations }
+    }
+}
+
+impl Mapper for KernelMapper<'_> {
+    type Stamp = LastUse;
+
+    #[inline(always)]
+    fn remote_v6_to_v4(&mut self, addr: &[u8; 16]) -> Result<[u8; 4], Outcome> {
+        remote_v6_to_v4(self.cfg, addr)
+    }
+
+    #[inline(always)]
+    fn host_v6_to_v4(&mut self, addr: &[u8; 16]) -> Result<([u8; 4], LastUse), Outcome> {
+        host_v6_to_v4(self.cfg, addr)
+    }
+
+    #[inline(always)]
+    fn remote_v4_to_v6(&mut self, addr: [u8; 4]) -> Result<[u8; 16], Outcome> {
+        remote_v4_to_v6(self.cfg, addr)
+    }
+
+    #[inline(always)]
+    fn host_v4_to_v6(&mut self, addr: [u8; 4]) -> Result<([u8; 16], LastUse), Outcome> {
+        match self.destinations {
+            Destinations::All => host_v4_to_v6(self.cfg, addr),
+            Destinations::Mapped => mapped_host_v4_to_v6(self.cfg, addr),
+        }
+    }
+
+    /// The kernel numbers the segments of a GSO packet from the one given.
+    #[inline(always)]
+    fn ipv4_id(&mut self, _count: u32) -> u16 {
+        random_ipv4_id()
+    }
+}
+
+/// Any unique-enough Identification will do (userspace counts instead).
+#[inline(always)]
+pub fn random_ipv4_id() -> u16 {
+    unsafe { bpf_get_prandom_u32() as u16 }
 }
 
 /// An IPv4 address the prefix may stand for: not special, not refused by the well-known
@@ -63,6 +137,8 @@ fn behind_prefix(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], Outcome>
     Ok(v4)
 }
 
+// The address rules once more for the quoted packets of ICMP errors, whose addresses no plan
+// checked.
 #[inline(always)]
 fn check_v6(addr: &[u8; 16]) -> Result<(), Outcome> {
     if address_policy::v6_translatable(addr) {
@@ -100,7 +176,7 @@ pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], Las
         if cfg.source_filtered != 0 {
             return Err(Outcome::PassSourceFiltered);
         }
-        return Ok((eam.v6_to_v4(addr), LastUse(None)));
+        return Ok((eam.v6_to_v4(addr), LastUse::NONE));
     }
     // A source inside the prefix stands for an IPv4 address, never for a host of the pool
     // (userspace never gives it one; a table entry saying otherwise is stale or forged).
@@ -108,7 +184,7 @@ pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], Las
         if cfg.source_filtered != 0 {
             return Err(Outcome::PassSourceFiltered);
         }
-        return behind_prefix(cfg, addr).map(|v4| (v4, LastUse(None)));
+        return behind_prefix(cfg, addr).map(|v4| (v4, LastUse::NONE));
     }
     let key = Ipv6HostKey { addr: *addr };
     let Some(mapping) = maps::NAT64_V6_TO_V4.get_ptr_mut(&key) else {
@@ -116,7 +192,7 @@ pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], Las
     };
     let v4 = unsafe { (*mapping).v4 };
     let last_use = unsafe { core::ptr::addr_of_mut!((*mapping).last_use_ns) };
-    Ok((v4, LastUse(Some(last_use))))
+    Ok((v4, LastUse(last_use)))
 }
 
 /// An IPv4 source (a host on the IPv4 side): explicit mapping, then the prefix. The
@@ -144,7 +220,7 @@ pub fn host_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<([u8; 16], Last
         Err(Outcome::PassNoDestinationMapping) if !cfg.pool_contains(addr) => {
             let prefix = cfg.prefix().ok_or(Outcome::PassNoDestinationMapping)?;
             check_embeddable(cfg, addr)?;
-            Ok((prefix.embed(addr), LastUse(None)))
+            Ok((prefix.embed(addr), LastUse::NONE))
         }
         found => found,
     }
@@ -163,13 +239,13 @@ pub fn mapped_host_v4_to_v6(
     if let Some(mapping) = maps::NAT64_V4_TO_V6.get_ptr_mut(&key) {
         let v6 = unsafe { (*mapping).v6 };
         let last_use = unsafe { core::ptr::addr_of_mut!((*mapping).last_use_ns) };
-        return Ok((v6, LastUse(Some(last_use))));
+        return Ok((v6, LastUse(last_use)));
     }
     let eam = maps::eam_by_v4(cfg, addr).ok_or(Outcome::PassNoDestinationMapping)?;
     if cfg.pool_contains(addr) && !more_specific_than_pool(cfg, eam) {
         return Err(Outcome::PassNoDestinationMapping);
     }
-    Ok((eam.v4_to_v6(addr), LastUse(None)))
+    Ok((eam.v4_to_v6(addr), LastUse::NONE))
 }
 
 #[inline(always)]

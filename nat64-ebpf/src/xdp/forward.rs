@@ -21,8 +21,11 @@ use crate::maps::NAT64_XDP_DEVICES;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
+// Each direction a subprogram of its own: the route lookup's parameters and the header's
+// words do not share a stack frame with the planner or the applier.
+
 /// Sends on the IPv4 packet whose header is `ip`.
-#[inline(always)]
+#[inline(never)]
 pub fn ipv4(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; 20]) -> u32 {
     if cfg.xdp_forward != XdpForward::Direct as u8 {
         return to_stack(Outcome::ForwardStack);
@@ -36,7 +39,7 @@ pub fn ipv4(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; 20]) -> u32 {
 }
 
 /// Sends on the IPv6 packet whose header is `ip`.
-#[inline(always)]
+#[inline(never)]
 pub fn ipv6(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; 40]) -> u32 {
     if cfg.xdp_forward != XdpForward::Direct as u8 {
         return to_stack(Outcome::ForwardStack);

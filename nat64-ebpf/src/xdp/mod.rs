@@ -12,17 +12,17 @@ use aya_ebpf::{
 };
 use nat64_common::{counters::Outcome, maps::ConfigBlock};
 
+use nat64_common::wire::{ethertype, ipv4, ipv6};
+
 use crate::{
     maps,
     translate::{
-        be16, check_echo_checksum, checksum_offset, four_to_six, six_to_four, Packet, Plan,
-        ETH_P_IP, ETH_P_IPV6,
+        echo, four_to_six,
+        lookup::{Destinations, KernelMapper, LastUse},
+        six_to_four, Packet, Plan, Stamp,
     },
 };
 use frame::{Frame, ETHERTYPE_OFFSET, ETH_HEADER_LEN};
-
-const ETH_P_8021Q: u16 = 0x8100;
-const ETH_P_8021AD: u16 = 0x88a8;
 
 /// The XDP action for a frame, counted.
 #[inline(always)]
@@ -33,13 +33,13 @@ pub fn handle(ctx: &XdpContext) -> u32 {
     let Ok(ethertype) = Frame(ctx).load::<2>(ETHERTYPE_OFFSET) else {
         return pass(Outcome::PassTruncated);
     };
-    let v6 = match be16(ethertype) {
-        ETH_P_IPV6 => true,
-        ETH_P_IP => false,
-        ETH_P_8021Q | ETH_P_8021AD => return pass(Outcome::PassLinkLayer),
+    let v6 = match u16::from_be_bytes(ethertype) {
+        ethertype::IPV6 => true,
+        ethertype::IPV4 => false,
+        ethertype::VLAN | ethertype::QINQ => return pass(Outcome::PassLinkLayer),
         _ => return pass(Outcome::PassNotIp),
     };
-    if let Err(outcome) = check_echo_checksum(&Frame(ctx), ETH_HEADER_LEN, v6) {
+    if let Err(outcome) = echo::check_checksum(&Frame(ctx), ETH_HEADER_LEN, v6) {
         return pass(outcome);
     }
     if v6 {
@@ -49,38 +49,76 @@ pub fn handle(ctx: &XdpContext) -> u32 {
     }
 }
 
-// One BPF subprogram per direction, as in the TC program: each has its own stack frame.
+// One BPF subprogram per direction, as in the TC program: each has its own stack frame. The
+// plan lives in a per-CPU map: planner, plan, applier and route lookup together do not fit
+// the 512 bytes of stack a BPF call chain has.
 #[inline(never)]
 fn six_to_four(ctx: &XdpContext, cfg: &ConfigBlock) -> u32 {
-    let plan = match six_to_four::plan(&Frame(ctx), ETH_HEADER_LEN, cfg) {
-        Ok(plan) => plan,
+    let Some(plan) = maps::NAT64_XDP_PLAN_V4.get_ptr_mut(0) else {
+        return pass(Outcome::DroppedHelperFailed);
+    };
+    // SAFETY: this CPU's slot, used by this program run alone; all zeroes is a valid plan.
+    let plan = unsafe { &mut *plan };
+    let stamp = match plan_v6(ctx, cfg, plan) {
+        Ok(stamp) => stamp,
         Err(outcome) => return pass(outcome),
     };
-    let header = plan.header;
-    match apply(ctx, plan, ETH_P_IP) {
-        Ok(()) => forward::ipv4(ctx, cfg, &header),
+    match apply(ctx, plan, stamp, ethertype::IPV4) {
+        Ok(()) => forward::ipv4(ctx, cfg, &plan.header),
         Err(outcome) => refuse(outcome),
     }
 }
 
 #[inline(never)]
 fn four_to_six(ctx: &XdpContext, cfg: &ConfigBlock) -> u32 {
-    let destinations = four_to_six::Destinations::Mapped;
-    let plan = match four_to_six::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, destinations) {
-        Ok(plan) => plan,
+    let Some(plan) = maps::NAT64_XDP_PLAN_V6.get_ptr_mut(0) else {
+        return pass(Outcome::DroppedHelperFailed);
+    };
+    // SAFETY: as above.
+    let plan = unsafe { &mut *plan };
+    let stamp = match plan_v4(ctx, cfg, plan) {
+        Ok(stamp) => stamp,
         Err(outcome) => return pass(outcome),
     };
-    let header = plan.header;
-    match apply(ctx, plan, ETH_P_IPV6) {
-        Ok(()) => forward::ipv6(ctx, cfg, &header),
+    match apply(ctx, plan, stamp, ethertype::IPV6) {
+        Ok(()) => forward::ipv6(ctx, cfg, &plan.header),
         Err(outcome) => refuse(outcome),
     }
 }
 
+#[inline(never)]
+fn plan_v6(
+    ctx: &XdpContext,
+    cfg: &ConfigBlock,
+    out: &mut Plan<{ ipv4::LEN }, ()>,
+) -> Result<LastUse, Outcome> {
+    let mut map = KernelMapper::new(cfg, Destinations::Mapped);
+    let stamp;
+    (*out, stamp) = six_to_four::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, &mut map)?.take_stamp();
+    Ok(stamp)
+}
+
+#[inline(never)]
+fn plan_v4(
+    ctx: &XdpContext,
+    cfg: &ConfigBlock,
+    out: &mut Plan<{ ipv6::LEN }, ()>,
+) -> Result<LastUse, Outcome> {
+    let mut map = KernelMapper::new(cfg, Destinations::Mapped);
+    let stamp;
+    (*out, stamp) = four_to_six::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, &mut map)?.take_stamp();
+    Ok(stamp)
+}
+
 /// Rewrites the frame as `plan` says: the IP header grows or shrinks by 20 bytes, so the
 /// frame's head moves and the Ethernet header is written anew in front of the new one.
-#[inline(always)]
-fn apply<const H: usize>(ctx: &XdpContext, plan: Plan<H>, ethertype: u16) -> Result<(), Outcome> {
+#[inline(never)]
+fn apply<const H: usize>(
+    ctx: &XdpContext,
+    plan: &Plan<H, ()>,
+    stamp: LastUse,
+    ethertype: u16,
+) -> Result<(), Outcome> {
     let frame = Frame(ctx);
     let macs: [u8; 12] = frame.load(0)?;
     if plan.trailer != 0 {
@@ -106,10 +144,13 @@ fn apply<const H: usize>(ctx: &XdpContext, plan: Plan<H>, ethertype: u16) -> Res
     if plan.is_icmp() {
         frame.store(l4, &[plan.icmp_type])?;
     }
-    let at = l4 + checksum_offset(plan.proto);
+    let at = l4 + plan.checksum_offset();
     let check: [u8; 2] = frame.load(at).map_err(changed)?;
-    frame.store(at, &plan.new_checksum(be16(check)).to_be_bytes())?;
-    plan.last_use.stamp();
+    frame.store(
+        at,
+        &plan.new_checksum(u16::from_be_bytes(check)).to_be_bytes(),
+    )?;
+    stamp.stamp();
     count(plan.outcome);
     Ok(())
 }

@@ -79,7 +79,12 @@ impl DynamicMap for PoolLookup<'_> {
             if allocate {
                 pool.allocate(v6, now).map_err(|_full| ())
             } else {
-                pool.lookup_v6(v6).map(Allocation::Existing).ok_or(())
+                // A lookup is a use, as in TAYGA: the host's mapping stays fresh.
+                let found = pool.lookup_v6(v6).map(Allocation::Existing).ok_or(());
+                if found.is_ok() {
+                    pool.touch(*v6, now);
+                }
+                found
             }
         })?;
         match outcome {

@@ -5,7 +5,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use anyhow::{bail, ensure};
 use nat64_common::rfc6052::Prefix;
 
+use bytemuck::Zeroable;
 pub use nat64_common::address_policy::WkpScope;
+use nat64_common::maps::ConfigBlock;
 pub use nat64_common::maps::UdpChecksumMode;
 
 /// An RFC 7757 explicit address mapping: `v4/v4_len` ↔ `v6/v6_len`. The IPv4 suffix bits sit
@@ -152,6 +154,35 @@ impl Default for TranslatorConfig {
 }
 
 impl TranslatorConfig {
+    /// The settings as the plain-case plan (`nat64_common::plan`) reads them, the same block
+    /// the kernel programs get (without where they send packets, which is the kernel's).
+    pub fn config_block(&self) -> ConfigBlock {
+        let mut block = ConfigBlock::zeroed();
+        if let Some(prefix) = self.prefix {
+            block.prefix = prefix;
+        }
+        block.ipv6_addr = self.ipv6_addr.octets();
+        block.ipv4_addr = self.ipv4_addr.octets();
+        if let Some(a) = self.rfc6791_v4 {
+            block.rfc6791_v4 = a.octets();
+            block.has_rfc6791_v4 = 1;
+        }
+        block.wkpf_strict = u8::from(self.wkpf_strict);
+        block.wkp_scope = self.wkp_scope as u8;
+        block.udp_zero_checksum = self.udp_checksum_mode as u8;
+        block.source_filtered = u8::from(!self.allow_source.is_empty());
+        block.lowest_ipv6_mtu = self.lowest_ipv6_mtu;
+        block.ipv4_mtu = self.ipv4_mtu;
+        block.ipv6_mtu = self.ipv6_mtu;
+        block.has_eam = u8::from(!self.eam.is_empty());
+        if let Some((net, len)) = self.dynamic_pool {
+            block.has_pool = 1;
+            block.pool_v4 = net.octets();
+            block.pool_len = len;
+        }
+        block
+    }
+
     pub(crate) fn validate(&self) -> anyhow::Result<()> {
         ensure!(
             self.lowest_ipv6_mtu >= 1280,

@@ -11,6 +11,7 @@ pub mod gso;
 mod icmp_error;
 mod originate;
 mod own_address;
+mod plain;
 mod rate_limit;
 pub mod segment;
 mod transport;
@@ -147,6 +148,8 @@ impl Output {
 #[derive(Debug)]
 pub struct Translator {
     cfg: TranslatorConfig,
+    /// `cfg` as the plain-case plan reads it.
+    block: nat64_common::maps::ConfigBlock,
     addrs: AddrMap,
     /// IPv4 Identification for packets that need one (RFC 6864).
     next_id: AtomicU32,
@@ -159,6 +162,7 @@ impl Translator {
         cfg.validate()?;
         Ok(Translator {
             addrs: AddrMap::new(&cfg),
+            block: cfg.config_block(),
             cfg,
             next_id: AtomicU32::new(1),
             error_budget: rate_limit::ErrorBudget::new(
@@ -179,6 +183,10 @@ impl Translator {
         map: &mut M,
         out: &mut Output,
     ) -> Verdict {
+        out.clear();
+        if let Some(verdict) = plain::translate(self, packet, map, out) {
+            return verdict;
+        }
         out.clear();
         let verdict = match packet.first().map(|b| b >> 4) {
             Some(6) => v6_to_v4::translate(self, packet, map, out),

@@ -2,26 +2,33 @@
 use nat64_common::{
     checksum,
     counters::Outcome,
-    headers,
     icmp_tables::{self, IcmpAction},
     maps::ConfigBlock,
     mtu,
+    wire::{
+        icmp::{self, Icmp},
+        ipv4::{self, Ipv4},
+        ipv6::{self, Ipv6},
+        proto,
+    },
 };
 
 use super::{patch_and_checksum, sum_quote, EchoChange, ErrorPlan};
 use crate::translate::{
-    be16,
-    four_to_six::{self, Destinations},
-    lookup::{self, LastUse},
-    Packet, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
+    four_to_six,
+    lookup::{self, Destinations, KernelMapper, LastUse},
+    Packet,
 };
 
 /// An ICMPv6 error fits the IPv6 minimum MTU (RFC 4443 §2.4); the kernel leaves the rare
 /// ICMPv4 error whose quote must be cut to that to userspace.
-const MAX_ICMP6_ERROR: u32 = 1280 - 40;
+const MAX_ICMP6_ERROR: u32 = 1280 - ipv6::LEN as u32;
 
-const FLAG_MF: u16 = 0x2000;
-const FRAGMENT_OFFSET: u16 = 0x1fff;
+/// The first 20 bytes of a 40-byte working copy, as the IPv4 header they hold.
+#[inline(always)]
+fn as_ipv4(header: &[u8; 40]) -> Ipv4 {
+    Ipv4(nat64_common::wire::bytes(header, 0))
+}
 
 /// Decides the translation of the ICMPv4 error at `l3` into `plan`; nothing is changed yet.
 /// Returns the host mapping to stamp once it is applied.
@@ -37,24 +44,25 @@ pub fn plan<P: Packet>(
     quote_step(pkt, l3, cfg, plan)?;
     quote_map_step(cfg, plan)?;
     quote_header_step(plan);
-    let inner_l4 = l3 + 20 + 8 + 20;
-    let end = l3 + 20 + plan.work.payload_len as usize;
+    let inner_l4 = l3 + 2 * ipv4::LEN + icmp::HEADER_LEN;
+    let end = l3 + ipv4::LEN + plan.work.payload_len as usize;
     sum_quote(pkt, inner_l4, end, 0, plan)?;
     let work = &plan.work;
-    let inner_proto = work.old_inner[9];
+    let inner = as_ipv4(&work.old_inner);
+    let inner_proto = inner.proto();
     let echo = EchoChange {
         to_v4: false,
         pseudo_removed: 0,
         pseudo_added: checksum::pseudo_header_v6(
             &work.inner_src6,
             &work.inner_dst6,
-            PROTO_ICMPV6,
-            u32::from(be16([work.old_inner[2], work.old_inner[3]])) - 20,
+            proto::ICMPV6,
+            u32::from(inner.total_len()) - ipv4::LEN as u32,
         ),
     };
-    let echo = (inner_proto == PROTO_ICMP).then_some(&echo);
-    let message_len = 8 + 40 + work.quoted_l4;
-    let pseudo = checksum::pseudo_header_v6(&work.src6, &work.dst6, PROTO_ICMPV6, message_len);
+    let echo = (inner_proto == proto::ICMP).then_some(&echo);
+    let message_len = (icmp::HEADER_LEN + ipv6::LEN) as u32 + work.quoted_l4;
+    let pseudo = checksum::pseudo_header_v6(&work.src6, &work.dst6, proto::ICMPV6, message_len);
     patch_and_checksum(pkt, inner_l4, inner_proto, echo, pseudo, plan)?;
     outer_header_step(plan);
     Ok(last_use)
@@ -69,27 +77,17 @@ fn check_step<P: Packet>(
     plan: &mut ErrorPlan<40>,
 ) -> Result<(), Outcome> {
     let checked = four_to_six::check(pkt, l3, cfg)?;
-    if checked.ip[9] != PROTO_ICMP || checked.trailer != 0 {
+    if checked.ip.proto() != proto::ICMP || checked.trailer != 0 {
         return Err(Outcome::PassProtocol);
     }
     let work = &mut plan.work;
-    work.old_icmp = pkt.load(l3 + 20)?;
+    work.old_icmp = pkt.load(l3 + ipv4::LEN)?;
     // The arrays hold IPv6 headers too; zeros after the IPv4 header add nothing to sums.
-    work.ip[..20].copy_from_slice(&checked.ip);
-    work.ip[20..].fill(0);
+    work.ip[..ipv4::LEN].copy_from_slice(&checked.ip.0);
+    work.ip[ipv4::LEN..].fill(0);
     work.payload_len = checked.payload_len;
-    work.src4 = [
-        checked.ip[12],
-        checked.ip[13],
-        checked.ip[14],
-        checked.ip[15],
-    ];
-    work.dst4 = [
-        checked.ip[16],
-        checked.ip[17],
-        checked.ip[18],
-        checked.ip[19],
-    ];
+    work.src4 = checked.ip.src();
+    work.dst4 = checked.ip.dst();
     Ok(())
 }
 
@@ -97,12 +95,11 @@ fn check_step<P: Packet>(
 #[inline(never)]
 fn map_step(cfg: &ConfigBlock, plan: &mut ErrorPlan<40>) -> Result<LastUse, Outcome> {
     let work = &mut plan.work;
-    let mut ip = [0u8; 20];
-    ip.copy_from_slice(&work.ip[..20]);
-    let (src6, dst6, last_use) = four_to_six::map_addresses(cfg, &ip, Destinations::All)?;
-    work.src6 = src6;
-    work.dst6 = dst6;
-    Ok(last_use)
+    let mut map = KernelMapper::new(cfg, Destinations::All);
+    let mapped = four_to_six::map_addresses(&mut map, &as_ipv4(&work.ip))?;
+    work.src6 = mapped.src;
+    work.dst6 = mapped.dst;
+    Ok(mapped.stamp)
 }
 
 /// Step: the quoted packet's header, checked; and the new ICMP header (an MTU-less
@@ -115,30 +112,29 @@ fn quote_step<P: Packet>(
     plan: &mut ErrorPlan<40>,
 ) -> Result<(), Outcome> {
     let work = &mut plan.work;
-    let quoted = work.payload_len - 8;
-    if quoted < 20 {
+    let quoted = work.payload_len - icmp::HEADER_LEN as u32;
+    if quoted < ipv4::LEN as u32 {
         return Err(Outcome::PassIcmpQuote);
     }
-    let old: [u8; 20] = pkt.load(l3 + 20 + 8)?;
-    let total_len = be16([old[2], old[3]]);
-    let flags = be16([old[6], old[7]]);
-    if old[0] != 0x45
-        || total_len < 20
-        || flags & (FLAG_MF | FRAGMENT_OFFSET) != 0
-        || !matches!(old[9], PROTO_TCP | PROTO_UDP | PROTO_ICMP)
+    let old = Ipv4(pkt.load(l3 + ipv4::LEN + icmp::HEADER_LEN)?);
+    if old.version() != 4
+        || old.header_len() != ipv4::LEN
+        || usize::from(old.total_len()) < ipv4::LEN
+        || old.is_fragment()
+        || !matches!(old.proto(), proto::TCP | proto::UDP | proto::ICMP)
     {
         return Err(Outcome::PassIcmpQuote);
     }
-    work.quoted_l4 = quoted - 20;
+    work.quoted_l4 = quoted - ipv4::LEN as u32;
     work.kept_l4 = work.quoted_l4;
-    if 8 + 40 + work.quoted_l4 > MAX_ICMP6_ERROR {
+    if (icmp::HEADER_LEN + ipv6::LEN) as u32 + work.quoted_l4 > MAX_ICMP6_ERROR {
         return Err(Outcome::PassIcmpExtension);
     }
-    plan.icmp = header(cfg, work.old_icmp, total_len)?;
-    work.old_inner[..20].copy_from_slice(&old);
-    work.old_inner[20..].fill(0);
-    work.inner_src4 = [old[12], old[13], old[14], old[15]];
-    work.inner_dst4 = [old[16], old[17], old[18], old[19]];
+    plan.icmp = header(cfg, Icmp(work.old_icmp), old.total_len())?;
+    work.old_inner[..ipv4::LEN].copy_from_slice(&old.0);
+    work.old_inner[ipv4::LEN..].fill(0);
+    work.inner_src4 = old.src();
+    work.inner_dst4 = old.dst();
     Ok(())
 }
 
@@ -156,38 +152,41 @@ fn quote_map_step(cfg: &ConfigBlock, plan: &mut ErrorPlan<40>) -> Result<(), Out
 #[inline(never)]
 fn quote_header_step(plan: &mut ErrorPlan<40>) {
     let work = &plan.work;
-    let old = &work.old_inner;
+    let old = as_ipv4(&work.old_inner);
     // Lengths come from the quoted header, not from how much of the packet was quoted.
-    let payload_len = be16([old[2], old[3]]) - 20;
-    let proto = if old[9] == PROTO_ICMP {
-        PROTO_ICMPV6
+    let payload_len = old.total_len() - ipv4::LEN as u16;
+    let next_header = if old.proto() == proto::ICMP {
+        proto::ICMPV6
     } else {
-        old[9]
+        old.proto()
     };
-    plan.inner = headers::ipv6(
-        old[1],
+    plan.inner = Ipv6::build(
+        old.tos(),
         payload_len,
-        proto,
-        old[8],
+        next_header,
+        old.ttl(),
         &work.inner_src6,
         &work.inner_dst6,
-    );
+    )
+    .0;
 }
 
 /// Step: the new outer header.
 #[inline(never)]
 fn outer_header_step(plan: &mut ErrorPlan<40>) {
     let work = &plan.work;
-    let message_len = 8 + 40 + work.quoted_l4;
-    plan.outer = headers::ipv6(
-        work.ip[1],
+    let ip = as_ipv4(&work.ip);
+    let message_len = (icmp::HEADER_LEN + ipv6::LEN) as u32 + work.quoted_l4;
+    plan.outer = Ipv6::build(
+        ip.tos(),
         message_len as u16,
-        PROTO_ICMPV6,
-        work.ip[8] - 1,
+        proto::ICMPV6,
+        ip.ttl() - 1,
         &work.src6,
         &work.dst6,
-    );
-    plan.total_len = 40 + message_len;
+    )
+    .0;
+    plan.total_len = ipv6::LEN as u32 + message_len;
     plan.cut = false;
     plan.outcome = Outcome::TranslatedV4ToV6IcmpError;
 }
@@ -196,36 +195,35 @@ fn outer_header_step(plan: &mut ErrorPlan<40>) {
 /// it; `quoted_total` is the quoted packet's total length (for an MTU-less Fragmentation
 /// Needed).
 #[inline(always)]
-fn header(cfg: &ConfigBlock, old: [u8; 8], quoted_total: u16) -> Result<[u8; 8], Outcome> {
-    // Destination Unreachable, Time Exceeded and Parameter Problem carry an RFC 4884 length.
-    if matches!(old[0], 3 | 11 | 12) && old[5] != 0 {
+fn header(cfg: &ConfigBlock, old: Icmp, quoted_total: u16) -> Result<[u8; 8], Outcome> {
+    // Destination Unreachable, Time Exceeded and Parameter Problem carry an RFC 4884 length
+    // (in 32-bit words, the second of the four bytes after the checksum).
+    let rfc4884_len = (old.rest() >> 16) & 0xff;
+    let has_length = matches!(
+        old.ty(),
+        icmp::v4::DEST_UNREACHABLE | icmp::v4::TIME_EXCEEDED | icmp::v4::PARAMETER_PROBLEM
+    );
+    if has_length && rfc4884_len != 0 {
         return Err(Outcome::PassIcmpExtension);
     }
-    let mut new = [0u8; 8];
-    match icmp_tables::icmp4_to_icmp6(old[0], old[1]) {
-        IcmpAction::Error { ty, code } => {
-            new[0] = ty;
-            new[1] = code;
-        }
+    let new = match icmp_tables::icmp4_to_icmp6(old.ty(), old.code()) {
+        IcmpAction::Error { ty, code } => Icmp::new(ty, code, 0),
         IcmpAction::ParameterProblem { ty, code } => {
-            new[0] = ty;
-            new[1] = code;
-            let pointer = if old[0] == icmp_tables::v4::DEST_UNREACHABLE {
+            let pointer = if old.ty() == icmp::v4::DEST_UNREACHABLE {
                 // Protocol Unreachable: the offending field is the Next Header.
-                6
+                u8::try_from(ipv6::field::NEXT_HEADER).unwrap_or(6)
             } else {
-                icmp_tables::pointer4_to_pointer6(old[4]).ok_or(Outcome::PassIcmpType)?
+                icmp_tables::pointer4_to_pointer6((old.rest() >> 24) as u8)
+                    .ok_or(Outcome::PassIcmpType)?
             };
-            new[4..8].copy_from_slice(&u32::from(pointer).to_be_bytes());
+            Icmp::new(ty, code, u32::from(pointer))
         }
         IcmpAction::PacketTooBig { ty, code } => {
-            new[0] = ty;
-            new[1] = code;
-            let mtu4 = be16([old[6], old[7]]);
+            let mtu4 = old.rest() as u16;
             let mtu = mtu::frag_needed_to_ptb(mtu4, quoted_total, cfg.ipv4_mtu, cfg.ipv6_mtu);
-            new[4..8].copy_from_slice(&mtu.to_be_bytes());
+            Icmp::new(ty, code, mtu)
         }
         IcmpAction::Informational { .. } | IcmpAction::Drop => return Err(Outcome::PassIcmpType),
-    }
-    Ok(new)
+    };
+    Ok(new.0)
 }

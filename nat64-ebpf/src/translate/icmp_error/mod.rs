@@ -15,7 +15,9 @@ use nat64_common::{
     icmp_tables::{self, IcmpAction},
 };
 
-use super::{be16, sum_range, Packet, PROTO_TCP, PROTO_UDP};
+use nat64_common::wire::{icmp::Icmp, l4, proto};
+
+use super::{echo::sum_range, Packet};
 
 /// An ICMP error translation being decided; `H` is the new IP header length (outer and
 /// quoted). It lives in a per-CPU map, not on the stack: the planner runs as a sequence of
@@ -117,20 +119,23 @@ fn patch_quoted_echo<P: Packet, const H: usize>(
     if work.quoted_l4 < 4 {
         return Err(Outcome::PassIcmpQuote);
     }
-    let old: [u8; 4] = pkt.load(inner_l4)?;
+    let first: [u8; 4] = pkt.load(inner_l4)?;
+    let mut header = [0u8; 8];
+    header[..4].copy_from_slice(&first);
+    let old = Icmp(header);
     let new_type = change
-        .new_type(old[0], old[1])
+        .new_type(old.ty(), old.code())
         .ok_or(Outcome::PassIcmpQuote)?;
-    let old_word = u32::from(be16([old[0], old[1]]));
-    let new_word = u32::from(be16([new_type, old[1]]));
+    let old_word = u32::from(u16::from_be_bytes([old.ty(), old.code()]));
+    let new_word = u32::from(u16::from_be_bytes([new_type, old.code()]));
     let check = checksum::adjust(
-        be16([old[2], old[3]]),
+        old.checksum(),
         checksum::add(change.pseudo_removed, old_word),
         checksum::add(change.pseudo_added, new_word),
     )
     .to_be_bytes();
-    let new = [new_type, old[1], check[0], check[1]];
-    work.patch_removed = checksum::sum_array(&old, 0);
+    let new = [new_type, old.code(), check[0], check[1]];
+    work.patch_removed = checksum::sum_array(&first, 0);
     work.patch_added = checksum::sum_array(&new, 0);
     plan.patch = InnerPatch::Echo(new);
     Ok(())
@@ -142,13 +147,12 @@ fn patch_quoted_echo<P: Packet, const H: usize>(
 fn patch_quoted_checksum<P: Packet, const H: usize>(
     pkt: &P,
     inner_l4: usize,
-    proto: u8,
+    protocol: u8,
     plan: &mut ErrorPlan<H>,
 ) -> Result<(), Outcome> {
     let work = &mut plan.work;
-    let at = match proto {
-        PROTO_TCP => 16,
-        PROTO_UDP => 6,
+    let at = match protocol {
+        proto::TCP | proto::UDP => l4::checksum_offset(protocol),
         _ => return Err(Outcome::PassIcmpQuote),
     };
     plan.patch = InnerPatch::None;
@@ -158,18 +162,19 @@ fn patch_quoted_checksum<P: Packet, const H: usize>(
         return Ok(());
     }
     let old: [u8; 2] = pkt.load(inner_l4 + at)?;
-    if proto == PROTO_UDP && old == [0, 0] {
+    if protocol == proto::UDP && old == [0, 0] {
         return Ok(());
     }
     let v4 = checksum::sum_array(&work.inner_dst4, checksum::sum_array(&work.inner_src4, 0));
     let v6 = checksum::sum_array(&work.inner_dst6, checksum::sum_array(&work.inner_src6, 0));
     // H is the new header's length: 20 when the quote becomes IPv4.
     let (removed, added) = if H == 20 { (v6, v4) } else { (v4, v6) };
-    let value = match checksum::adjust(be16(old), removed, added) {
-        0 if proto == PROTO_UDP => 0xffff,
+    let old = u16::from_be_bytes(old);
+    let value = match checksum::adjust(old, removed, added) {
+        0 if protocol == proto::UDP => 0xffff,
         c => c,
     };
-    work.patch_removed = u32::from(be16(old));
+    work.patch_removed = u32::from(old);
     work.patch_added = u32::from(value);
     plan.patch = InnerPatch::Checksum {
         at,
@@ -184,14 +189,14 @@ fn patch_quoted_checksum<P: Packet, const H: usize>(
 pub fn patch_and_checksum<P: Packet, const H: usize>(
     pkt: &P,
     inner_l4: usize,
-    proto: u8,
+    protocol: u8,
     echo: Option<&EchoChange>,
     pseudo: u32,
     plan: &mut ErrorPlan<H>,
 ) -> Result<(), Outcome> {
     match echo {
         Some(change) => patch_quoted_echo(pkt, inner_l4, change, plan)?,
-        None => patch_quoted_checksum(pkt, inner_l4, proto, plan)?,
+        None => patch_quoted_checksum(pkt, inner_l4, protocol, plan)?,
     }
     finish_checksum(pseudo, plan);
     Ok(())

@@ -2,23 +2,27 @@
 use nat64_common::{
     checksum,
     counters::Outcome,
-    headers,
     icmp_tables::{self, IcmpAction},
     maps::ConfigBlock,
     mtu,
+    wire::{
+        icmp::{self, Icmp},
+        ipv4::{self, Ipv4},
+        ipv6::{self, Ipv6},
+        proto,
+    },
 };
 
 use super::{patch_and_checksum, sum_quote, EchoChange, ErrorPlan};
 use crate::translate::{
-    be16,
-    lookup::{self, LastUse},
-    six_to_four::{self, ipv4_header, sub16, DF_THRESHOLD},
-    Packet, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
+    lookup::{self, Destinations, KernelMapper, LastUse},
+    six_to_four::{self, ipv4_header},
+    Packet,
 };
 
 /// An ICMPv4 error fits the IPv4 minimum reassembly size (RFC 1812 §4.3.2.3): 576 bytes
 /// with its IP header; a longer quote is cut.
-const MAX_ICMP4_ERROR: u32 = 576 - 20;
+const MAX_ICMP4_ERROR: u32 = 576 - ipv4::LEN as u32;
 
 /// Decides the translation of the ICMPv6 error at `l3` into `plan`; nothing is changed yet.
 /// Returns the host mapping to stamp once it is applied.
@@ -35,23 +39,25 @@ pub fn plan<P: Packet>(
     quote_map_step(cfg, plan)?;
     quote_header_step(plan);
     let work = &plan.work;
-    let inner_l4 = l3 + 40 + 8 + 40;
-    let end = l3 + 40 + work.payload_len as usize;
-    let pseudo = checksum::pseudo_header_v6(&work.src6, &work.dst6, PROTO_ICMPV6, work.payload_len);
+    let inner_l4 = l3 + 2 * ipv6::LEN + icmp::HEADER_LEN;
+    let end = l3 + ipv6::LEN + work.payload_len as usize;
+    let pseudo =
+        checksum::pseudo_header_v6(&work.src6, &work.dst6, proto::ICMPV6, work.payload_len);
     sum_quote(pkt, inner_l4, end, pseudo, plan)?;
     let work = &plan.work;
-    let inner_proto = work.old_inner[6];
+    let inner = Ipv6(work.old_inner);
+    let inner_proto = inner.next_header();
     let echo = EchoChange {
         to_v4: true,
         pseudo_removed: checksum::pseudo_header_v6(
             &work.inner_src6,
             &work.inner_dst6,
-            PROTO_ICMPV6,
-            u32::from(be16([work.old_inner[4], work.old_inner[5]])),
+            proto::ICMPV6,
+            u32::from(inner.payload_len()),
         ),
         pseudo_added: 0,
     };
-    let echo = (inner_proto == PROTO_ICMPV6).then_some(&echo);
+    let echo = (inner_proto == proto::ICMPV6).then_some(&echo);
     patch_and_checksum(pkt, inner_l4, inner_proto, echo, 0, plan)?;
     outer_header_step(plan);
     Ok(last_use)
@@ -66,17 +72,17 @@ fn check_step<P: Packet>(
     plan: &mut ErrorPlan<20>,
 ) -> Result<(), Outcome> {
     let checked = six_to_four::check(pkt, l3, cfg)?;
-    if checked.ip[6] != PROTO_ICMPV6 {
+    if checked.ip.next_header() != proto::ICMPV6 {
         return Err(Outcome::PassProtocol);
     }
-    let old_icmp: [u8; 8] = pkt.load(l3 + 40)?;
+    let old_icmp = Icmp(pkt.load(l3 + ipv6::LEN)?);
     plan.icmp = header(cfg, old_icmp)?;
     let work = &mut plan.work;
-    work.old_icmp = old_icmp;
-    work.ip = checked.ip;
+    work.old_icmp = old_icmp.0;
+    work.ip = checked.ip.0;
     work.payload_len = checked.payload_len;
-    work.src6 = sub16(&checked.ip, 8);
-    work.dst6 = sub16(&checked.ip, 24);
+    work.src6 = checked.ip.src();
+    work.dst6 = checked.ip.dst();
     Ok(())
 }
 
@@ -84,29 +90,32 @@ fn check_step<P: Packet>(
 #[inline(never)]
 fn map_step(cfg: &ConfigBlock, plan: &mut ErrorPlan<20>) -> Result<LastUse, Outcome> {
     let work = &mut plan.work;
-    let (src4, dst4, last_use) = six_to_four::map_addresses(cfg, &work.ip)?;
-    work.src4 = src4;
-    work.dst4 = dst4;
-    Ok(last_use)
+    let mut map = KernelMapper::new(cfg, Destinations::All);
+    let mapped = six_to_four::map_addresses(&mut map, &Ipv6(work.ip))?;
+    work.src4 = mapped.src;
+    work.dst4 = mapped.dst;
+    Ok(mapped.stamp)
 }
 
 /// Step: the quoted packet's header, checked.
 #[inline(never)]
 fn quote_step<P: Packet>(pkt: &P, l3: usize, plan: &mut ErrorPlan<20>) -> Result<(), Outcome> {
     let work = &mut plan.work;
-    let quoted = work.payload_len - 8;
-    if quoted < 40 {
+    let quoted = work.payload_len - icmp::HEADER_LEN as u32;
+    if quoted < ipv6::LEN as u32 {
         return Err(Outcome::PassIcmpQuote);
     }
-    let old: [u8; 40] = pkt.load(l3 + 40 + 8)?;
-    if old[0] >> 4 != 6 || !matches!(old[6], PROTO_TCP | PROTO_UDP | PROTO_ICMPV6) {
+    let old = Ipv6(pkt.load(l3 + ipv6::LEN + icmp::HEADER_LEN)?);
+    if old.version() != 6 || !matches!(old.next_header(), proto::TCP | proto::UDP | proto::ICMPV6) {
         return Err(Outcome::PassIcmpQuote);
     }
-    work.old_inner = old;
-    work.inner_src6 = sub16(&old, 8);
-    work.inner_dst6 = sub16(&old, 24);
-    work.quoted_l4 = quoted - 40;
-    work.kept_l4 = work.quoted_l4.min(MAX_ICMP4_ERROR - 8 - 20);
+    work.old_inner = old.0;
+    work.inner_src6 = old.src();
+    work.inner_dst6 = old.dst();
+    work.quoted_l4 = quoted - ipv6::LEN as u32;
+    work.kept_l4 = work
+        .quoted_l4
+        .min(MAX_ICMP4_ERROR - (icmp::HEADER_LEN + ipv4::LEN) as u32);
     Ok(())
 }
 
@@ -125,41 +134,45 @@ fn quote_map_step(cfg: &ConfigBlock, plan: &mut ErrorPlan<20>) -> Result<(), Out
 #[inline(never)]
 fn quote_header_step(plan: &mut ErrorPlan<20>) {
     let work = &plan.work;
-    let old = &work.old_inner;
+    let old = Ipv6(work.old_inner);
     // Lengths come from the quoted header, not from how much of the packet was quoted.
-    let total_len = (20 + u32::from(be16([old[4], old[5]]))).min(0xffff);
-    plan.inner = headers::ipv4(&headers::Ipv4Fields {
-        tos: (old[0] << 4) | (old[1] >> 4),
+    let total_len = (ipv4::LEN as u32 + u32::from(old.payload_len())).min(0xffff);
+    plan.inner = Ipv4::build(&ipv4::Fields {
+        tos: old.traffic_class(),
         total_len: total_len as u16,
         id: 0,
-        dont_fragment: total_len > DF_THRESHOLD,
+        dont_fragment: ipv4::dont_fragment_for(total_len as usize),
         more_fragments: false,
         fragment_offset: 0,
-        ttl: old[7],
-        proto: if old[6] == PROTO_ICMPV6 {
-            PROTO_ICMP
+        ttl: old.hop_limit(),
+        proto: if old.next_header() == proto::ICMPV6 {
+            proto::ICMP
         } else {
-            old[6]
+            old.next_header()
         },
         src: work.inner_src4,
         dst: work.inner_dst4,
-    });
+    })
+    .0;
 }
 
 /// Step: the new outer header, around the message as cut.
 #[inline(never)]
 fn outer_header_step(plan: &mut ErrorPlan<20>) {
     let work = &plan.work;
-    let total_len = 20 + 8 + 20 + work.kept_l4;
-    let tos = (work.ip[0] << 4) | (work.ip[1] >> 4);
+    let ip = Ipv6(work.ip);
+    let total_len = (ipv4::LEN + icmp::HEADER_LEN + ipv4::LEN) as u32 + work.kept_l4;
     plan.outer = ipv4_header(
-        tos,
+        lookup::random_ipv4_id,
+        ip.traffic_class(),
         total_len,
-        work.ip[7] - 1,
-        PROTO_ICMP,
+        total_len,
+        ip.hop_limit() - 1,
+        proto::ICMP,
         work.src4,
         work.dst4,
-    );
+    )
+    .0;
     plan.total_len = total_len;
     plan.cut = work.kept_l4 < work.quoted_l4;
     plan.outcome = Outcome::TranslatedV6ToV4IcmpError;
@@ -168,30 +181,30 @@ fn outer_header_step(plan: &mut ErrorPlan<20>) {
 /// The ICMPv4 header for an ICMPv6 error (checksum zero), as the userspace translator
 /// writes it.
 #[inline(always)]
-fn header(cfg: &ConfigBlock, old: [u8; 8]) -> Result<[u8; 8], Outcome> {
-    let rest = u32::from_be_bytes([old[4], old[5], old[6], old[7]]);
-    let mut new = [0u8; 8];
-    match icmp_tables::icmp6_to_icmp4(old[0], old[1]) {
+fn header(cfg: &ConfigBlock, old: Icmp) -> Result<[u8; 8], Outcome> {
+    let new = match icmp_tables::icmp6_to_icmp4(old.ty(), old.code()) {
         IcmpAction::Error { ty, code } => {
-            // Destination Unreachable and Time Exceeded carry an RFC 4884 length.
-            if matches!(old[0], 1 | 3) && old[4] != 0 {
+            // Destination Unreachable and Time Exceeded carry an RFC 4884 length (in 64-bit
+            // words, the first of the four bytes after the checksum).
+            let has_length = matches!(
+                old.ty(),
+                icmp::v6::DEST_UNREACHABLE | icmp::v6::TIME_EXCEEDED
+            );
+            if has_length && old.rest() >> 24 != 0 {
                 return Err(Outcome::PassIcmpExtension);
             }
-            new[0] = ty;
-            new[1] = code;
+            Icmp::new(ty, code, 0)
         }
         IcmpAction::ParameterProblem { ty, code } => {
-            new[0] = ty;
-            new[1] = code;
-            new[4] = icmp_tables::pointer6_to_pointer4(rest).ok_or(Outcome::PassIcmpType)?;
+            let pointer =
+                icmp_tables::pointer6_to_pointer4(old.rest()).ok_or(Outcome::PassIcmpType)?;
+            Icmp::new(ty, code, u32::from(pointer) << 24)
         }
         IcmpAction::PacketTooBig { ty, code } => {
-            new[0] = ty;
-            new[1] = code;
-            let mtu = mtu::ptb_to_frag_needed(rest, cfg.ipv4_mtu, cfg.ipv6_mtu);
-            new[6..8].copy_from_slice(&mtu.to_be_bytes());
+            let mtu = mtu::ptb_to_frag_needed(old.rest(), cfg.ipv4_mtu, cfg.ipv6_mtu);
+            Icmp::new(ty, code, u32::from(mtu))
         }
         IcmpAction::Informational { .. } | IcmpAction::Drop => return Err(Outcome::PassIcmpType),
-    }
-    Ok(new)
+    };
+    Ok(new.0)
 }

@@ -1,0 +1,221 @@
+//! IPv4 → IPv6 (RFC 7915 §4) for TCP, UDP with a checksum and ICMPv4 echo, unfragmented and
+//! without options.
+
+use super::{Mapped, Mapper, Packet, Plan};
+use crate::{
+    address_policy, checksum,
+    counters::Outcome,
+    maps::ConfigBlock,
+    wire::{
+        self, icmp,
+        ipv4::{self, Ipv4},
+        ipv6::{self, Ipv6},
+        l4, proto,
+    },
+};
+
+/// The outer IPv4 header of a packet that can be translated, its addresses mapped.
+pub struct Outer<S> {
+    pub ip: Ipv4,
+    pub payload_len: u32,
+    pub trailer: u32,
+    pub src6: [u8; 16],
+    pub dst6: [u8; 16],
+    pub stamp: S,
+}
+
+/// The IPv4 header at `l3`, checked: what a translation needs before it maps addresses.
+pub struct Checked {
+    pub ip: Ipv4,
+    pub payload_len: u32,
+    pub trailer: u32,
+}
+
+/// Checks the IPv4 header at `l3`: no options, a length that fits the packet (a trailer
+/// only where the link pads), a right checksum, not a fragment, a protocol the plan
+/// translates, not addressed to the translator, addresses that may be translated.
+#[inline(always)]
+pub fn check<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Checked, Outcome> {
+    let ip = Ipv4(pkt.load(l3)?);
+    if ip.version() != 4 {
+        return Err(Outcome::PassNotIp);
+    }
+    match ip.header_len() {
+        ipv4::LEN => {}
+        0..ipv4::LEN => return Err(Outcome::PassBadIpv4Header),
+        _ => return Err(Outcome::PassIpv4Options),
+    }
+    let total_len = u32::from(ip.total_len());
+    if total_len < ipv4::LEN as u32 {
+        return Err(Outcome::PassBadIpv4Header);
+    }
+    let end = l3 as u32 + total_len;
+    let trailer = match pkt.len().checked_sub(end) {
+        Some(0) => 0,
+        Some(extra) if P::TRAILER_ALLOWED => extra,
+        _ => return Err(Outcome::PassTruncated),
+    };
+    if !ip.checksum_ok() {
+        return Err(Outcome::PassBadIpv4Header);
+    }
+    if ip.is_fragment() {
+        return Err(Outcome::PassFragment);
+    }
+    let payload_len = total_len - ipv4::LEN as u32;
+    let l4_header_len = match ip.proto() {
+        p @ (proto::TCP | proto::UDP | proto::ICMP) => l4::min_header_len(p) as u32,
+        _ => return Err(Outcome::PassProtocol),
+    };
+    if payload_len < l4_header_len {
+        return Err(Outcome::PassTruncated);
+    }
+    if ip.dst() == cfg.ipv4_addr {
+        return Err(Outcome::PassToTranslator);
+    }
+    if !address_policy::v4_translatable(ip.src()) || !address_policy::v4_translatable(ip.dst()) {
+        return Err(Outcome::PassSpecialAddress);
+    }
+    Ok(Checked {
+        ip,
+        payload_len,
+        trailer,
+    })
+}
+
+/// The address lookups for a checked header: source and destination in IPv6, and the
+/// mapping to stamp.
+#[inline(always)]
+pub fn map_addresses<M: Mapper>(map: &mut M, ip: &Ipv4) -> Result<Mapped<16, M::Stamp>, Outcome> {
+    let (dst, stamp) = map.host_v4_to_v6(ip.dst())?;
+    let src = map.remote_v4_to_v6(ip.src())?;
+    if ip.ttl() <= 1 {
+        return Err(Outcome::PassHopLimit);
+    }
+    Ok(Mapped { src, dst, stamp })
+}
+
+/// Checks the IPv4 header at `l3` and maps its addresses.
+#[inline(always)]
+pub fn outer<P: Packet, M: Mapper>(
+    pkt: &P,
+    l3: usize,
+    cfg: &ConfigBlock,
+    map: &mut M,
+) -> Result<Outer<M::Stamp>, Outcome> {
+    let Checked {
+        ip,
+        payload_len,
+        trailer,
+    } = check(pkt, l3, cfg)?;
+    let mapped = map_addresses(map, &ip)?;
+    Ok(Outer {
+        ip,
+        payload_len,
+        trailer,
+        src6: mapped.src,
+        dst6: mapped.dst,
+        stamp: mapped.stamp,
+    })
+}
+
+/// Decides the translation of the IPv4 packet at `l3`; nothing is changed yet.
+#[inline(always)]
+pub fn plan<P: Packet, M: Mapper>(
+    pkt: &P,
+    l3: usize,
+    cfg: &ConfigBlock,
+    map: &mut M,
+) -> Result<Plan<{ ipv6::LEN }, M::Stamp>, Outcome> {
+    let Outer {
+        ip,
+        payload_len,
+        trailer,
+        src6,
+        dst6,
+        stamp,
+    } = outer(pkt, l3, cfg, map)?;
+    let protocol = ip.proto();
+    let proto6 = if protocol == proto::ICMP {
+        proto::ICMPV6
+    } else {
+        protocol
+    };
+
+    let l4 = l3 + ipv4::LEN;
+    let head: [u8; 8] = pkt.load(l4)?;
+    let mut icmp_type = 0;
+    let mut tcp_header_len = 0;
+    match protocol {
+        proto::UDP if wire::be16(&head, l4::checksum_offset(proto::UDP)) == 0 => {
+            return Err(Outcome::PassUdpZeroChecksum);
+        }
+        proto::TCP => {
+            let offset: [u8; 1] = pkt.load(l4 + l4::TCP_DATA_OFFSET)?;
+            tcp_header_len = l4::tcp_header_len(offset[0]) as u32;
+        }
+        proto::ICMP => {
+            icmp_type = match icmp::Icmp(head).ty() {
+                icmp::v4::ECHO_REQUEST => icmp::v6::ECHO_REQUEST,
+                icmp::v4::ECHO_REPLY => icmp::v6::ECHO_REPLY,
+                _ => return Err(Outcome::PassIcmpType),
+            };
+        }
+        _ => {}
+    }
+    // Userspace answers Fragmentation Needed (DF) or fragments (no DF) beyond these.
+    let out_len = pkt.wire_len(
+        ipv6::LEN as u32 + payload_len,
+        ipv6::LEN as u32,
+        tcp_header_len.max(8),
+    );
+    let limit = if ip.dont_fragment() {
+        cfg.ipv6_mtu
+    } else {
+        cfg.ipv6_mtu.min(cfg.lowest_ipv6_mtu)
+    };
+    if out_len > u32::from(limit) {
+        return Err(Outcome::PassTooBig);
+    }
+
+    // Traffic class from the TOS, flow label zero (RFC 7915 §4.1).
+    let header = Ipv6::build(
+        ip.tos(),
+        payload_len as u16,
+        proto6,
+        ip.ttl() - 1,
+        &src6,
+        &dst6,
+    );
+    let (src4, dst4) = (ip.src(), ip.dst());
+    let (removed, added, outcome) = if protocol == proto::ICMP {
+        // ICMPv6 covers a pseudo-header: out goes the old type, in the pseudo-header and the
+        // new type.
+        let pseudo = checksum::pseudo_header_v6(&src6, &dst6, proto::ICMPV6, payload_len);
+        let added = checksum::add_word(pseudo, u16::from(icmp_type) << 8);
+        (
+            u32::from(icmp::Icmp(head).ty()) << 8,
+            added,
+            Outcome::TranslatedV4ToV6Icmp,
+        )
+    } else {
+        let removed = checksum::sum_array(&dst4, checksum::sum_array(&src4, 0));
+        let added = checksum::sum_array(&dst6, checksum::sum_array(&src6, 0));
+        let outcome = if protocol == proto::TCP {
+            Outcome::TranslatedV4ToV6Tcp
+        } else {
+            Outcome::TranslatedV4ToV6Udp
+        };
+        (removed, added, outcome)
+    };
+    Ok(Plan {
+        header: header.0,
+        proto: protocol,
+        icmp_type,
+        removed,
+        added,
+        trailer,
+        l4_len: payload_len,
+        outcome,
+        stamp,
+    })
+}

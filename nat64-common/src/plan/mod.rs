@@ -1,0 +1,174 @@
+//! The one translation decision for the plain case, made alike by every datapath: the TC and
+//! XDP programs, the userspace GSO path and the userspace per-packet translator.
+//!
+//! The plain case is TCP, UDP (with a checksum) or an ICMP echo right after a bare IP header
+//! (no IPv4 options, no IPv6 extension headers, no fragment), both addresses mapped, hop
+//! limit left, and every segment within the MTU. For it a [`Plan`] says everything the packet
+//! needs: the new IP header, the transport checksum change, the ICMP type, the mapping to
+//! stamp. Anything else is refused with the [`Outcome`] that says why, and goes to the code
+//! that handles the rest (userspace's full translator, which also answers with ICMP errors).
+//!
+//! The plan is generic over how the packet is read ([`Packet`]: the skb, an XDP frame, a
+//! userspace buffer) and over how addresses are mapped ([`Mapper`]: the kernel's maps, or
+//! userspace's tables and pool). It never allocates a mapping: a source without one is
+//! refused, and the slow path allocates it as a step of its own.
+
+pub mod echo;
+pub mod four_to_six;
+pub mod six_to_four;
+
+use crate::{checksum, counters::Outcome, wire::proto};
+
+/// Read access to the packet a plan is made for.
+// A packet is never empty where it gets here: its length is only compared with its headers'.
+#[allow(clippy::len_without_is_empty)]
+pub trait Packet {
+    /// Whether bytes after the IP packet are normal (Ethernet pads short frames): the plan
+    /// accepts them and the applier cuts them off. Elsewhere the packet is refused.
+    const TRAILER_ALLOWED: bool;
+
+    /// Bytes from the start of the packet data to its end.
+    fn len(&self) -> u32;
+
+    /// `N` bytes at `offset`, or `PassTruncated` when the packet is shorter.
+    fn load<const N: usize>(&self, offset: usize) -> Result<[u8; N], Outcome>;
+
+    /// Segment size of a GSO packet, 0 when it is not one: the MTU applies per segment.
+    fn gso_size(&self) -> u32;
+
+    /// Length of the largest packet this one becomes on the wire: the whole packet, or for
+    /// GSO one segment (`l4_header_len` plus the segment payload) behind an `l3_header_len`
+    /// header.
+    #[inline(always)]
+    fn wire_len(&self, total: u32, l3_header_len: u32, l4_header_len: u32) -> u32 {
+        match self.gso_size() {
+            0 => total,
+            seg => l3_header_len + l4_header_len + seg,
+        }
+    }
+}
+
+/// How a datapath maps addresses, and numbers the IPv4 packets it makes. Each lookup either
+/// finds the address's form in the other family or refuses with the outcome that says why
+/// (the plan then refuses the packet with it). Lookups never create a mapping.
+pub trait Mapper {
+    /// What to do once the packet is translated (stamp the mapping's last use).
+    type Stamp: Stamp;
+
+    /// An IPv6 destination: a host on the IPv4 side.
+    fn remote_v6_to_v4(&mut self, addr: &[u8; 16]) -> Result<[u8; 4], Outcome>;
+    /// An IPv6 source: a host behind the translator.
+    fn host_v6_to_v4(&mut self, addr: &[u8; 16]) -> Result<([u8; 4], Self::Stamp), Outcome>;
+    /// An IPv4 source: a host on the IPv4 side.
+    fn remote_v4_to_v6(&mut self, addr: [u8; 4]) -> Result<[u8; 16], Outcome>;
+    /// An IPv4 destination: a host behind the translator.
+    fn host_v4_to_v6(&mut self, addr: [u8; 4]) -> Result<([u8; 16], Self::Stamp), Outcome>;
+    /// An IPv4 Identification for a packet without DF (RFC 6864); `count` consecutive ones
+    /// for the segments of a GSO packet, which the kernel numbers from the first.
+    fn ipv4_id(&mut self, count: u32) -> u16;
+}
+
+/// Both addresses of a packet in the other family, and the mapping to stamp.
+pub struct Mapped<const N: usize, S> {
+    pub src: [u8; N],
+    pub dst: [u8; N],
+    pub stamp: S,
+}
+
+/// The last-use stamp of a mapping, put on it once its packet is translated.
+pub trait Stamp {
+    fn stamp(self);
+}
+
+impl Stamp for () {
+    #[inline(always)]
+    fn stamp(self) {}
+}
+
+/// A translation decided: apply it, then stamp and count `outcome`.
+pub struct Plan<const H: usize, S> {
+    /// The new IP header, checksum included.
+    pub header: [u8; H],
+    /// The transport protocol as the packet has it now (TCP, UDP, ICMP or ICMPv6).
+    pub proto: u8,
+    /// ICMP: the new type, written at the start of the ICMP header.
+    pub icmp_type: u8,
+    /// Partial sums the transport checksum loses and gains (pseudo-header, ICMP type).
+    pub removed: u32,
+    pub added: u32,
+    /// Bytes after the IP packet, to cut off (only where [`Packet::TRAILER_ALLOWED`]).
+    pub trailer: u32,
+    /// Length of the transport part (header and payload).
+    pub l4_len: u32,
+    pub outcome: Outcome,
+    pub stamp: S,
+}
+
+impl<const H: usize, S> Plan<H, S> {
+    /// The plan without its stamp, and the stamp: a plan kept in a BPF map cannot hold the
+    /// pointer the stamp is (the verifier would see a number there once it is read back).
+    #[inline(always)]
+    pub fn take_stamp(self) -> (Plan<H, ()>, S) {
+        let Plan {
+            header,
+            proto,
+            icmp_type,
+            removed,
+            added,
+            trailer,
+            l4_len,
+            outcome,
+            stamp,
+        } = self;
+        let plan = Plan {
+            header,
+            proto,
+            icmp_type,
+            removed,
+            added,
+            trailer,
+            l4_len,
+            outcome,
+            stamp: (),
+        };
+        (plan, stamp)
+    }
+
+    pub fn is_icmp(&self) -> bool {
+        self.proto == proto::ICMP || self.proto == proto::ICMPV6
+    }
+
+    /// Offset of the transport checksum inside the transport header.
+    #[inline(always)]
+    pub fn checksum_offset(&self) -> usize {
+        crate::wire::l4::checksum_offset(self.proto)
+    }
+
+    /// The change as one partial sum, the form the kernel's checksum helpers take: they
+    /// add 16-bit words as they lie in memory, so the big-endian sum is stored that way.
+    #[inline(always)]
+    pub fn delta(&self) -> u32 {
+        let sum = checksum::fold(checksum::add(checksum::negate(self.removed), self.added));
+        u32::from(u16::from_ne_bytes(sum.to_be_bytes()))
+    }
+
+    /// The transport checksum field after the change, computed in place of `check`. A UDP
+    /// result of zero is written as 0xffff (zero means "no checksum").
+    #[inline(always)]
+    pub fn new_checksum(&self, check: u16) -> u16 {
+        match checksum::adjust(check, self.removed, self.added) {
+            0 if self.proto == proto::UDP => 0xffff,
+            c => c,
+        }
+    }
+
+    /// The partial (pseudo-header) checksum a GSO or checksum-offload packet carries, after
+    /// the change: not complemented, so the update is a plain one's-complement sum.
+    #[inline(always)]
+    pub fn new_partial_checksum(&self, partial: u16) -> u16 {
+        checksum::fold(checksum::add(
+            checksum::add(u32::from(partial), checksum::negate(self.removed)),
+            self.added,
+        ))
+    }
+}

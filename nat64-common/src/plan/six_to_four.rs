@@ -1,0 +1,220 @@
+//! IPv6 → IPv4 (RFC 7915 §5) for TCP, UDP and ICMPv6 echo without extension headers.
+
+use super::{Mapped, Mapper, Packet, Plan};
+use crate::{
+    address_policy, checksum,
+    counters::Outcome,
+    maps::ConfigBlock,
+    wire::{
+        self, icmp,
+        ipv4::{self, Ipv4},
+        ipv6::{self, Ipv6},
+        l4, proto,
+    },
+};
+
+/// The outer IPv6 header of a packet that can be translated, its addresses mapped.
+pub struct Outer<S> {
+    pub ip: Ipv6,
+    pub payload_len: u32,
+    pub src4: [u8; 4],
+    pub dst4: [u8; 4],
+    pub stamp: S,
+}
+
+/// The IPv6 header at `l3`, checked: what a translation needs before it maps addresses.
+pub struct Checked {
+    pub ip: Ipv6,
+    pub payload_len: u32,
+}
+
+/// Checks the IPv6 header at `l3`: a bare header whose length fits the packet, a protocol
+/// the plan translates, not addressed to the translator, addresses that may be translated.
+#[inline(always)]
+pub fn check<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Checked, Outcome> {
+    let ip = Ipv6(pkt.load(l3)?);
+    if ip.version() != 6 {
+        return Err(Outcome::PassNotIp);
+    }
+    let payload_len = u32::from(ip.payload_len());
+    // Also refuses BIG TCP (payload length 0): userspace decides those. No Ethernet frame
+    // carrying IPv6 needs padding, so any trailer is left to the stack or userspace too.
+    if l3 as u32 + ipv6::LEN as u32 + payload_len != pkt.len() {
+        return Err(Outcome::PassTruncated);
+    }
+    let l4_header_len = match ip.next_header() {
+        p @ (proto::TCP | proto::UDP | proto::ICMPV6) => l4::min_header_len(p) as u32,
+        proto::HOP_BY_HOP | proto::ROUTING | proto::FRAGMENT | proto::DEST_OPTS => {
+            return Err(Outcome::PassExtensionHeader)
+        }
+        _ => return Err(Outcome::PassProtocol),
+    };
+    if payload_len < l4_header_len {
+        return Err(Outcome::PassTruncated);
+    }
+    if ip.dst() == cfg.ipv6_addr {
+        return Err(Outcome::PassToTranslator);
+    }
+    if !address_policy::v6_translatable(&ip.src()) || !address_policy::v6_translatable(&ip.dst()) {
+        return Err(Outcome::PassSpecialAddress);
+    }
+    Ok(Checked { ip, payload_len })
+}
+
+/// The address lookups for a checked header: source and destination in IPv4, and the
+/// mapping to stamp.
+#[inline(always)]
+pub fn map_addresses<M: Mapper>(map: &mut M, ip: &Ipv6) -> Result<Mapped<4, M::Stamp>, Outcome> {
+    let dst = map.remote_v6_to_v4(&ip.dst())?;
+    let (src, stamp) = map.host_v6_to_v4(&ip.src())?;
+    if ip.hop_limit() <= 1 {
+        return Err(Outcome::PassHopLimit);
+    }
+    Ok(Mapped { src, dst, stamp })
+}
+
+/// Checks the IPv6 header at `l3` and maps its addresses.
+#[inline(always)]
+pub fn outer<P: Packet, M: Mapper>(
+    pkt: &P,
+    l3: usize,
+    cfg: &ConfigBlock,
+    map: &mut M,
+) -> Result<Outer<M::Stamp>, Outcome> {
+    let Checked { ip, payload_len } = check(pkt, l3, cfg)?;
+    let mapped = map_addresses(map, &ip)?;
+    Ok(Outer {
+        ip,
+        payload_len,
+        src4: mapped.src,
+        dst4: mapped.dst,
+        stamp: mapped.stamp,
+    })
+}
+
+/// Decides the translation of the IPv6 packet at `l3`; nothing is changed yet.
+#[inline(always)]
+pub fn plan<P: Packet, M: Mapper>(
+    pkt: &P,
+    l3: usize,
+    cfg: &ConfigBlock,
+    map: &mut M,
+) -> Result<Plan<{ ipv4::LEN }, M::Stamp>, Outcome> {
+    let Outer {
+        ip,
+        payload_len,
+        src4,
+        dst4,
+        stamp,
+    } = outer(pkt, l3, cfg, map)?;
+    let next_header = ip.next_header();
+    let proto4 = if next_header == proto::ICMPV6 {
+        proto::ICMP
+    } else {
+        next_header
+    };
+
+    let l4 = l3 + ipv6::LEN;
+    let head: [u8; 8] = pkt.load(l4)?;
+    let head_icmp = icmp::Icmp(head);
+    let mut icmp_type = 0;
+    let mut tcp_header_len = 0;
+    match next_header {
+        proto::UDP if wire::be16(&head, l4::checksum_offset(proto::UDP)) == 0 => {
+            return Err(Outcome::PassUdpZeroChecksum);
+        }
+        proto::TCP => {
+            let offset: [u8; 1] = pkt.load(l4 + l4::TCP_DATA_OFFSET)?;
+            tcp_header_len = l4::tcp_header_len(offset[0]) as u32;
+        }
+        proto::ICMPV6 => {
+            icmp_type = match head_icmp.ty() {
+                icmp::v6::ECHO_REQUEST => icmp::v4::ECHO_REQUEST,
+                icmp::v6::ECHO_REPLY => icmp::v4::ECHO_REPLY,
+                _ => return Err(Outcome::PassIcmpType),
+            };
+        }
+        _ => {}
+    }
+    let total_len = ipv4::LEN as u32 + payload_len;
+    let segment_len = pkt.wire_len(total_len, ipv4::LEN as u32, tcp_header_len.max(8));
+    if segment_len > u32::from(cfg.ipv4_mtu) {
+        return Err(Outcome::PassTooBig);
+    }
+
+    let segments = match pkt.gso_size() {
+        0 => 1,
+        seg => (payload_len - tcp_header_len.max(8)).div_ceil(seg).max(1),
+    };
+    let header = ipv4_header(
+        || map.ipv4_id(segments),
+        ip.traffic_class(),
+        total_len,
+        segment_len,
+        ip.hop_limit() - 1,
+        proto4,
+        src4,
+        dst4,
+    );
+    let (src6, dst6) = (ip.src(), ip.dst());
+    let (removed, added, outcome) = if next_header == proto::ICMPV6 {
+        // ICMPv4 has no pseudo-header: out go IPv6's and the old type, in the new type.
+        let pseudo = checksum::pseudo_header_v6(&src6, &dst6, proto::ICMPV6, payload_len);
+        let removed = checksum::add_word(pseudo, u16::from(head_icmp.ty()) << 8);
+        let added = u32::from(icmp_type) << 8;
+        (removed, added, Outcome::TranslatedV6ToV4Icmp)
+    } else {
+        // Length and protocol are the same in both pseudo-headers; only addresses change.
+        let removed = checksum::sum_array(&dst6, checksum::sum_array(&src6, 0));
+        let added = checksum::sum_array(&dst4, checksum::sum_array(&src4, 0));
+        let outcome = if next_header == proto::TCP {
+            Outcome::TranslatedV6ToV4Tcp
+        } else {
+            Outcome::TranslatedV6ToV4Udp
+        };
+        (removed, added, outcome)
+    };
+    Ok(Plan {
+        header: header.0,
+        proto: next_header,
+        icmp_type,
+        removed,
+        added,
+        trailer: 0,
+        l4_len: payload_len,
+        outcome,
+        stamp,
+    })
+}
+
+/// The IPv4 header of a translated packet, checksum included, with RFC 7915 §5.1's DF and
+/// Identification rule applied to the largest packet it becomes on the wire (`wire_len`: one
+/// segment of a GSO packet, which the kernel numbers from the Identification given here);
+/// `next_id` is asked only when the packet needs one.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn ipv4_header(
+    next_id: impl FnOnce() -> u16,
+    tos: u8,
+    total_len: u32,
+    wire_len: u32,
+    ttl: u8,
+    proto: u8,
+    src: [u8; 4],
+    dst: [u8; 4],
+) -> Ipv4 {
+    let dont_fragment = ipv4::dont_fragment_for(wire_len as usize);
+    let id = if dont_fragment { 0 } else { next_id() };
+    Ipv4::build(&ipv4::Fields {
+        tos,
+        total_len: total_len as u16,
+        id,
+        dont_fragment,
+        more_fragments: false,
+        fragment_offset: 0,
+        ttl,
+        proto,
+        src,
+        dst,
+    })
+}
