@@ -3,8 +3,13 @@
 
 use std::net::Ipv6Addr;
 
+use nat64_common::{
+    checksum,
+    wire::{ethertype, ipv6::Ipv6, l4, proto},
+};
+
 pub const ETHERNET_LEN: usize = 14;
-pub const IPV6_LEN: usize = 40;
+pub const IPV6_LEN: usize = nat64_common::wire::ipv6::LEN;
 pub const UDP_LEN: usize = 8;
 /// The generator rewrites this many leading bytes of every frame from the template.
 pub const TEMPLATE_LEN: usize = 64;
@@ -50,14 +55,16 @@ impl UdpFrame {
         let mut bytes = vec![0u8; frame_len];
         bytes[0..6].copy_from_slice(&destination_mac);
         bytes[6..12].copy_from_slice(&source_mac);
-        bytes[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
-        let ip = &mut bytes[ETHERNET_LEN..ETHERNET_LEN + IPV6_LEN];
-        ip[0] = 0x60;
-        ip[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-        ip[6] = 17;
-        ip[7] = 64;
-        ip[8..24].copy_from_slice(&source.octets());
-        ip[24..40].copy_from_slice(&destination.octets());
+        bytes[12..14].copy_from_slice(&ethertype::IPV6.to_be_bytes());
+        let ip = Ipv6::build(
+            0,
+            udp_len as u16,
+            proto::UDP,
+            64,
+            &source.octets(),
+            &destination.octets(),
+        );
+        bytes[ETHERNET_LEN..ETHERNET_LEN + IPV6_LEN].copy_from_slice(&ip.0);
         let udp = ETHERNET_LEN + IPV6_LEN;
         bytes[udp..udp + 2].copy_from_slice(&BASE_SOURCE_PORT.to_be_bytes());
         bytes[udp + 2..udp + 4].copy_from_slice(&DESTINATION_PORT.to_be_bytes());
@@ -85,26 +92,13 @@ impl UdpFrame {
 }
 
 fn udp6_checksum(source: &Ipv6Addr, destination: &Ipv6Addr, udp: &[u8]) -> u16 {
-    let mut sum: u64 = 0;
-    let mut add = |bytes: &[u8]| {
-        for pair in bytes.chunks(2) {
-            let hi = u64::from(pair[0]) << 8;
-            let lo = pair.get(1).copied().map_or(0, u64::from);
-            sum += hi | lo;
-        }
-    };
-    add(&source.octets());
-    add(&destination.octets());
-    add(&(udp.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 17]);
-    add(udp);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    match !(sum as u16) {
-        0 => 0xffff,
-        checksum => checksum,
-    }
+    let pseudo = checksum::pseudo_header_v6(
+        &source.octets(),
+        &destination.octets(),
+        proto::UDP,
+        udp.len() as u32,
+    );
+    l4::udp_checksum_on_wire(checksum::finish(checksum::sum(udp, pseudo)))
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use nat64_tests::netns::Netns;
 
 use crate::programs::in_namespace;
 
-pub const ETH_P_IP: u16 = 0x0800;
+/// The socket's protocol: what `ETH_P_IP` says in C.
+pub const ETH_P_IP: u16 = nat64_common::wire::ethertype::IPV4;
 
 pub struct PacketSocket {
     fd: OwnedFd,

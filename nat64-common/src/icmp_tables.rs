@@ -17,23 +17,7 @@ pub enum IcmpAction {
     Drop,
 }
 
-pub mod v4 {
-    pub const ECHO_REPLY: u8 = 0;
-    pub const DEST_UNREACHABLE: u8 = 3;
-    pub const ECHO_REQUEST: u8 = 8;
-    pub const TIME_EXCEEDED: u8 = 11;
-    pub const PARAMETER_PROBLEM: u8 = 12;
-    pub const CODE_FRAG_NEEDED: u8 = 4;
-}
-
-pub mod v6 {
-    pub const DEST_UNREACHABLE: u8 = 1;
-    pub const PACKET_TOO_BIG: u8 = 2;
-    pub const TIME_EXCEEDED: u8 = 3;
-    pub const PARAMETER_PROBLEM: u8 = 4;
-    pub const ECHO_REQUEST: u8 = 128;
-    pub const ECHO_REPLY: u8 = 129;
-}
+pub use crate::wire::icmp::{v4, v6};
 
 /// RFC 7915 §4.2: ICMPv4 (type, code) → ICMPv6.
 #[inline]

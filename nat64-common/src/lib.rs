@@ -16,7 +16,6 @@ pub mod address_policy;
 pub mod checksum;
 pub mod counters;
 pub mod eam;
-pub mod headers;
 pub mod icmp_tables;
 pub mod ipv4_scope;
 pub mod maps;

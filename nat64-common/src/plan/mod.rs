@@ -156,10 +156,10 @@ impl<const H: usize, S> Plan<H, S> {
     /// result of zero is written as 0xffff (zero means "no checksum").
     #[inline(always)]
     pub fn new_checksum(&self, check: u16) -> u16 {
-        match checksum::adjust(check, self.removed, self.added) {
-            0 if self.proto == proto::UDP => 0xffff,
-            c => c,
-        }
+        crate::wire::l4::checksum_on_wire(
+            self.proto,
+            checksum::adjust(check, self.removed, self.added),
+        )
     }
 
     /// The partial (pseudo-header) checksum a GSO or checksum-offload packet carries, after

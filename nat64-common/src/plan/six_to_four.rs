@@ -144,7 +144,11 @@ pub fn plan<P: Packet, M: Mapper>(
 
     let segments = match pkt.gso_size() {
         0 => 1,
-        seg => (payload_len - tcp_header_len.max(8)).div_ceil(seg).max(1),
+        // A data offset beyond the payload gives one (the segmenter refuses such a packet).
+        seg => payload_len
+            .saturating_sub(tcp_header_len.max(8))
+            .div_ceil(seg)
+            .max(1),
     };
     let header = ipv4_header(
         || map.ipv4_id(segments),

@@ -4,6 +4,10 @@ use super::{be16, set_be16};
 
 pub const LEN: usize = 8;
 
+/// Largest datagram a fragment of either family can belong to: IPv4's total length and
+/// IPv6's payload length are 16 bits.
+pub const MAX_DATAGRAM: usize = 65_535;
+
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fragment(pub [u8; LEN]);

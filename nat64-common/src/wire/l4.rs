@@ -44,3 +44,13 @@ pub const fn udp_checksum_on_wire(c: u16) -> u16 {
         c
     }
 }
+
+/// A computed transport checksum as `p`'s header carries it (UDP's zero is 0xffff).
+#[inline(always)]
+pub const fn checksum_on_wire(p: u8, c: u16) -> u16 {
+    if p == proto::UDP {
+        udp_checksum_on_wire(c)
+    } else {
+        c
+    }
+}

@@ -16,6 +16,7 @@ use std::{
 
 use arc_swap::ArcSwap;
 use nat64_common::counters::DropReason;
+use nat64_common::wire::{ipv4::Ipv4, ipv6::Ipv6};
 use tracing::{debug, info, warn};
 
 use super::pool_lookup::{now_epoch_seconds, PoolLookup, SharedPool};
@@ -392,24 +393,16 @@ fn log_event(
 
 /// "src -> dst proto N" of an IP packet, for the event log.
 fn describe(packet: &[u8]) -> String {
-    match packet.first().map(|b| b >> 4) {
-        Some(4) if packet.len() >= 20 => {
-            let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
-            let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
-            format!("{src} -> {dst} proto {}", packet[9])
-        }
-        Some(6) if packet.len() >= 40 => {
-            let src: [u8; 16] = packet[8..24].try_into().unwrap_or([0; 16]);
-            let dst: [u8; 16] = packet[24..40].try_into().unwrap_or([0; 16]);
-            format!(
-                "{} -> {} next header {}",
-                Ipv6Addr::from(src),
-                Ipv6Addr::from(dst),
-                packet[6]
-            )
-        }
-        _ => format!("({} bytes, not IP)", packet.len()),
+    let version = packet.first().map(|b| b >> 4);
+    if let Some(ip) = Ipv4::from_slice(packet).filter(|_| version == Some(4)) {
+        let (src, dst) = (Ipv4Addr::from(ip.src()), Ipv4Addr::from(ip.dst()));
+        return format!("{src} -> {dst} proto {}", ip.proto());
     }
+    if let Some(ip) = Ipv6::from_slice(packet).filter(|_| version == Some(6)) {
+        let (src, dst) = (Ipv6Addr::from(ip.src()), Ipv6Addr::from(ip.dst()));
+        return format!("{src} -> {dst} next header {}", ip.next_header());
+    }
+    format!("({} bytes, not IP)", packet.len())
 }
 
 fn count_drop(shared: &WorkerShared, reason: DropReason) {
@@ -421,9 +414,7 @@ fn count_drop(shared: &WorkerShared, reason: DropReason) {
 /// IPv6 on the TUN device sends MLD reports and router solicitations of its own; they reach
 /// the reader and are not traffic to translate.
 fn is_quiet_ipv6_control(packet: &[u8]) -> bool {
-    let is_v6 = packet.first().is_some_and(|b| b >> 4 == 6);
-    let multicast_dst = packet.get(24) == Some(&0xff);
-    is_v6 && multicast_dst
+    Ipv6::from_slice(packet).is_some_and(|ip| ip.version() == 6 && ip.dst()[0] == 0xff)
 }
 
 fn wait_readable(queue: &TunQueue) -> io::Result<bool> {

@@ -7,9 +7,10 @@ use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
 use nat64_common::mtu;
+use nat64_common::wire::proto;
 
 use super::addr_map::End;
-use super::wire::{self, PROTO_ICMP, PROTO_ICMPV6};
+use super::wire;
 use super::{transport, DynamicMap, Output, Translator};
 
 /// An ICMPv4 error must fit the IPv4 minimum reassembly size (RFC 1812 §4.3.2.3).
@@ -225,7 +226,7 @@ pub(crate) fn finish_icmp4(icmp: &mut [u8]) {
 /// Fills in the checksum of a complete ICMPv6 message.
 pub(crate) fn finish_icmp6(icmp: &mut [u8], src: &[u8; 16], dst: &[u8; 16]) {
     wire::set_u16(icmp, 2, 0);
-    let pseudo = checksum::pseudo_header_v6(src, dst, PROTO_ICMPV6, icmp.len() as u32);
+    let pseudo = checksum::pseudo_header_v6(src, dst, proto::ICMPV6, icmp.len() as u32);
     let c = checksum::finish(checksum::sum(icmp, pseudo));
     wire::set_u16(icmp, 2, c);
 }
@@ -257,8 +258,8 @@ fn quote_v6_to_v4<M: DynamicMap>(
         .v6_to_v4(&h.dst, map, End::Destination, false)
         .map_err(|r| r.reason)?;
     let proto4 = match h.proto {
-        PROTO_ICMPV6 => PROTO_ICMP,
-        PROTO_ICMP => return Err(DropReason::BadIcmpError),
+        proto::ICMPV6 => proto::ICMP,
+        proto::ICMP => return Err(DropReason::BadIcmpError),
         p => p,
     };
     // Lengths come from the quoted header, not from how much of it was quoted.
@@ -287,13 +288,13 @@ fn quote_v6_to_v4<M: DynamicMap>(
         return Ok(());
     }
     let l4 = out.get_mut(at..).unwrap_or(&mut []);
-    if h.proto == PROTO_ICMPV6 {
+    if h.proto == proto::ICMPV6 {
         let ty = wire::u8_at(l4, 0).unwrap_or(0);
         if ty < 128 {
             return Err(DropReason::BadIcmpError);
         }
         let action = icmp_tables::icmp6_to_icmp4(ty, wire::u8_at(l4, 1).unwrap_or(0));
-        let pseudo = checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, l4_len as u32);
+        let pseudo = checksum::pseudo_header_v6(&h.src, &h.dst, proto::ICMPV6, l4_len as u32);
         transport::rewrite_informational(l4, action, pseudo, 0);
     } else {
         transport::adjust_tcp_udp(
@@ -319,9 +320,9 @@ fn quote_v4_to_v6<M: DynamicMap>(
         return Err(DropReason::SpecialAddress);
     }
     let proto6 = match h.proto {
-        PROTO_ICMP if h.frag.is_fragmented() => return Err(DropReason::BadIcmpError),
-        PROTO_ICMP => PROTO_ICMPV6,
-        p if wire::IPV6_ONLY_PROTOCOLS.contains(&p) => return Err(DropReason::BadIcmpError),
+        proto::ICMP if h.frag.is_fragmented() => return Err(DropReason::BadIcmpError),
+        proto::ICMP => proto::ICMPV6,
+        p if proto::IPV6_ONLY.contains(&p) => return Err(DropReason::BadIcmpError),
         p => p,
     };
     let src6 = tr
@@ -340,7 +341,7 @@ fn quote_v4_to_v6<M: DynamicMap>(
             out,
             h.tos,
             payload_len,
-            wire::NH_FRAGMENT,
+            proto::FRAGMENT,
             h.ttl,
             &src6,
             &dst6,
@@ -355,13 +356,13 @@ fn quote_v4_to_v6<M: DynamicMap>(
         return Ok(());
     }
     let l4 = out.get_mut(at..).unwrap_or(&mut []);
-    if h.proto == PROTO_ICMP {
+    if h.proto == proto::ICMP {
         let ty = wire::u8_at(l4, 0).unwrap_or(0);
         let action = icmp_tables::icmp4_to_icmp6(ty, wire::u8_at(l4, 1).unwrap_or(0));
         if !matches!(action, IcmpAction::Informational { .. }) {
             return Err(DropReason::BadIcmpError);
         }
-        let pseudo = checksum::pseudo_header_v6(&src6, &dst6, PROTO_ICMPV6, l4_len as u32);
+        let pseudo = checksum::pseudo_header_v6(&src6, &dst6, proto::ICMPV6, l4_len as u32);
         transport::rewrite_informational(l4, action, 0, pseudo);
     } else {
         transport::adjust_tcp_udp(

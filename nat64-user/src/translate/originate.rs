@@ -1,20 +1,18 @@
 //! ICMP errors the translator sends itself, from its own address, back to the sender of a
 //! packet it would not translate (hop limit, size, segments left, policy).
 
+use nat64_common::wire::{icmp, proto};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nat64_common::address_policy;
 use nat64_common::counters::DropReason;
 
 use super::icmp_error::{finish_icmp4, finish_icmp6};
-use super::wire::{self, PROTO_ICMP, PROTO_ICMPV6};
+use super::wire;
 use super::{Output, Translator, Verdict};
 
 /// Hop limit / TTL of errors the translator originates (as a host would).
 const ORIGINATED_HOP_LIMIT: u8 = 64;
-
-const ECHO_REQUEST_V4: u8 = 8;
-const ECHO_REQUEST_V6: u8 = 128;
 
 /// The IPv4 header of an ICMP message the translator sends from `ipv4-addr`.
 pub(crate) fn write_own_icmp4_header(
@@ -34,7 +32,7 @@ pub(crate) fn write_own_icmp4_header(
         0,
         false,
         ORIGINATED_HOP_LIMIT,
-        PROTO_ICMP,
+        proto::ICMP,
         tr.cfg.ipv4_addr.octets(),
         dst,
     );
@@ -52,7 +50,7 @@ pub(crate) fn write_own_icmp6_header(
         &mut out.buf,
         traffic_class,
         icmp_len as u16,
-        PROTO_ICMPV6,
+        proto::ICMPV6,
         ORIGINATED_HOP_LIMIT,
         &tr.cfg.ipv6_addr.octets(),
         dst,
@@ -145,14 +143,14 @@ fn about_icmp4_other_than_echo_request(offending: &[u8]) -> bool {
     let Some(h) = wire::parse_v4(offending) else {
         return true;
     };
-    h.proto == PROTO_ICMP && wire::u8_at(offending, h.header_len) != Some(ECHO_REQUEST_V4)
+    h.proto == proto::ICMP && wire::u8_at(offending, h.header_len) != Some(icmp::v4::ECHO_REQUEST)
 }
 
 fn about_icmp6_other_than_echo_request(offending: &[u8]) -> bool {
     let Ok(h) = wire::parse_v6(offending) else {
         return true;
     };
-    h.proto == PROTO_ICMPV6
+    h.proto == proto::ICMPV6
         && h.frag.is_none_or(|f| f.offset == 0)
-        && wire::u8_at(offending, h.l4_offset) != Some(ECHO_REQUEST_V6)
+        && wire::u8_at(offending, h.l4_offset) != Some(icmp::v6::ECHO_REQUEST)
 }

@@ -8,25 +8,19 @@ use super::{
     wire::{self, V4Header, V6Headers},
     DropReason, Output, Translator, Verdict,
 };
-
-const PROTO_ICMP: u8 = 1;
-const PROTO_ICMPV6: u8 = 58;
-const ECHO_REQUEST_V4: u8 = 8;
-const ECHO_REPLY_V4: u8 = 0;
-const ECHO_REQUEST_V6: u8 = 128;
-const ECHO_REPLY_V6: u8 = 129;
+use nat64_common::wire::{icmp, proto};
 
 /// An IPv6 packet to `ipv6-addr`; `pkt` is trimmed to its payload length and its ICMPv6
 /// checksum, if any, was verified. Another upper layer is told "unrecognized Next Header"
 /// (pointing at the IPv6 header's, as TAYGA does).
 pub(crate) fn answer_v6(tr: &Translator, pkt: &[u8], h: &V6Headers, out: &mut Output) -> Verdict {
-    if h.proto != PROTO_ICMPV6 {
+    if h.proto != proto::ICMPV6 {
         return originate::icmp6_error(tr, pkt, 4, 1, 6, DropReason::AddressedToTranslator, out);
     }
     let Some(icmp) = pkt.get(h.l4_offset..) else {
         return Verdict::Drop(DropReason::Truncated);
     };
-    if icmp.first() != Some(&ECHO_REQUEST_V6) || icmp.len() < 8 {
+    if icmp.first() != Some(&icmp::v6::ECHO_REQUEST) || icmp.len() < 8 {
         return Verdict::Drop(DropReason::AddressedToTranslator);
     }
     let own = tr.config().ipv6_addr.octets();
@@ -34,7 +28,7 @@ pub(crate) fn answer_v6(tr: &Translator, pkt: &[u8], h: &V6Headers, out: &mut Ou
     let at = out.buf.len();
     out.buf.extend_from_slice(icmp);
     let reply = out.buf.get_mut(at..).unwrap_or(&mut []);
-    wire::set_u8(reply, 0, ECHO_REPLY_V6);
+    wire::set_u8(reply, 0, icmp::v6::ECHO_REPLY);
     finish_icmp6(reply, &own, &h.src);
     out.end_packet();
     Verdict::LocalReply
@@ -43,7 +37,7 @@ pub(crate) fn answer_v6(tr: &Translator, pkt: &[u8], h: &V6Headers, out: &mut Ou
 /// An IPv4 packet to `ipv4-addr`; `pkt` is trimmed to its total length and its ICMP
 /// checksum, if any, was verified. Another protocol is told "protocol unreachable".
 pub(crate) fn answer_v4(tr: &Translator, pkt: &[u8], h: &V4Header, out: &mut Output) -> Verdict {
-    if h.proto != PROTO_ICMP {
+    if h.proto != proto::ICMP {
         return originate::icmp4_error(
             tr,
             pkt,
@@ -57,14 +51,14 @@ pub(crate) fn answer_v4(tr: &Translator, pkt: &[u8], h: &V4Header, out: &mut Out
     let Some(icmp) = pkt.get(h.header_len..) else {
         return Verdict::Drop(DropReason::Truncated);
     };
-    if icmp.first() != Some(&ECHO_REQUEST_V4) || icmp.len() < 8 {
+    if icmp.first() != Some(&icmp::v4::ECHO_REQUEST) || icmp.len() < 8 {
         return Verdict::Drop(DropReason::AddressedToTranslator);
     }
     originate::write_own_icmp4_header(tr, h.tos, icmp.len(), h.src, out);
     let at = out.buf.len();
     out.buf.extend_from_slice(icmp);
     let reply = out.buf.get_mut(at..).unwrap_or(&mut []);
-    wire::set_u8(reply, 0, ECHO_REPLY_V4);
+    wire::set_u8(reply, 0, icmp::v4::ECHO_REPLY);
     finish_icmp4(reply);
     out.end_packet();
     Verdict::LocalReply

@@ -4,8 +4,9 @@
 //! answered, fragmented or dropped just as without offloads.
 
 use nat64_common::checksum;
+use nat64_common::wire::{l4, proto};
 
-use super::wire::{self, PROTO_TCP, PROTO_UDP, TCP_CHECKSUM, UDP_CHECKSUM};
+use super::wire;
 use crate::tun::vnet::{Gso, VnetHdr};
 
 /// TCP flags that belong only to the last segment (FIN, PSH) and only to the first (CWR).
@@ -126,9 +127,9 @@ impl Shape {
             _ => return Err(SplitError::BadPacket),
         };
         let l4_len = match (hdr.gso(), proto) {
-            (Gso::Tcp4, PROTO_TCP) if v4 => tcp_header_len(packet, ip_len)?,
-            (Gso::Tcp6, PROTO_TCP) if !v4 => tcp_header_len(packet, ip_len)?,
-            (Gso::Udp, PROTO_UDP) => 8,
+            (Gso::Tcp4, proto::TCP) if v4 => tcp_header_len(packet, ip_len)?,
+            (Gso::Tcp6, proto::TCP) if !v4 => tcp_header_len(packet, ip_len)?,
+            (Gso::Udp, proto::UDP) => 8,
             _ => return Err(SplitError::BadGso),
         };
         let headers_len = ip_len + l4_len;
@@ -159,7 +160,7 @@ impl Shape {
         }
         let l4_len = total - self.ip_len;
         let at = self.ip_len;
-        let checksum_at = if self.proto == PROTO_TCP {
+        let checksum_at = if self.proto == proto::TCP {
             let seq = u32::from_be_bytes(wire::array_at(seg, at + 4).unwrap_or([0; 4]));
             let seq = seq.wrapping_add((i * gso_size) as u32).to_be_bytes();
             if let Some(field) = seg.get_mut(at + 4..at + 8) {
@@ -173,10 +174,10 @@ impl Shape {
                 flags &= !TCP_CWR;
             }
             wire::set_u8(seg, at + 13, flags);
-            at + TCP_CHECKSUM
+            at + l4::checksum_offset(proto::TCP)
         } else {
             wire::set_u16(seg, at + 4, l4_len as u16);
-            at + UDP_CHECKSUM
+            at + l4::checksum_offset(proto::UDP)
         };
         wire::set_u16(seg, checksum_at, 0);
         let pseudo = if self.v4 {
@@ -224,8 +225,5 @@ pub fn finish_partial(packet: &mut [u8], start: usize, offset: usize) -> Result<
 /// The checksum field for a sum, as the kernel writes it: a result of zero goes out as 0xffff
 /// (the same one's-complement value), which UDP needs (zero means "no checksum" there).
 fn finished(sum: u32) -> u16 {
-    match checksum::finish(sum) {
-        0 => 0xffff,
-        c => c,
-    }
+    l4::udp_checksum_on_wire(checksum::finish(sum))
 }

@@ -4,29 +4,25 @@
 
 use nat64_common::checksum;
 use nat64_common::icmp_tables::IcmpAction;
+use nat64_common::wire::{l4, proto};
 
-use super::wire::{self, PROTO_TCP, PROTO_UDP, TCP_CHECKSUM, UDP_CHECKSUM};
+use super::wire;
 
 /// Adjusts the TCP or UDP checksum in `l4` for a pseudo-header whose addresses summed to
 /// `removed` and now sum to `added`. A UDP checksum of zero (none, IPv4 only) is left alone.
 /// Returns false when `l4` is too short to hold the checksum field.
 pub(crate) fn adjust_tcp_udp(proto: u8, l4: &mut [u8], removed: u32, added: u32) -> bool {
     let at = match proto {
-        PROTO_TCP => TCP_CHECKSUM,
-        PROTO_UDP => UDP_CHECKSUM,
+        proto::TCP | proto::UDP => l4::checksum_offset(proto),
         _ => return true,
     };
     let Some(old) = wire::u16_at(l4, at) else {
         return false;
     };
-    if proto == PROTO_UDP && old == 0 {
+    if proto == proto::UDP && old == 0 {
         return true;
     }
-    let mut new = checksum::adjust(old, removed, added);
-    if proto == PROTO_UDP && new == 0 {
-        // Zero means "no checksum" in UDP; the same value in one's complement is 0xffff.
-        new = 0xffff;
-    }
+    let new = l4::checksum_on_wire(proto, checksum::adjust(old, removed, added));
     wire::set_u16(l4, at, new);
     true
 }
@@ -35,8 +31,7 @@ pub(crate) fn adjust_tcp_udp(proto: u8, l4: &mut [u8], removed: u32, added: u32)
 /// must be there for its checksum to be adjusted.
 pub(crate) fn min_header_len(proto: u8) -> usize {
     match proto {
-        PROTO_TCP => 20,
-        PROTO_UDP => 8,
+        proto::TCP | proto::UDP => l4::min_header_len(proto),
         _ => 0,
     }
 }
@@ -44,13 +39,9 @@ pub(crate) fn min_header_len(proto: u8) -> usize {
 /// Computes a UDP checksum that the sender left out (`udp-cksum-mode calc`) over `l4`, with
 /// the new pseudo-header's partial sum `pseudo`.
 pub(crate) fn fill_udp_checksum(l4: &mut [u8], pseudo: u32) {
-    wire::set_u16(l4, UDP_CHECKSUM, 0);
-    let c = match checksum::finish(checksum::sum(l4, pseudo)) {
-        // Zero means "no checksum" in UDP; the same value in one's complement is 0xffff.
-        0 => 0xffff,
-        c => c,
-    };
-    wire::set_u16(l4, UDP_CHECKSUM, c);
+    wire::set_u16(l4, l4::checksum_offset(proto::UDP), 0);
+    let c = l4::udp_checksum_on_wire(checksum::finish(checksum::sum(l4, pseudo)));
+    wire::set_u16(l4, l4::checksum_offset(proto::UDP), c);
 }
 
 /// Partial sum of two addresses, the part of the pseudo-header that translation replaces.

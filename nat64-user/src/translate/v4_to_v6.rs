@@ -4,10 +4,11 @@ use nat64_common::address_policy;
 use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
+use nat64_common::wire::{icmp, l4, proto};
 
 use super::addr_map::End;
 use super::config::UdpChecksumMode;
-use super::wire::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_CHECKSUM};
+use super::wire;
 use super::{
     fragment, icmp_error, originate, own_address, transport, DynamicMap, Output, Translator,
     Verdict,
@@ -15,12 +16,6 @@ use super::{
 
 /// Upper bound on IPv4 options walked (40 bytes of options, at least 1 byte each).
 const MAX_OPTIONS: usize = 40;
-
-const ECHO_REPLY: u8 = 0;
-const ECHO_REQUEST: u8 = 8;
-
-/// Largest datagram an IPv4 fragment can belong to.
-const MAX_DATAGRAM: usize = 65_535;
 
 /// What TAYGA checks before it looks at an IPv4 packet's addresses (`parse_ip4`,
 /// `handle_ip4`): a header that adds up, addresses that may be translated at all, a length
@@ -44,7 +39,7 @@ fn check(pkt: &[u8]) -> Result<wire::V4Header, DropReason> {
         return Err(DropReason::HopLimitExceeded);
     }
     let payload = pkt.get(h.header_len..).unwrap_or(&[]);
-    if h.proto == PROTO_ICMP {
+    if h.proto == proto::ICMP {
         if h.frag.is_fragmented() {
             return Err(DropReason::FragmentedIcmp);
         }
@@ -56,10 +51,11 @@ fn check(pkt: &[u8]) -> Result<wire::V4Header, DropReason> {
         if checksum::fold(checksum::sum(payload, 0)) != 0xffff {
             return Err(DropReason::BadIcmpChecksum);
         }
-    } else if wire::IPV6_ONLY_PROTOCOLS.contains(&h.proto) {
+    } else if proto::IPV6_ONLY.contains(&h.proto) {
         return Err(DropReason::UnsupportedProtocol);
     } else if (h.frag.more && payload.len() % 8 != 0)
-        || usize::from(h.frag.offset) * 8 + payload.len() > MAX_DATAGRAM
+        || usize::from(h.frag.offset) * 8 + payload.len()
+            > nat64_common::wire::fragment::MAX_DATAGRAM
     {
         return Err(DropReason::BadFragment);
     }
@@ -87,12 +83,13 @@ pub(crate) fn translate<M: DynamicMap>(
     }
     let payload = pkt.get(h.header_len..).unwrap_or(&[]);
     let first_fragment = h.frag.offset == 0;
-    let icmp_type = if h.proto == PROTO_ICMP {
+    let icmp_type = if h.proto == proto::ICMP {
         wire::u8_at(payload, 0)
     } else {
         None
     };
-    let is_icmp_error = icmp_type.is_some_and(|t| !matches!(t, ECHO_REPLY | ECHO_REQUEST));
+    let is_icmp_error =
+        icmp_type.is_some_and(|t| !matches!(t, icmp::v4::ECHO_REPLY | icmp::v4::ECHO_REQUEST));
 
     let dst6 = match tr.addrs.v4_to_v6(h.dst, map, End::Destination) {
         Ok(a) => a,
@@ -125,14 +122,17 @@ pub(crate) fn translate<M: DynamicMap>(
         Some(false) => {}
         None => return Verdict::Drop(DropReason::BadIpHeader),
     }
-    let proto6 = if h.proto == PROTO_ICMP {
-        PROTO_ICMPV6
+    let proto6 = if h.proto == proto::ICMP {
+        proto::ICMPV6
     } else {
         h.proto
     };
 
     let mut compute_udp_checksum = false;
-    if h.proto == PROTO_UDP && first_fragment && wire::u16_at(payload, UDP_CHECKSUM) == Some(0) {
+    if h.proto == proto::UDP
+        && first_fragment
+        && wire::u16_at(payload, l4::checksum_offset(proto::UDP)) == Some(0)
+    {
         match tr.cfg.udp_checksum_mode {
             UdpChecksumMode::Forward => {}
             // A fragment's checksum would need the whole datagram.
@@ -174,7 +174,7 @@ pub(crate) fn translate<M: DynamicMap>(
             &mut out.buf,
             h.tos,
             0,
-            wire::NH_FRAGMENT,
+            proto::FRAGMENT,
             hop_limit,
             &src6,
             &dst6,
@@ -231,7 +231,7 @@ fn translate_l4<M: DynamicMap>(
     map: &mut M,
     out: &mut Output,
 ) -> Result<(), DropReason> {
-    if h.proto != PROTO_ICMP {
+    if h.proto != proto::ICMP {
         if payload.len() < transport::min_header_len(h.proto) {
             return Err(DropReason::Truncated);
         }
@@ -241,7 +241,7 @@ fn translate_l4<M: DynamicMap>(
         if compute_udp_checksum {
             transport::fill_udp_checksum(
                 l4,
-                checksum::pseudo_header_v6(src6, dst6, PROTO_UDP, l4.len() as u32),
+                checksum::pseudo_header_v6(src6, dst6, proto::UDP, l4.len() as u32),
             );
             return Ok(());
         }
@@ -260,7 +260,8 @@ fn translate_l4<M: DynamicMap>(
             let at = out.buf.len();
             out.buf.extend_from_slice(payload);
             let icmp = out.buf.get_mut(at..).unwrap_or(&mut []);
-            let pseudo = checksum::pseudo_header_v6(src6, dst6, PROTO_ICMPV6, payload.len() as u32);
+            let pseudo =
+                checksum::pseudo_header_v6(src6, dst6, proto::ICMPV6, payload.len() as u32);
             transport::rewrite_informational(icmp, action, 0, pseudo);
             Ok(())
         }

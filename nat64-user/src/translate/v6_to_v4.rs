@@ -4,23 +4,14 @@ use nat64_common::address_policy;
 use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
+use nat64_common::wire::{icmp, ipv4, l4, proto};
 
 use super::addr_map::End;
 use super::config::UdpChecksumMode;
-use super::wire::{self, Frag, V6Error, PROTO_ICMP, PROTO_ICMPV6};
+use super::wire::{self, Frag, V6Error};
 use super::{
     icmp_error, originate, own_address, transport, DynamicMap, Output, Translator, Verdict,
 };
-
-/// RFC 7915 §5.1: unfragmented IPv4 packets up to this size leave with DF clear, so an IPv4
-/// path MTU below 1280 cannot black-hole them.
-const DF_THRESHOLD: usize = 1260;
-
-const ECHO_REQUEST: u8 = 128;
-const ECHO_REPLY: u8 = 129;
-
-/// Largest datagram a fragment can belong to.
-const MAX_DATAGRAM: usize = 65_535;
 
 /// What TAYGA checks before it looks at an IPv6 packet's addresses (`parse_ip6`,
 /// `handle_ip6`): addresses that may be translated at all, an extension header chain that
@@ -42,28 +33,30 @@ fn check(pkt: &[u8]) -> Result<wire::V6Headers, DropReason> {
     let payload = pkt.get(h.l4_offset..).ok_or(DropReason::Truncated)?;
     if let Some(f) = h.frag {
         if (f.more && payload.len() % 8 != 0)
-            || usize::from(f.offset) * 8 + payload.len() > MAX_DATAGRAM
+            || usize::from(f.offset) * 8 + payload.len()
+                > nat64_common::wire::fragment::MAX_DATAGRAM
         {
             return Err(DropReason::BadFragment);
         }
     }
-    if h.proto == PROTO_ICMPV6 {
+    if h.proto == proto::ICMPV6 {
         if h.frag.is_some_and(|f| f.is_fragmented()) {
             return Err(DropReason::FragmentedIcmp);
         }
         if payload.len() < 8 {
             return Err(DropReason::Truncated);
         }
-    } else if h.proto == PROTO_ICMP {
+    } else if h.proto == proto::ICMP {
         return Err(DropReason::UnsupportedProtocol);
     }
     if h.hop_limit == 0 {
         return Err(DropReason::HopLimitExceeded);
     }
-    if h.proto == PROTO_ICMPV6 {
+    if h.proto == proto::ICMPV6 {
         // Everything ICMPv6 is verified: what is translated incrementally would otherwise
         // carry a wrong checksum on, and errors are rebuilt from what they quote.
-        let pseudo = checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
+        let pseudo =
+            checksum::pseudo_header_v6(&h.src, &h.dst, proto::ICMPV6, payload.len() as u32);
         if checksum::fold(checksum::sum(payload, pseudo)) != 0xffff {
             return Err(DropReason::BadIcmpChecksum);
         }
@@ -99,12 +92,13 @@ pub(crate) fn translate<M: DynamicMap>(
         return Verdict::Drop(DropReason::Truncated);
     };
     let first_fragment = h.frag.is_none_or(|f| f.offset == 0);
-    let icmp_type = if h.proto == PROTO_ICMPV6 {
+    let icmp_type = if h.proto == proto::ICMPV6 {
         wire::u8_at(payload, 0)
     } else {
         None
     };
-    let is_icmp_error = icmp_type.is_some_and(|t| !matches!(t, ECHO_REQUEST | ECHO_REPLY));
+    let is_icmp_error =
+        icmp_type.is_some_and(|t| !matches!(t, icmp::v6::ECHO_REQUEST | icmp::v6::ECHO_REPLY));
 
     let dst4 = match tr.addrs.v6_to_v4(&h.dst, map, End::Destination, false) {
         Ok(a) => a,
@@ -132,8 +126,8 @@ pub(crate) fn translate<M: DynamicMap>(
         Err(r) => return Verdict::Drop(r.reason),
     };
 
-    let proto4 = if h.proto == PROTO_ICMPV6 {
-        PROTO_ICMP
+    let proto4 = if h.proto == proto::ICMPV6 {
+        proto::ICMP
     } else {
         h.proto
     };
@@ -178,7 +172,7 @@ pub(crate) fn translate<M: DynamicMap>(
     wire::set_u16(header, 2, total_len as u16);
     let id = match h.frag {
         Some(f) => f.id as u16,
-        None if total_len > DF_THRESHOLD => {
+        None if ipv4::dont_fragment_for(total_len) => {
             wire::set_u8(header, 6, 0x40);
             0
         }
@@ -205,14 +199,14 @@ fn translate_l4<M: DynamicMap>(
     out: &mut Output,
 ) -> Result<(), DropReason> {
     let removed = transport::address_sum(&h.src, &h.dst);
-    if h.proto != PROTO_ICMPV6 {
+    if h.proto != proto::ICMPV6 {
         if payload.len() < transport::min_header_len(h.proto) {
             return Err(DropReason::Truncated);
         }
         let at = out.buf.len();
         out.buf.extend_from_slice(payload);
         let l4 = out.buf.get_mut(at..).unwrap_or(&mut []);
-        if h.proto == wire::PROTO_UDP && wire::u16_at(l4, wire::UDP_CHECKSUM) == Some(0) {
+        if h.proto == proto::UDP && wire::u16_at(l4, l4::checksum_offset(proto::UDP)) == Some(0) {
             // Not allowed in IPv6 (RFC 8200 §8.1), but TAYGA applies `udp-cksum-mode` to it.
             match tr.cfg.udp_checksum_mode {
                 UdpChecksumMode::Forward => return Ok(()),
@@ -242,7 +236,7 @@ fn translate_l4<M: DynamicMap>(
             out.buf.extend_from_slice(payload);
             let icmp = out.buf.get_mut(at..).unwrap_or(&mut []);
             let pseudo =
-                checksum::pseudo_header_v6(&h.src, &h.dst, PROTO_ICMPV6, payload.len() as u32);
+                checksum::pseudo_header_v6(&h.src, &h.dst, proto::ICMPV6, payload.len() as u32);
             if transport::rewrite_informational(icmp, action, pseudo, 0) {
                 Ok(())
             } else {

@@ -1,6 +1,12 @@
 //! Bounds-checked reads and writes of big-endian header fields. Reads return `None` past the
 //! end; writes past the end are ignored (callers only write where they have just reserved room).
 
+use nat64_common::wire::{
+    ipv4::{self, Ipv4},
+    ipv6::Ipv6,
+    proto,
+};
+
 #[inline(always)]
 pub(crate) fn u8_at(b: &[u8], off: usize) -> Option<u8> {
     b.get(off).copied()
@@ -33,31 +39,6 @@ pub(crate) fn set_u16(b: &mut [u8], off: usize, v: u16) {
         s.copy_from_slice(&v.to_be_bytes());
     }
 }
-
-/// The IPv6 extension headers RFC 7915 §5.1 skips.
-pub(crate) const NH_HOP_BY_HOP: u8 = 0;
-pub(crate) const NH_ROUTING: u8 = 43;
-pub(crate) const NH_FRAGMENT: u8 = 44;
-pub(crate) const NH_DEST_OPTS: u8 = 60;
-
-pub(crate) const PROTO_ICMP: u8 = 1;
-pub(crate) const PROTO_TCP: u8 = 6;
-pub(crate) const PROTO_UDP: u8 = 17;
-pub(crate) const PROTO_ICMPV6: u8 = 58;
-
-/// Protocol numbers that only mean something inside IPv6: an IPv4 packet (or quote) carrying
-/// one is never translated, it would turn into an IPv6 extension header or ICMPv6.
-pub(crate) const IPV6_ONLY_PROTOCOLS: [u8; 5] = [
-    NH_HOP_BY_HOP,
-    NH_ROUTING,
-    NH_FRAGMENT,
-    PROTO_ICMPV6,
-    NH_DEST_OPTS,
-];
-
-/// Offset of the checksum inside the TCP and UDP headers.
-pub(crate) const TCP_CHECKSUM: usize = 16;
-pub(crate) const UDP_CHECKSUM: usize = 6;
 
 /// Fragment information, from an IPv6 Fragment header or the IPv4 header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,10 +102,10 @@ pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
     let mut segments_left_at = None;
     for _ in 0..MAX_EXTENSION_HEADERS {
         match nh {
-            NH_HOP_BY_HOP | NH_DEST_OPTS | NH_ROUTING => {
+            proto::HOP_BY_HOP | proto::DEST_OPTS | proto::ROUTING => {
                 let next = u8_at(pkt, off).ok_or(V6Error::Truncated)?;
                 let len = (usize::from(u8_at(pkt, off + 1).ok_or(V6Error::Truncated)?) + 1) * 8;
-                if nh == NH_ROUTING && segments_left_at.is_none() {
+                if nh == proto::ROUTING && segments_left_at.is_none() {
                     let segments_left = u8_at(pkt, off + 3).ok_or(V6Error::Truncated)?;
                     if segments_left != 0 {
                         segments_left_at = Some((off + 3) as u32);
@@ -136,7 +117,7 @@ pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
                 nh = next;
                 off += len;
             }
-            NH_FRAGMENT => {
+            proto::FRAGMENT => {
                 let fh: [u8; 8] = array_at(pkt, off).ok_or(V6Error::Truncated)?;
                 let field = u16::from_be_bytes([fh[2], fh[3]]);
                 let f = Frag {
@@ -158,7 +139,8 @@ pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
             _ => break,
         }
     }
-    if matches!(nh, NH_HOP_BY_HOP | NH_DEST_OPTS | NH_ROUTING) && frag.is_none_or(|f| f.offset == 0)
+    if matches!(nh, proto::HOP_BY_HOP | proto::DEST_OPTS | proto::ROUTING)
+        && frag.is_none_or(|f| f.offset == 0)
     {
         return Err(V6Error::BadExtension);
     }
@@ -236,8 +218,8 @@ pub(crate) fn write_v4_header(
     src: [u8; 4],
     dst: [u8; 4],
 ) {
-    out.extend_from_slice(&nat64_common::headers::ipv4(
-        &nat64_common::headers::Ipv4Fields {
+    out.extend_from_slice(
+        &Ipv4::build(&ipv4::Fields {
             tos,
             total_len,
             id,
@@ -248,8 +230,9 @@ pub(crate) fn write_v4_header(
             proto,
             src,
             dst,
-        },
-    ));
+        })
+        .0,
+    );
 }
 
 /// Writes a 40-byte IPv6 header (flow label zero).
@@ -262,14 +245,9 @@ pub(crate) fn write_v6_header(
     src: &[u8; 16],
     dst: &[u8; 16],
 ) {
-    out.extend_from_slice(&nat64_common::headers::ipv6(
-        traffic_class,
-        payload_len,
-        next_header,
-        hop_limit,
-        src,
-        dst,
-    ));
+    out.extend_from_slice(
+        &Ipv6::build(traffic_class, payload_len, next_header, hop_limit, src, dst).0,
+    );
 }
 
 /// Writes an IPv6 Fragment header.

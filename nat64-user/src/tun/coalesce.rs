@@ -9,6 +9,7 @@
 //! it is. A flow's datagrams keep their order; only packets of different flows may pass each
 //! other.
 
+use nat64_common::wire::proto;
 use std::collections::HashMap;
 
 use nat64_common::checksum;
@@ -19,7 +20,6 @@ use super::vnet::{self, VnetHdr};
 const MAX_SEGMENTS: usize = 64;
 /// IP total length (IPv4) or payload length (IPv6) must fit 16 bits.
 const MAX_LEN: usize = 65_535;
-const PROTO_UDP: u8 = 17;
 
 /// What identifies a flow's datagrams that may share one header: every header byte except
 /// lengths, identification and checksums.
@@ -250,10 +250,15 @@ impl Coalescer {
             set_u16(head, 10, 0);
             let c = checksum::finish(checksum::sum(head.get(..20).unwrap_or(&[]), 0));
             set_u16(head, 10, c);
-            checksum::pseudo_header_v4(array(head, 12), array(head, 16), PROTO_UDP, udp_len as u16)
+            checksum::pseudo_header_v4(array(head, 12), array(head, 16), proto::UDP, udp_len as u16)
         } else {
             set_u16(head, 4, udp_len as u16);
-            checksum::pseudo_header_v6(&array(head, 8), &array(head, 24), PROTO_UDP, udp_len as u32)
+            checksum::pseudo_header_v6(
+                &array(head, 8),
+                &array(head, 24),
+                proto::UDP,
+                udp_len as u32,
+            )
         };
         let l4 = group.ip_len;
         set_u16(head, l4 + 4, udp_len as u16);
@@ -270,7 +275,7 @@ impl Coalescer {
                 let h = p.get(..20)?;
                 let flags = u16::from_be_bytes([h[6], h[7]]);
                 // No options (IHL 5), UDP, not a fragment (only DF may be set).
-                if h[0] != 0x45 || h[9] != PROTO_UDP || flags & !0x4000 != 0 {
+                if h[0] != 0x45 || h[9] != proto::UDP || flags & !0x4000 != 0 {
                     return None;
                 }
                 key[0] = 4;
@@ -282,7 +287,7 @@ impl Coalescer {
             }
             6 if self.uso6 => {
                 let h = p.get(..40)?;
-                if h[6] != PROTO_UDP {
+                if h[6] != proto::UDP {
                     return None;
                 }
                 key[0] = 6;

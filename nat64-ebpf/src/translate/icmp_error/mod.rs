@@ -170,10 +170,7 @@ fn patch_quoted_checksum<P: Packet, const H: usize>(
     // H is the new header's length: 20 when the quote becomes IPv4.
     let (removed, added) = if H == 20 { (v6, v4) } else { (v4, v6) };
     let old = u16::from_be_bytes(old);
-    let value = match checksum::adjust(old, removed, added) {
-        0 if protocol == proto::UDP => 0xffff,
-        c => c,
-    };
+    let value = l4::checksum_on_wire(protocol, checksum::adjust(old, removed, added));
     work.patch_removed = u32::from(old);
     work.patch_added = u32::from(value);
     plan.patch = InnerPatch::Checksum {

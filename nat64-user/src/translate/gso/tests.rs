@@ -1,10 +1,15 @@
 //! A super-packet translated whole, then cut as the kernel cuts it, must give the packets the
 //! per-packet translator gives for its segments; what is not taken whole must say so.
 
+use nat64_common::wire::proto;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nat64_common::checksum;
 use nat64_common::rfc6052::Prefix;
+use nat64_common::wire::{
+    ipv4::{self, Ipv4},
+    ipv6::Ipv6,
+};
 use rand::{Rng, SeedableRng};
 
 use super::super::segment::{self, Segments};
@@ -46,7 +51,7 @@ fn payload(len: usize, seed: u64) -> Vec<u8> {
 /// the checksum field holds the partial pseudo-header sum `pseudo`.
 fn l4(proto: u8, data: &[u8], pseudo: u32) -> Vec<u8> {
     let mut l4 = Vec::new();
-    if proto == PROTO_TCP {
+    if proto == proto::TCP {
         l4.extend_from_slice(&[0x9c, 0x40, 0x1f, 0x90]); // ports 40000 -> 8080
         l4.extend_from_slice(&0x0102_0304u32.to_be_bytes()); // seq
         l4.extend_from_slice(&0x0a0b_0c0du32.to_be_bytes()); // ack
@@ -58,16 +63,16 @@ fn l4(proto: u8, data: &[u8], pseudo: u32) -> Vec<u8> {
         l4.extend_from_slice(&[0, 0]);
     }
     l4.extend_from_slice(data);
-    let at = if proto == PROTO_TCP { 16 } else { 6 };
+    let at = if proto == proto::TCP { 16 } else { 6 };
     l4[at..at + 2].copy_from_slice(&checksum::fold(pseudo).to_be_bytes());
     l4
 }
 
 fn packet6(proto: u8, hop_limit: u8, data: &[u8]) -> Vec<u8> {
-    let l4_len = data.len() + if proto == PROTO_TCP { 32 } else { 8 };
+    let l4_len = data.len() + if proto == proto::TCP { 32 } else { 8 };
     let pseudo = checksum::pseudo_header_v6(&HOST_V6, &server_v6(), proto, l4_len as u32);
     let l4 = l4(proto, data, pseudo);
-    let mut p = headers::ipv6(
+    let mut p = Ipv6::build(
         0x28,
         l4.len() as u16,
         proto,
@@ -75,16 +80,17 @@ fn packet6(proto: u8, hop_limit: u8, data: &[u8]) -> Vec<u8> {
         &HOST_V6,
         &server_v6(),
     )
+    .0
     .to_vec();
     p.extend_from_slice(&l4);
     p
 }
 
 fn packet4(proto: u8, dont_fragment: bool, data: &[u8]) -> Vec<u8> {
-    let l4_len = data.len() + if proto == PROTO_TCP { 32 } else { 8 };
+    let l4_len = data.len() + if proto == proto::TCP { 32 } else { 8 };
     let pseudo = checksum::pseudo_header_v4(SERVER_V4, HOST_V4, proto, l4_len as u16);
     let l4 = l4(proto, data, pseudo);
-    let mut p = headers::ipv4(&headers::Ipv4Fields {
+    let mut p = Ipv4::build(&ipv4::Fields {
         tos: 0x28,
         total_len: (20 + l4.len()) as u16,
         id: 0x1234,
@@ -96,13 +102,18 @@ fn packet4(proto: u8, dont_fragment: bool, data: &[u8]) -> Vec<u8> {
         src: SERVER_V4,
         dst: HOST_V4,
     })
+    .0
     .to_vec();
     p.extend_from_slice(&l4);
     p
 }
 
 fn hdr(gso_type: u8, gso_size: u16, ip_len: u16, proto: u8) -> VnetHdr {
-    let (l4h, offset) = if proto == PROTO_TCP { (32, 16) } else { (8, 6) };
+    let (l4h, offset) = if proto == proto::TCP {
+        (32, 16)
+    } else {
+        (8, 6)
+    };
     VnetHdr {
         flags: vnet::F_NEEDS_CSUM,
         gso_type,
@@ -177,6 +188,26 @@ fn assert_same(whole: Vec<Vec<u8>>, per_packet: Vec<Vec<u8>>) {
     }
 }
 
+/// The partial checksum after an address change, as the plan computes it.
+fn adjust_partial(partial: u16, removed: u32, added: u32) -> u16 {
+    let plan = plan::Plan {
+        header: [0u8; 20],
+        proto: proto::UDP,
+        icmp_type: 0,
+        removed,
+        added,
+        trailer: 0,
+        l4_len: 0,
+        outcome: Outcome::TranslatedV6ToV4Udp,
+        stamp: (),
+    };
+    plan.new_partial_checksum(partial)
+}
+
+fn address_sum<const N: usize>(src: &[u8; N], dst: &[u8; N]) -> u32 {
+    checksum::sum_array(dst, checksum::sum_array(src, 0))
+}
+
 #[test]
 fn partial_checksum_follows_the_addresses() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -186,7 +217,7 @@ fn partial_checksum_follows_the_addresses() {
         let len = rng.gen_range(8..2000usize);
         let mut data = payload(len, rng.gen());
         data[6..8].fill(0);
-        let proto = if rng.gen() { PROTO_TCP } else { PROTO_UDP };
+        let proto = if rng.gen() { proto::TCP } else { proto::UDP };
         let partial6 = checksum::fold(checksum::pseudo_header_v6(&src6, &dst6, proto, len as u32));
         let partial4 = adjust_partial(
             partial6,
@@ -207,8 +238,8 @@ fn partial_checksum_follows_the_addresses() {
 #[test]
 fn tcp6_super_packet_gives_the_per_packet_segments() {
     let data = payload(3 * 1400 + 321, 1);
-    let pkt = packet6(PROTO_TCP, 64, &data);
-    let h = hdr(GSO_TCPV6, 1400, 40, PROTO_TCP);
+    let pkt = packet6(proto::TCP, 64, &data);
+    let h = hdr(GSO_TCPV6, 1400, 40, proto::TCP);
     let (out, segments) = whole(&translator(), &h, &pkt);
     assert_eq!(out.gso_type, GSO_TCPV4);
     assert_eq!(
@@ -222,8 +253,8 @@ fn tcp6_super_packet_gives_the_per_packet_segments() {
 #[test]
 fn small_segments_leave_df_clear_with_the_identifications_the_per_packet_path_uses() {
     let data = payload(5 * 500, 2);
-    let pkt = packet6(PROTO_TCP, 64, &data);
-    let h = hdr(GSO_TCPV6, 500, 40, PROTO_TCP);
+    let pkt = packet6(proto::TCP, 64, &data);
+    let h = hdr(GSO_TCPV6, 500, 40, proto::TCP);
     let (_, segments) = whole(&translator(), &h, &pkt);
     assert!(segments.iter().all(|s| s[6] & 0x40 == 0));
     // Byte for byte, identifications included.
@@ -233,8 +264,8 @@ fn small_segments_leave_df_clear_with_the_identifications_the_per_packet_path_us
 #[test]
 fn tcp4_super_packet_gives_the_per_packet_segments() {
     let data = payload(10 * 1380, 3);
-    let pkt = packet4(PROTO_TCP, true, &data);
-    let h = hdr(GSO_TCPV4, 1380, 20, PROTO_TCP);
+    let pkt = packet4(proto::TCP, true, &data);
+    let h = hdr(GSO_TCPV4, 1380, 20, proto::TCP);
     let (out, segments) = whole(&translator(), &h, &pkt);
     assert_eq!(out.gso_type, GSO_TCPV6);
     assert_eq!((out.csum_start, out.hdr_len), (40, 72));
@@ -244,21 +275,21 @@ fn tcp4_super_packet_gives_the_per_packet_segments() {
 #[test]
 fn uso_both_ways_gives_the_per_packet_datagrams() {
     let data = payload(7 * 1200 + 5, 4);
-    let pkt = packet6(PROTO_UDP, 64, &data);
-    let h = hdr(GSO_UDP_L4, 1200, 40, PROTO_UDP);
+    let pkt = packet6(proto::UDP, 64, &data);
+    let h = hdr(GSO_UDP_L4, 1200, 40, proto::UDP);
     let (out, segments) = whole(&translator(), &h, &pkt);
     assert_eq!(out.gso_type, GSO_UDP_L4);
     assert_same(segments, per_packet(&translator(), &h, &pkt));
 
-    let pkt = packet4(PROTO_UDP, true, &data);
-    let h = hdr(GSO_UDP_L4, 1200, 20, PROTO_UDP);
+    let pkt = packet4(proto::UDP, true, &data);
+    let h = hdr(GSO_UDP_L4, 1200, 20, proto::UDP);
     let (_, segments) = whole(&translator(), &h, &pkt);
     assert_eq!(segments, per_packet(&translator(), &h, &pkt));
 }
 
 #[test]
 fn partial_checksum_without_gso_is_finished_like_the_per_packet_output() {
-    for proto in [PROTO_TCP, PROTO_UDP] {
+    for proto in [proto::TCP, proto::UDP] {
         let data = payload(99, 5);
         let pkt = packet6(proto, 64, &data);
         let h = hdr(GSO_NONE, 0, 40, proto);
@@ -285,40 +316,40 @@ fn taken_whole(tr: &Translator, h: &VnetHdr, pkt: &[u8]) -> bool {
 fn what_the_per_packet_path_would_answer_or_fragment_is_left_to_it() {
     let tr = translator();
     let data = payload(4 * 1400, 6);
-    let tcp6 = hdr(GSO_TCPV6, 1400, 40, PROTO_TCP);
-    assert!(taken_whole(&tr, &tcp6, &packet6(PROTO_TCP, 64, &data)));
+    let tcp6 = hdr(GSO_TCPV6, 1400, 40, proto::TCP);
+    assert!(taken_whole(&tr, &tcp6, &packet6(proto::TCP, 64, &data)));
     // Hop limit expiry: Time Exceeded per segment.
-    assert!(!taken_whole(&tr, &tcp6, &packet6(PROTO_TCP, 1, &data)));
+    assert!(!taken_whole(&tr, &tcp6, &packet6(proto::TCP, 1, &data)));
     // Segments too big for the IPv4 MTU: Packet Too Big.
-    let big = hdr(GSO_TCPV6, 1460, 40, PROTO_TCP);
-    assert!(!taken_whole(&tr, &big, &packet6(PROTO_TCP, 64, &data)));
+    let big = hdr(GSO_TCPV6, 1460, 40, proto::TCP);
+    assert!(!taken_whole(&tr, &big, &packet6(proto::TCP, 64, &data)));
     // A checksum already complete is not the offload this path reasons about.
     let full = VnetHdr { flags: 0, ..tcp6 };
-    assert!(!taken_whole(&tr, &full, &packet6(PROTO_TCP, 64, &data)));
+    assert!(!taken_whole(&tr, &full, &packet6(proto::TCP, 64, &data)));
     // GSO type of the other family.
-    let wrong = hdr(GSO_TCPV4, 1400, 40, PROTO_TCP);
-    assert!(!taken_whole(&tr, &wrong, &packet6(PROTO_TCP, 64, &data)));
+    let wrong = hdr(GSO_TCPV4, 1400, 40, proto::TCP);
+    assert!(!taken_whole(&tr, &wrong, &packet6(proto::TCP, 64, &data)));
     // An extension header in front of TCP.
-    let mut ext = packet6(PROTO_TCP, 64, &data);
+    let mut ext = packet6(proto::TCP, 64, &data);
     ext[6] = 0;
-    ext.splice(40..40, [PROTO_TCP, 0, 1, 4, 0, 0, 0, 0]);
+    ext.splice(40..40, [proto::TCP, 0, 1, 4, 0, 0, 0, 0]);
     let len = u16::from_be_bytes([ext[4], ext[5]]) + 8;
     ext[4..6].copy_from_slice(&len.to_be_bytes());
     assert!(!taken_whole(
         &tr,
-        &hdr(GSO_TCPV6, 1400, 48, PROTO_TCP),
+        &hdr(GSO_TCPV6, 1400, 48, proto::TCP),
         &ext
     ));
     // IPv4 without DF beyond the lowest IPv6 MTU (1280): fragmented per packet.
-    let tcp4 = hdr(GSO_TCPV4, 1300, 20, PROTO_TCP);
-    assert!(taken_whole(&tr, &tcp4, &packet4(PROTO_TCP, true, &data)));
-    assert!(!taken_whole(&tr, &tcp4, &packet4(PROTO_TCP, false, &data)));
+    let tcp4 = hdr(GSO_TCPV4, 1300, 20, proto::TCP);
+    assert!(taken_whole(&tr, &tcp4, &packet4(proto::TCP, true, &data)));
+    assert!(!taken_whole(&tr, &tcp4, &packet4(proto::TCP, false, &data)));
     // A bad IPv4 header checksum is the per-packet path's to count.
-    let mut bad = packet4(PROTO_TCP, true, &data);
+    let mut bad = packet4(proto::TCP, true, &data);
     bad[10] ^= 1;
     assert!(!taken_whole(&tr, &tcp4, &bad));
     // Truncated input never panics.
-    let pkt = packet6(PROTO_TCP, 64, &data);
+    let pkt = packet6(proto::TCP, 64, &data);
     for cut in [0, 1, 39, 40, 50, 71, 72, 500] {
         assert!(!taken_whole(&tr, &tcp6, &pkt[..cut]));
     }
@@ -328,20 +359,20 @@ fn what_the_per_packet_path_would_answer_or_fragment_is_left_to_it() {
 fn cutting_refuses_what_it_cannot_cut_without_panicking() {
     let mut out = Segments::new();
     let data = payload(3000, 8);
-    let pkt = packet6(PROTO_TCP, 64, &data);
-    let zero = hdr(GSO_TCPV6, 0, 40, PROTO_TCP);
+    let pkt = packet6(proto::TCP, 64, &data);
+    let zero = hdr(GSO_TCPV6, 0, 40, proto::TCP);
     assert!(segment::split(&zero, &pkt, &mut out).is_err());
     let ufo = VnetHdr {
         gso_type: vnet::GSO_UDP,
-        ..hdr(GSO_UDP_L4, 1000, 40, PROTO_UDP)
+        ..hdr(GSO_UDP_L4, 1000, 40, proto::UDP)
     };
     assert!(segment::split(&ufo, &pkt, &mut out).is_err());
     let outside = VnetHdr {
         csum_start: 60_000,
-        ..hdr(GSO_NONE, 0, 40, PROTO_TCP)
+        ..hdr(GSO_NONE, 0, 40, proto::TCP)
     };
     assert!(segment::split(&outside, &pkt, &mut out).is_err());
-    let tcp6 = hdr(GSO_TCPV6, 1000, 40, PROTO_TCP);
+    let tcp6 = hdr(GSO_TCPV6, 1000, 40, proto::TCP);
     for cut in [0, 1, 39, 40, 50, 71] {
         assert!(
             segment::split(&tcp6, &pkt[..cut], &mut out).is_err(),

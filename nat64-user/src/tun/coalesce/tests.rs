@@ -1,7 +1,12 @@
 //! Glued datagrams, cut apart as the kernel cuts them, must be the datagrams that went in
 //! (IPv4 identification aside), flow by flow and in order.
 
-use nat64_common::{checksum, headers};
+use nat64_common::checksum;
+use nat64_common::wire::proto;
+use nat64_common::wire::{
+    ipv4::{self, Ipv4},
+    ipv6::Ipv6,
+};
 
 use super::*;
 use crate::translate::segment::{self, Segments};
@@ -9,7 +14,7 @@ use crate::translate::segment::{self, Segments};
 fn udp4(src_port: u16, payload: usize, dont_fragment: bool, id: u16) -> Vec<u8> {
     let src = [198, 51, 100, 7];
     let dst = [203, 0, 113, 9];
-    let mut p = headers::ipv4(&headers::Ipv4Fields {
+    let mut p = Ipv4::build(&ipv4::Fields {
         tos: 0,
         total_len: (28 + payload) as u16,
         id,
@@ -17,17 +22,18 @@ fn udp4(src_port: u16, payload: usize, dont_fragment: bool, id: u16) -> Vec<u8> 
         more_fragments: false,
         fragment_offset: 0,
         ttl: 63,
-        proto: PROTO_UDP,
+        proto: proto::UDP,
         src,
         dst,
     })
+    .0
     .to_vec();
     p.extend_from_slice(&src_port.to_be_bytes());
     p.extend_from_slice(&53u16.to_be_bytes());
     p.extend_from_slice(&((8 + payload) as u16).to_be_bytes());
     p.extend_from_slice(&[0, 0]);
     p.extend((0..payload).map(|i| (i as u8).wrapping_mul(7).wrapping_add(src_port as u8)));
-    let pseudo = checksum::pseudo_header_v4(src, dst, PROTO_UDP, (8 + payload) as u16);
+    let pseudo = checksum::pseudo_header_v4(src, dst, proto::UDP, (8 + payload) as u16);
     let c = match checksum::finish(checksum::sum(&p[20..], pseudo)) {
         0 => 0xffff,
         c => c,
@@ -41,13 +47,15 @@ fn udp6(src_port: u16, payload: usize) -> Vec<u8> {
         0x20, 1, 0xd, 0xb8, 0, 0x64, 0, 0, 0, 0, 0, 0, 0xcb, 0, 0x71, 9,
     ];
     let dst = [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
-    let mut p = headers::ipv6(0, (8 + payload) as u16, PROTO_UDP, 63, &src, &dst).to_vec();
+    let mut p = Ipv6::build(0, (8 + payload) as u16, proto::UDP, 63, &src, &dst)
+        .0
+        .to_vec();
     p.extend_from_slice(&src_port.to_be_bytes());
     p.extend_from_slice(&53u16.to_be_bytes());
     p.extend_from_slice(&((8 + payload) as u16).to_be_bytes());
     p.extend_from_slice(&[0, 0]);
     p.extend((0..payload).map(|i| (i as u8) ^ (src_port as u8)));
-    let pseudo = checksum::pseudo_header_v6(&src, &dst, PROTO_UDP, (8 + payload) as u32);
+    let pseudo = checksum::pseudo_header_v6(&src, &dst, proto::UDP, (8 + payload) as u32);
     let c = match checksum::finish(checksum::sum(&p[40..], pseudo)) {
         0 => 0xffff,
         c => c,
