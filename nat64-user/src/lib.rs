@@ -7,6 +7,7 @@ pub mod ebpf_object;
 pub mod gateway;
 pub mod host;
 pub mod logging;
+pub mod offload;
 pub mod ops;
 pub mod pool;
 pub mod tc_maps;

@@ -21,16 +21,14 @@ use tracing::{debug, info, warn};
 use super::pool_lookup::{now_epoch_seconds, PoolLookup, SharedPool};
 use crate::{
     config::LogOptions,
-    translate::{
+    offload::{
+        coalesce::Coalescer,
         gso::{self, Offloaded, HEADROOM},
         segment::{self, Segments},
-        Output, Translator, Verdict,
-    },
-    tun::{
-        coalesce::Coalescer,
         vnet::{self, Gso, VnetHdr},
-        TunQueue,
     },
+    translate::{Output, Translator, Verdict},
+    tun::TunQueue,
 };
 
 /// Reads per burst before the worker looks at the stop flag and the translator again: a

@@ -4,19 +4,19 @@
 //! other family, or into one ICMP error back to the sender, or into a drop with a reason. All
 //! output is written into a reusable [`Output`], so a warmed-up translator allocates nothing.
 
-mod addr_map;
+// `pub(crate)` for `offload::gso` and `offload::segment`, which translate super-packets
+// whole with the translator's address tables and header parsing.
+pub(crate) mod addr_map;
 mod config;
 mod fragment;
-pub mod gso;
 mod icmp_error;
 mod originate;
 mod own_address;
 mod rate_limit;
-pub mod segment;
-mod transport;
+pub(crate) mod transport;
 mod v4_to_v6;
 mod v6_to_v4;
-mod wire;
+pub(crate) mod wire;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -146,8 +146,8 @@ impl Output {
 /// The translator: configuration plus what is precomputed from it.
 #[derive(Debug)]
 pub struct Translator {
-    cfg: TranslatorConfig,
-    addrs: AddrMap,
+    pub(crate) cfg: TranslatorConfig,
+    pub(crate) addrs: AddrMap,
     /// IPv4 Identification for packets that need one (RFC 6864).
     next_id: AtomicU32,
     /// How many ICMP errors it may still originate.
@@ -193,7 +193,7 @@ impl Translator {
     }
 
     /// Whether `src` may be translated under the `allow_source` list.
-    fn source_allowed(&self, src: &[u8; 16]) -> bool {
+    pub(crate) fn source_allowed(&self, src: &[u8; 16]) -> bool {
         self.cfg.allow_source.is_empty()
             || self
                 .cfg

@@ -19,11 +19,11 @@ use std::ops::Range;
 
 use nat64_common::{address_policy, checksum, headers};
 
-use super::addr_map::End;
-use super::transport::address_sum;
-use super::wire::{self, PROTO_TCP, PROTO_UDP, TCP_CHECKSUM, UDP_CHECKSUM};
-use super::{DynamicMap, Translator};
-use crate::tun::vnet::{self, Gso, VnetHdr};
+use super::vnet::{self, Gso, VnetHdr};
+use crate::translate::addr_map::End;
+use crate::translate::transport::address_sum;
+use crate::translate::wire::{self, PROTO_TCP, PROTO_UDP, TCP_CHECKSUM, UDP_CHECKSUM};
+use crate::translate::{DynamicMap, Translator};
 
 /// Free bytes the read buffer keeps before the `virtio_net_hdr`, so that IPv4 → IPv6, whose
 /// header is 20 bytes longer, is written in place too.
