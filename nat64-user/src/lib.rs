@@ -1,6 +1,7 @@
 //! The nat64 daemon as a library, so tests and benchmarks drive the same code the binary runs.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod ebpf_object;
@@ -9,6 +10,7 @@ pub mod host;
 pub mod logging;
 pub mod offload;
 pub mod ops;
+pub mod pins;
 pub mod pool;
 pub mod tc_maps;
 pub mod translate;

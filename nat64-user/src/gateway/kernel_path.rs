@@ -12,16 +12,16 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::{
-    pins::PinDir,
-    pool_lookup::now_epoch_seconds,
     tc_datapath::{Loaded, TcDatapath},
     tun_workers::WorkerShared,
     Privileges,
 };
 use crate::{
+    clock::unix_now,
     config::{Config, Datapath, XdpForward},
     host::netlink::Netlink,
     ops::collect::DaemonInfo,
+    pins::PinDir,
 };
 
 /// What the configuration and the privileges allow.
@@ -128,7 +128,7 @@ async fn attach(
     let loaded = loaded?;
     let ifindex = netlink.ifindex(&config.tun_device).await?;
     let translator = shared.translator.load();
-    let now = now_epoch_seconds();
+    let now = unix_now();
     shared.pool.with_either(|pool| {
         let tc = TcDatapath::start(
             loaded,

@@ -5,8 +5,8 @@ pub mod host_plan;
 pub mod instance;
 pub mod kernel_mappings;
 pub mod kernel_path;
+pub mod observe;
 pub mod persistence;
-pub mod pins;
 pub mod pool_lookup;
 pub mod tc_datapath;
 pub mod translator_setup;
@@ -23,10 +23,11 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 pub use host_plan::Mode;
-use pool_lookup::{now_epoch_seconds, SharedPool};
+use pool_lookup::SharedPool;
 use tun_workers::{TunCounters, WorkerShared};
 
 use crate::{
+    clock::unix_now,
     config::{Config, WELL_KNOWN_PREFIX},
     daemon,
     host::{netlink::Netlink, HostChanges},
@@ -80,7 +81,7 @@ async fn serve(
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     log_map_file_notes(&map_file);
     let translator_config = translator_setup::translator_config(&config, &map_file.maps)?;
-    let pool = persistence::load_pool(&config, &map_file.maps, now_epoch_seconds())?;
+    let pool = persistence::load_pool(&config, &map_file.maps, unix_now())?;
 
     let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;
     let workers = worker_count(&config);
@@ -223,8 +224,11 @@ async fn serve_on_host(
     let info = Arc::new(info);
     let view = DaemonView {
         device: config.tun_device.clone(),
-        shared: Arc::clone(&shared),
-        info: Arc::clone(&info),
+        state: Arc::new(observe::Observed {
+            device: config.tun_device.clone(),
+            shared: Arc::clone(&shared),
+            info: Arc::clone(&info),
+        }),
     };
     ops::control_socket::spawn_server(view.clone(), instance.listener);
     if let Some(listener) = metrics_listener {
@@ -387,7 +391,7 @@ async fn serve_signals_until_stop(
             _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
             _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
             _ = maintenance.tick() => {
-                let now = now_epoch_seconds();
+                let now = unix_now();
                 let Some((expired, dirty, commit_delay)) = shared.pool.with(|pool| {
                     if let Some(tc) = shared.tc.get() {
                         tc.sync_last_use(pool, now);

@@ -3,7 +3,6 @@
 use std::{
     net::{Ipv4Addr, Ipv6Addr},
     sync::{Mutex, OnceLock},
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use super::tc_datapath::TcDatapath;
@@ -11,14 +10,6 @@ use crate::{
     pool::{Allocation, DynamicPool},
     translate::DynamicMap,
 };
-
-/// Wall-clock seconds, the unit `dynamic.map` stores last use in.
-pub fn now_epoch_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// The pool, shared by every worker; absent when the configuration has no `dynamic-pool`.
 pub struct SharedPool(Option<Mutex<DynamicPool>>);

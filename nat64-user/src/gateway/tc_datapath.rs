@@ -21,9 +21,11 @@ use aya::{
 use nat64_common::maps::{names, MappingKind, XdpForward};
 use tracing::{info, warn};
 
-use super::{kernel_mappings, pins::PinDir, xdp_interfaces};
+use super::{kernel_mappings, xdp_interfaces};
 use crate::{
+    clock::boot_time_ns,
     ebpf_object,
+    pins::{self, PinDir},
     pool::DynamicPool,
     tc_maps::{self, Targets},
     translate::TranslatorConfig,
@@ -50,7 +52,7 @@ fn load(l3_offset: u32, pins: Option<&PinDir>) -> Result<Ebpf> {
     let mut loader = EbpfLoader::new();
     loader.override_global(names::L3_OFFSET, &l3_offset, true);
     if let Some(pins) = pins {
-        for name in super::pins::PINNED_MAPS {
+        for name in pins::PINNED_MAPS {
             loader.map_pin_path(name, pins.map(name));
         }
     }
@@ -324,19 +326,6 @@ impl TcDatapath {
         let values = self.with(|ebpf| tc_maps::xdp_counters(ebpf))?;
         Ok(tc_maps::nonzero_outcomes(values))
     }
-}
-
-/// CLOCK_BOOTTIME in nanoseconds: the clock of the kernel path's last-use stamps.
-fn boot_time_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec, which we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
 }
 
 /// Attaches the loaded program to `device`'s egress. With `pins`, the link is pinned, and a

@@ -18,8 +18,9 @@ use arc_swap::ArcSwap;
 use nat64_common::counters::DropReason;
 use tracing::{debug, info, warn};
 
-use super::pool_lookup::{now_epoch_seconds, PoolLookup, SharedPool};
+use super::pool_lookup::{PoolLookup, SharedPool};
 use crate::{
+    clock::unix_now,
     config::LogOptions,
     offload::{
         coalesce::Coalescer,
@@ -236,7 +237,7 @@ fn handle_offloaded(
     } else {
         counters.gso_super_packets.fetch_add(1, Ordering::Relaxed);
     }
-    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, now_epoch_seconds());
+    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, unix_now());
     let outcome = gso::translate(translator, buf, len, &mut lookup);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
@@ -315,7 +316,7 @@ fn handle_packet(
     if is_quiet_ipv6_control(packet) {
         return;
     }
-    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, now_epoch_seconds());
+    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, unix_now());
     let verdict = translator.translate(packet, &mut lookup, out);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");

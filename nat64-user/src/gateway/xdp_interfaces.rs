@@ -15,7 +15,7 @@ use aya::{
 };
 use tracing::{info, warn};
 
-use super::pins::PinDir;
+use crate::pins::PinDir;
 
 const PROGRAM: &str = "nat64_xdp";
 
