@@ -10,7 +10,7 @@ use std::{
 
 use nat64_common::counters::DropReason;
 
-use super::tun_workers::WorkerShared;
+use super::{kernel_path::KernelPath, tun_workers::WorkerShared};
 use crate::{
     clock::unix_now,
     ops::{
@@ -28,12 +28,13 @@ use crate::{
 pub struct Observed {
     pub device: String,
     pub shared: Arc<WorkerShared>,
+    pub kernel: Arc<KernelPath>,
     pub info: Arc<DaemonInfo>,
 }
 
 impl DaemonState for Observed {
     fn snapshot(&self) -> Snapshot {
-        snapshot(&self.device, &self.shared, &self.info)
+        snapshot(&self.device, &self.shared, &self.kernel, &self.info)
     }
 
     fn mappings(&self) -> Vec<MappingEntry> {
@@ -42,32 +43,36 @@ impl DaemonState for Observed {
 }
 
 /// The running daemon's snapshot.
-fn snapshot(device: &str, shared: &WorkerShared, info: &DaemonInfo) -> Snapshot {
+fn snapshot(
+    device: &str,
+    shared: &WorkerShared,
+    kernel_path: &KernelPath,
+    info: &DaemonInfo,
+) -> Snapshot {
     let now = unix_now();
     let mut kernel = Vec::new();
     let mut kernel_errors = Vec::new();
     let mut xdp = Vec::new();
-    if let Some(tc) = shared.tc.get() {
-        xdp = tc
-            .xdp_modes()
+    if let Some(counters) = kernel_path.counters() {
+        xdp = counters
+            .xdp_modes
             .into_iter()
             .map(|(interface, mode)| XdpInterface {
                 interface,
                 mode: mode.label().to_owned(),
             })
             .collect();
-        match tc.counter_values() {
+        match counters.tc {
             Ok(values) => kernel.push(program_counters("tc", values)),
             Err(err) => kernel_errors.push(format!("tc counters unreadable: {err:#}")),
         }
-        if !xdp.is_empty() {
-            match tc.xdp_counter_values() {
-                Ok(values) => kernel.push(program_counters("xdp", values)),
-                Err(err) => kernel_errors.push(format!("xdp counters unreadable: {err:#}")),
-            }
+        match counters.xdp {
+            Some(Ok(values)) => kernel.push(program_counters("xdp", values)),
+            Some(Err(err)) => kernel_errors.push(format!("xdp counters unreadable: {err:#}")),
+            None => {}
         }
     }
-    let pooled = shared.pool.with(|pool| {
+    let pooled = shared.mappings.read(|pool| {
         // The workers wait on this lock: keep only the few most recent while walking the
         // pool (no copy of a pool of 100,000 mappings, no sort of it).
         let mut recent = BinaryHeap::with_capacity(ACTIVE_HOSTS + 1);
@@ -107,7 +112,7 @@ fn snapshot(device: &str, shared: &WorkerShared, info: &DaemonInfo) -> Snapshot 
         device: device.to_owned(),
         source: Source::Daemon,
         datapath: DatapathState {
-            kind: if shared.tc.get().is_some() {
+            kind: if kernel_path.is_attached() {
                 "tc"
             } else {
                 "tun"
@@ -139,8 +144,8 @@ fn snapshot(device: &str, shared: &WorkerShared, info: &DaemonInfo) -> Snapshot 
 /// Every dynamic mapping the daemon holds, most recently used first.
 fn mappings(shared: &WorkerShared) -> Vec<MappingEntry> {
     let mut all = shared
-        .pool
-        .with(|pool| pool.iter().collect::<Vec<_>>())
+        .mappings
+        .read(|pool| pool.iter().collect::<Vec<_>>())
         .unwrap_or_default();
     all.sort_by(|a, b| b.last_use.cmp(&a.last_use).then(a.v4.cmp(&b.v4)));
     all.into_iter()

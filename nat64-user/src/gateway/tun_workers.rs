@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use nat64_common::counters::DropReason;
 use tracing::{debug, info, warn};
 
-use super::pool_lookup::{PoolLookup, SharedPool};
+use super::{mappings::Mappings, pool_lookup::PoolLookup};
 use crate::{
     clock::unix_now,
     config::LogOptions,
@@ -84,13 +84,13 @@ impl TunCounters {
 pub struct WorkerShared {
     /// Swapped whole when SIGHUP brings a new map-file; workers pick it up on their next burst.
     pub translator: ArcSwap<Translator>,
-    pub pool: SharedPool,
+    /// Looked up per packet; a new host's first packet allocates its mapping here, which
+    /// enters it in the kernel path's tables too once that is attached.
+    pub mappings: Mappings,
     pub counters: TunCounters,
     pub stop: AtomicBool,
     /// tayga.conf's `log`: which packet events are logged one line each.
     pub log: LogOptions,
-    /// The kernel path, when it runs: new mappings are entered there.
-    pub tc: std::sync::OnceLock<super::tc_datapath::TcDatapath>,
 }
 
 /// Starts one worker per queue; each hands its queue back when it stops.
@@ -237,7 +237,7 @@ fn handle_offloaded(
     } else {
         counters.gso_super_packets.fetch_add(1, Ordering::Relaxed);
     }
-    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, unix_now());
+    let mut lookup = PoolLookup::new(&shared.mappings, unix_now());
     let outcome = gso::translate(translator, buf, len, &mut lookup);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
@@ -316,7 +316,7 @@ fn handle_packet(
     if is_quiet_ipv6_control(packet) {
         return;
     }
-    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, unix_now());
+    let mut lookup = PoolLookup::new(&shared.mappings, unix_now());
     let verdict = translator.translate(packet, &mut lookup, out);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");

@@ -52,7 +52,8 @@ impl fmt::Display for AttachMode {
     }
 }
 
-/// The program on one interface.
+/// The program on one interface: it leaves the interface when this goes (a failed start
+/// included), unless the run ends keeping it (`--keep`).
 #[derive(Debug)]
 pub struct Attachment {
     pub interface: String,
@@ -60,6 +61,7 @@ pub struct Attachment {
     pub mode: AttachMode,
     /// The pinned link, when the kernel path pins (else the program holds the link).
     link: Option<PinnedLink>,
+    kept: bool,
 }
 
 pub fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
@@ -79,7 +81,7 @@ pub fn load_program(ebpf: &mut Ebpf) -> Result<()> {
 /// Attaches the loaded program to each of `interfaces` (name, ifindex). With `pins`, each
 /// link is pinned; a link an earlier run left there gets the new program swapped in
 /// atomically, so that interface never runs without one. On error the interfaces attached
-/// so far are detached again (their links dropped).
+/// so far are detached again (dropped).
 pub fn attach_all(
     ebpf: &mut Ebpf,
     interfaces: &[(String, u32)],
@@ -144,6 +146,7 @@ fn attach_one(
         ifindex,
         mode,
         link,
+        kept: false,
     })
 }
 
@@ -168,12 +171,18 @@ pub fn release_unnamed(pins: &PinDir, interfaces: &[(String, u32)]) {
 }
 
 impl Attachment {
-    /// `keep`: the program stays attached through its pinned link; otherwise it is detached.
-    pub fn stop(self, keep: bool) {
-        let Some(link) = self.link else {
+    /// The program stays attached through its pinned link when this goes.
+    pub(super) fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        let Some(link) = self.link.take() else {
             return;
         };
-        if keep {
+        if self.kept {
             return;
         }
         match link.unpin() {
