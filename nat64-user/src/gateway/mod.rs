@@ -33,6 +33,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 pub use crate::daemon::Privileges;
+use host_plan::HostGuard;
 pub use host_plan::Mode;
 use kernel_path::KernelPath;
 use kernel_start::{Choice, Loading};
@@ -107,7 +108,9 @@ async fn serve(
         }
     }
 
-    let mut changes = HostChanges::default();
+    // Every change to the host from here on is undone when this goes, however the run ends,
+    // unless it ends cleanly with --keep.
+    let mut host = HostGuard::default();
     let setup = Setup {
         translator_config,
         pool,
@@ -125,13 +128,11 @@ async fn serve(
         &privileges,
         setup,
         &netlink,
-        &mut changes,
+        host.changes(),
     )
     .await;
     if config.keep && served.is_ok() {
-        info!("--keep: leaving the interface, routes and rules in place");
-    } else if let Err(err) = changes.undo_all(&netlink).await {
-        error!("{err:#}");
+        host.keep();
     }
     served
 }
@@ -166,8 +167,8 @@ impl Signals {
     }
 }
 
-/// Everything from the first change to the host to the last packet: the caller undoes the
-/// changes whatever happens here (unless `--keep` after a clean stop).
+/// Everything from the first change to the host to the last packet: the caller's guard
+/// undoes the changes whatever happens here (unless `--keep` after a clean stop).
 async fn serve_on_host(
     config: &mut Config,
     mode: &Mode,
