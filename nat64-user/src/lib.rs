@@ -7,6 +7,8 @@ pub mod daemon;
 pub mod ebpf_object;
 pub mod gateway;
 pub mod host;
+#[cfg(test)]
+mod layers;
 pub mod logging;
 pub mod offload;
 pub mod ops;
