@@ -55,9 +55,8 @@ impl fmt::Display for AttachMode {
 /// The program on one interface: it leaves the interface when this goes (a failed start
 /// included), unless the run ends keeping it (`--keep`).
 #[derive(Debug)]
-pub struct Attachment {
+pub(super) struct Attachment {
     pub interface: String,
-    pub ifindex: u32,
     pub mode: AttachMode,
     /// The pinned link, when the kernel path pins (else the program holds the link).
     link: Option<PinnedLink>,
@@ -82,7 +81,7 @@ pub fn load_program(ebpf: &mut Ebpf) -> Result<()> {
 /// link is pinned; a link an earlier run left there gets the new program swapped in
 /// atomically, so that interface never runs without one. On error the interfaces attached
 /// so far are detached again (dropped).
-pub fn attach_all(
+pub(super) fn attach_all(
     ebpf: &mut Ebpf,
     interfaces: &[(String, u32)],
     pins: Option<&PinDir>,
@@ -143,7 +142,6 @@ fn attach_one(
     };
     Ok(Attachment {
         interface: interface.to_owned(),
-        ifindex,
         mode,
         link,
         kept: false,
@@ -152,7 +150,7 @@ fn attach_one(
 
 /// Links an earlier `--keep` run left on interfaces no longer named: detached now, so no
 /// interface keeps translating that the configuration no longer asks for.
-pub fn release_unnamed(pins: &PinDir, interfaces: &[(String, u32)]) {
+pub(super) fn release_unnamed(pins: &PinDir, interfaces: &[(String, u32)]) {
     for (interface, path) in pins.xdp_links() {
         if interfaces.iter().any(|(name, _)| *name == interface) {
             continue;
