@@ -11,14 +11,15 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use nat64_tests::{bpffs::BpfFs, tempdir::TempDir};
+use nat64_common::maps::XdpForward;
+use nat64_tests::tempdir::TempDir;
 
+pub use crate::running::Running;
 use crate::{
-    nat64_daemon::{self, Datapath, XdpForward},
+    nat64_daemon::{self, Datapath},
+    running::{gateway_cpus, utf8},
     sink::Arrival,
-    testbed::{
-        exec, gateway_cpus_mask, GatewayXdp, Path, Testbed, POOL, PREFIX, SINK_V6, SINK_VIA_PREFIX,
-    },
+    testbed::{exec, GatewayXdp, Path, Testbed, POOL, PREFIX, SINK_V6, SINK_VIA_PREFIX},
 };
 
 /// Debian's TAYGA, the program nat64 replaces.
@@ -38,15 +39,6 @@ pub enum Gateway {
     Nat64Tc,
     Nat64XdpStack,
     Nat64XdpDirect,
-}
-
-/// A started gateway; its process dies with the namespace, its files with the directory.
-pub struct Running {
-    /// The process whose CPU time is charged to the row.
-    pub pid: Option<u32>,
-    pub(crate) _dir: Option<TempDir>,
-    /// Unmounted after the process is gone (it is killed with the namespace).
-    pub(crate) _pins: Option<BpfFs>,
 }
 
 impl Gateway {
@@ -254,22 +246,6 @@ pub fn strip_ansi(line: &str) -> String {
         }
     }
     out
-}
-
-/// The translators' processes stay off the generator's core, which the generator's busy
-/// loop would share with them in slices of milliseconds — long enough to overflow the TUN
-/// queue at any rate. (`taskset` execs, so the pid stays the gateway's.)
-pub(crate) fn gateway_cpus() -> String {
-    let mask = gateway_cpus_mask();
-    (0..64)
-        .filter(|cpu| mask & (1u64 << cpu) != 0)
-        .map(|cpu: u32| cpu.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub(crate) fn utf8(path: &FsPath) -> Result<String> {
-    Ok(path.to_str().context("path is not UTF-8")?.to_owned())
 }
 
 /// A release `nat64` (the figure that matters), built unless `NAT64_BIN` names one.

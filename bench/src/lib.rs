@@ -125,6 +125,7 @@ pub mod packet_socket;
 pub mod plot;
 pub mod programs;
 pub mod rates;
+pub mod running;
 pub mod search;
 pub mod settings;
 pub mod sink;

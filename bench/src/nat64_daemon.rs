@@ -7,28 +7,21 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+use nat64_common::maps::XdpForward;
 use nat64_tests::{bpffs::BpfFs, netns::Netns, tempdir::TempDir};
 
 use crate::{
-    gateways::{gateway_cpus, utf8, Running},
+    running::{gateway_cpus, utf8, Running},
     testbed::{GatewayXdp, Testbed, PREFIX},
 };
-
-/// How the translated packet leaves an XDP-translating gateway (`--xdp-forward`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum XdpForward {
-    /// To the kernel stack (`XDP_PASS`): routing, conntrack and masquerade apply.
-    Stack,
-    /// `bpf_fib_lookup` and a redirect out of the egress interface; no NAT44.
-    Direct,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Datapath {
     Tun,
     /// The TC program on the TUN device only.
     Tc,
-    /// The XDP program on `eth0` and `eth1`, the TC program behind it.
+    /// The XDP program on `eth0` and `eth1`, the TC program behind it, sending what it
+    /// translated as `--xdp-forward` says.
     Xdp(XdpForward),
 }
 

@@ -2,7 +2,10 @@
 //! and reads their counters: the one place that turns userspace types into the kernel layouts
 //! of `nat64_common::maps`.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::{
+    borrow::{Borrow, BorrowMut},
+    net::{Ipv4Addr, Ipv6Addr},
+};
 
 use anyhow::{anyhow, Context as _};
 use aya::maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, MapData, PerCpuArray};
@@ -119,26 +122,8 @@ pub fn insert_host(
     v4: Ipv4Addr,
     kind: MappingKind,
 ) -> anyhow::Result<()> {
-    {
-        let mut forward: HashMap<&mut MapData, Ipv6HostKey, V6ToV4Mapping> =
-            HashMap::try_from(map_mut(ebpf, names::V6_TO_V4)?)?;
-        let value = V6ToV4Mapping {
-            v4: v4.octets(),
-            kind: kind as u32,
-            last_use_ns: 0,
-        };
-        forward.insert(Ipv6HostKey { addr: v6.octets() }, value, 0)?;
-    }
-    let mut back: HashMap<&mut MapData, Ipv4HostKey, V4ToV6Mapping> =
-        HashMap::try_from(map_mut(ebpf, names::V4_TO_V6)?)?;
-    let value = V4ToV6Mapping {
-        v6: v6.octets(),
-        kind: kind as u32,
-        _pad: 0,
-        last_use_ns: 0,
-    };
-    back.insert(Ipv4HostKey { addr: v4.octets() }, value, 0)?;
-    Ok(())
+    insert_forward(&mut forward_mut(ebpf)?, v6, v4, kind)?;
+    insert_reverse(&mut reverse_mut(ebpf)?, v6, v4, kind)
 }
 
 /// The TC program's counters, summed over CPUs, indexed by [`Outcome`].
@@ -204,49 +189,166 @@ pub fn remove_host(ebpf: &mut Ebpf, v6: Ipv6Addr, v4: Ipv4Addr) -> anyhow::Resul
 
 /// Removes `v6`'s entry from the IPv6 → IPv4 table, if there is one.
 pub fn remove_forward(ebpf: &mut Ebpf, v6: Ipv6Addr) -> anyhow::Result<()> {
-    let mut forward: HashMap<&mut MapData, Ipv6HostKey, V6ToV4Mapping> =
-        HashMap::try_from(map_mut(ebpf, names::V6_TO_V4)?)?;
-    let _ = forward.remove(&Ipv6HostKey { addr: v6.octets() });
+    let _ = forward_mut(ebpf)?.remove(&Ipv6HostKey { addr: v6.octets() });
     Ok(())
 }
 
 /// Removes `v4`'s entry from the IPv4 → IPv6 table, if there is one.
 pub fn remove_reverse(ebpf: &mut Ebpf, v4: Ipv4Addr) -> anyhow::Result<()> {
-    let mut back: HashMap<&mut MapData, Ipv4HostKey, V4ToV6Mapping> =
-        HashMap::try_from(map_mut(ebpf, names::V4_TO_V6)?)?;
-    let _ = back.remove(&Ipv4HostKey { addr: v4.octets() });
+    let _ = reverse_mut(ebpf)?.remove(&Ipv4HostKey { addr: v4.octets() });
     Ok(())
 }
 
 /// The last-use stamps the program wrote (`bpf_ktime_get_boot_ns`), per pool address, from
 /// both directions' tables: whichever is later.
 pub fn host_last_uses(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv4Addr, u64)>> {
-    let forward_map = ebpf
-        .map(names::V6_TO_V4)
-        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V6_TO_V4))?;
-    let forward: HashMap<&MapData, Ipv6HostKey, V6ToV4Mapping> = HashMap::try_from(forward_map)?;
-    let back_map = ebpf
-        .map(names::V4_TO_V6)
-        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V4_TO_V6))?;
-    let back: HashMap<&MapData, Ipv4HostKey, V4ToV6Mapping> = HashMap::try_from(back_map)?;
-    let mut stamps = Vec::new();
-    for entry in forward.iter() {
-        let (_, mapping) = entry?;
-        let v4 = Ipv4Addr::from(mapping.v4);
-        let reverse = back
-            .get(&Ipv4HostKey { addr: mapping.v4 }, 0)
-            .map_or(0, |m| m.last_use_ns);
-        stamps.push((v4, mapping.last_use_ns.max(reverse)));
-    }
-    Ok(stamps)
+    last_uses_in(&forward(ebpf)?, &reverse(ebpf)?)
 }
 
 /// Every host mapping in the IPv6 → IPv4 table, with its kind.
 pub fn host_mappings(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv6Addr, Ipv4Addr, u32)>> {
+    forward_entries(&forward(ebpf)?)
+}
+
+/// Every entry of the IPv4 → IPv6 table.
+pub fn reverse_mappings(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv4Addr, Ipv6Addr)>> {
+    reverse_entries(&reverse(ebpf)?)
+}
+
+type Forward<T> = HashMap<T, Ipv6HostKey, V6ToV4Mapping>;
+type Reverse<T> = HashMap<T, Ipv4HostKey, V4ToV6Mapping>;
+
+/// The two host tables (IPv6 host → pool address and back), taken out of the loaded object:
+/// whoever holds this is the only one who can write them. The programs keep using them
+/// (their references to the maps were resolved when the object was loaded), so take them
+/// only once every program of the object is loaded, and keep them while it runs.
+pub struct HostTables {
+    forward: Forward<MapData>,
+    reverse: Reverse<MapData>,
+}
+
+impl HostTables {
+    /// Takes both tables out of `ebpf`.
+    pub fn take(ebpf: &mut Ebpf) -> anyhow::Result<HostTables> {
+        let mut take = |name: &str| {
+            ebpf.take_map(name)
+                .ok_or_else(|| anyhow!("the eBPF object has no map {name}"))
+        };
+        let forward = HashMap::try_from(take(names::V6_TO_V4)?)?;
+        let reverse = HashMap::try_from(take(names::V4_TO_V6)?)?;
+        Ok(HostTables { forward, reverse })
+    }
+
+    /// Enters a host mapping in both tables.
+    pub fn insert(&mut self, v6: Ipv6Addr, v4: Ipv4Addr, kind: MappingKind) -> anyhow::Result<()> {
+        insert_forward(&mut self.forward, v6, v4, kind)?;
+        insert_reverse(&mut self.reverse, v6, v4, kind)
+    }
+
+    /// Removes a host mapping from both tables; a missing entry is not an error.
+    pub fn remove(&mut self, v6: Ipv6Addr, v4: Ipv4Addr) {
+        self.remove_forward(v6);
+        self.remove_reverse(v4);
+    }
+
+    /// Removes `v6`'s entry from the IPv6 → IPv4 table, if there is one.
+    pub fn remove_forward(&mut self, v6: Ipv6Addr) {
+        let _ = self.forward.remove(&Ipv6HostKey { addr: v6.octets() });
+    }
+
+    /// Removes `v4`'s entry from the IPv4 → IPv6 table, if there is one.
+    pub fn remove_reverse(&mut self, v4: Ipv4Addr) {
+        let _ = self.reverse.remove(&Ipv4HostKey { addr: v4.octets() });
+    }
+
+    /// Every entry of the IPv6 → IPv4 table, with its kind.
+    pub fn forward_entries(&self) -> anyhow::Result<Vec<(Ipv6Addr, Ipv4Addr, u32)>> {
+        forward_entries(&self.forward)
+    }
+
+    /// Every entry of the IPv4 → IPv6 table.
+    pub fn reverse_entries(&self) -> anyhow::Result<Vec<(Ipv4Addr, Ipv6Addr)>> {
+        reverse_entries(&self.reverse)
+    }
+
+    /// The programs' last-use stamps per pool address (see [`host_last_uses`]).
+    pub fn last_uses(&self) -> anyhow::Result<Vec<(Ipv4Addr, u64)>> {
+        last_uses_in(&self.forward, &self.reverse)
+    }
+}
+
+fn forward(ebpf: &Ebpf) -> anyhow::Result<Forward<&MapData>> {
     let map = ebpf
         .map(names::V6_TO_V4)
         .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V6_TO_V4))?;
-    let forward: HashMap<&MapData, Ipv6HostKey, V6ToV4Mapping> = HashMap::try_from(map)?;
+    Ok(HashMap::try_from(map)?)
+}
+
+fn reverse(ebpf: &Ebpf) -> anyhow::Result<Reverse<&MapData>> {
+    let map = ebpf
+        .map(names::V4_TO_V6)
+        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V4_TO_V6))?;
+    Ok(HashMap::try_from(map)?)
+}
+
+fn forward_mut(ebpf: &mut Ebpf) -> anyhow::Result<Forward<&mut MapData>> {
+    Ok(HashMap::try_from(map_mut(ebpf, names::V6_TO_V4)?)?)
+}
+
+fn reverse_mut(ebpf: &mut Ebpf) -> anyhow::Result<Reverse<&mut MapData>> {
+    Ok(HashMap::try_from(map_mut(ebpf, names::V4_TO_V6)?)?)
+}
+
+fn insert_forward<T: BorrowMut<MapData>>(
+    forward: &mut Forward<T>,
+    v6: Ipv6Addr,
+    v4: Ipv4Addr,
+    kind: MappingKind,
+) -> anyhow::Result<()> {
+    let value = V6ToV4Mapping {
+        v4: v4.octets(),
+        kind: kind as u32,
+        last_use_ns: 0,
+    };
+    forward.insert(Ipv6HostKey { addr: v6.octets() }, value, 0)?;
+    Ok(())
+}
+
+fn insert_reverse<T: BorrowMut<MapData>>(
+    reverse: &mut Reverse<T>,
+    v6: Ipv6Addr,
+    v4: Ipv4Addr,
+    kind: MappingKind,
+) -> anyhow::Result<()> {
+    let value = V4ToV6Mapping {
+        v6: v6.octets(),
+        kind: kind as u32,
+        _pad: 0,
+        last_use_ns: 0,
+    };
+    reverse.insert(Ipv4HostKey { addr: v4.octets() }, value, 0)?;
+    Ok(())
+}
+
+fn last_uses_in<F: Borrow<MapData>, R: Borrow<MapData>>(
+    forward: &Forward<F>,
+    reverse: &Reverse<R>,
+) -> anyhow::Result<Vec<(Ipv4Addr, u64)>> {
+    let mut stamps = Vec::new();
+    for entry in forward.iter() {
+        let (_, mapping) = entry?;
+        let v4 = Ipv4Addr::from(mapping.v4);
+        let back = reverse
+            .get(&Ipv4HostKey { addr: mapping.v4 }, 0)
+            .map_or(0, |m| m.last_use_ns);
+        stamps.push((v4, mapping.last_use_ns.max(back)));
+    }
+    Ok(stamps)
+}
+
+fn forward_entries<T: Borrow<MapData>>(
+    forward: &Forward<T>,
+) -> anyhow::Result<Vec<(Ipv6Addr, Ipv4Addr, u32)>> {
     forward
         .iter()
         .map(|entry| {
@@ -260,13 +362,11 @@ pub fn host_mappings(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv6Addr, Ipv4Addr, u32
         .collect()
 }
 
-/// Every entry of the IPv4 → IPv6 table.
-pub fn reverse_mappings(ebpf: &Ebpf) -> anyhow::Result<Vec<(Ipv4Addr, Ipv6Addr)>> {
-    let map = ebpf
-        .map(names::V4_TO_V6)
-        .ok_or_else(|| anyhow!("the eBPF object has no map {}", names::V4_TO_V6))?;
-    let back: HashMap<&MapData, Ipv4HostKey, V4ToV6Mapping> = HashMap::try_from(map)?;
-    back.iter()
+fn reverse_entries<T: Borrow<MapData>>(
+    reverse: &Reverse<T>,
+) -> anyhow::Result<Vec<(Ipv4Addr, Ipv6Addr)>> {
+    reverse
+        .iter()
         .map(|entry| {
             let (key, mapping) = entry?;
             Ok((Ipv4Addr::from(key.addr), Ipv6Addr::from(mapping.v6)))

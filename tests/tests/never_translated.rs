@@ -68,17 +68,17 @@ struct CountingPool {
 }
 
 impl DynamicMap for CountingPool {
-    fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr> {
+    fn lookup_v6(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
+        (*v6 == HOST_V6).then_some(HOST_V4)
+    }
+    fn allocate(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
         if *v6 == HOST_V6 {
             return Some(HOST_V4);
         }
-        if allocate {
-            self.allocated.push(*v6);
-            return Some(Ipv4Addr::new(172, 16, 0, 200));
-        }
-        None
+        self.allocated.push(*v6);
+        Some(Ipv4Addr::new(172, 16, 0, 200))
     }
-    fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+    fn lookup_v4(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
         (*v4 == HOST_V4).then_some(HOST_V6)
     }
 }

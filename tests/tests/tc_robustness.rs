@@ -169,10 +169,10 @@ struct OneHost {
 }
 
 impl DynamicMap for OneHost {
-    fn v6_to_v4(&mut self, v6: &Ipv6Addr, _allocate: bool) -> Option<Ipv4Addr> {
+    fn lookup_v6(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
         (*v6 == self.v6).then_some(self.v4)
     }
-    fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+    fn lookup_v4(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
         (*v4 == self.v4).then_some(self.v6)
     }
 }

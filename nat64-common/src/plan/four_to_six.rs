@@ -86,11 +86,11 @@ pub fn check<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Checked
 /// mapping to stamp.
 #[inline(always)]
 pub fn map_addresses<M: Mapper>(map: &mut M, ip: &Ipv4) -> Result<Mapped<16, M::Stamp>, Outcome> {
-    let (dst, stamp) = map.host_v4_to_v6(ip.dst())?;
-    let src = map.remote_v4_to_v6(ip.src())?;
     if ip.ttl() <= 1 {
         return Err(Outcome::PassHopLimit);
     }
+    let (dst, stamp) = map.host_v4_to_v6(ip.dst())?;
+    let src = map.remote_v4_to_v6(ip.src())?;
     Ok(Mapped { src, dst, stamp })
 }
 

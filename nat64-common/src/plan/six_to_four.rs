@@ -65,11 +65,13 @@ pub fn check<P: Packet>(pkt: &P, l3: usize, cfg: &ConfigBlock) -> Result<Checked
 /// mapping to stamp.
 #[inline(always)]
 pub fn map_addresses<M: Mapper>(map: &mut M, ip: &Ipv6) -> Result<Mapped<4, M::Stamp>, Outcome> {
-    let dst = map.remote_v6_to_v4(&ip.dst())?;
-    let (src, stamp) = map.host_v6_to_v4(&ip.src())?;
+    // Before the lookups: a refusal for want of a source mapping then means that allocating
+    // one is all the packet lacks to get this far.
     if ip.hop_limit() <= 1 {
         return Err(Outcome::PassHopLimit);
     }
+    let dst = map.remote_v6_to_v4(&ip.dst())?;
+    let (src, stamp) = map.host_v6_to_v4(&ip.src())?;
     Ok(Mapped { src, dst, stamp })
 }
 

@@ -9,9 +9,10 @@ use clap::CommandFactory as _;
 
 use super::native::{DoctorArgs, NativeCli, StatsArgs};
 use crate::{
+    clock::unix_now,
     config::{self, Config},
-    gateway::pins::PinDir,
     ops::{collect, control_socket, doctor, snapshot::Snapshot, stats_text, status_text},
+    pins::PinDir,
 };
 
 fn config_of(path: Option<&std::path::Path>) -> Result<Config> {
@@ -63,7 +64,7 @@ pub fn status(args: &StatsArgs) -> Result<()> {
     if args.json {
         print_json(&snapshot)
     } else {
-        print!("{}", status_text::render(&snapshot, collect::unix_now()));
+        print!("{}", status_text::render(&snapshot, unix_now()));
         Ok(())
     }
 }
@@ -76,7 +77,7 @@ pub fn mappings(args: &StatsArgs) -> Result<()> {
     if args.json {
         return print_json(&list);
     }
-    let now = collect::unix_now();
+    let now = unix_now();
     let mut out = std::io::stdout().lock();
     writeln!(out, "{:<40} {:<16} idle", "ipv6", "ipv4")?;
     for m in &list.mappings {

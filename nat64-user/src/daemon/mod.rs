@@ -6,4 +6,4 @@ pub mod detach;
 pub mod privileges;
 
 pub use detach::{detach, write_pidfile};
-pub use privileges::{chroot_to, drop_privileges, resolve_group, resolve_user};
+pub use privileges::{chroot_to, drop_privileges, resolve_group, resolve_user, Privileges};

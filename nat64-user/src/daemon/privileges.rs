@@ -5,6 +5,15 @@ use std::{ffi::CString, io, path::Path};
 
 use anyhow::{bail, Context, Result};
 
+/// What TAYGA's `-r`, `-u` and `-g` ask for, applied once the host is set up (which needs
+/// root) and before the first packet is served.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Privileges {
+    pub chroot: Option<std::path::PathBuf>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
 /// A user as `-u` names it: by name (looked up) or by number. Also gives the user's
 /// primary group, which applies when `-g` is absent.
 pub fn resolve_user(user: &str) -> Result<(u32, u32)> {

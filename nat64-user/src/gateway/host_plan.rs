@@ -9,12 +9,13 @@
 //!   interfaces that admits what XDP translates (see `host::rp_filter`);
 //! - TAYGA (`tayga`): only what tayga.conf asks for (`tun-up`, `tun-ip`, `tun-route`).
 //!
-//! Every change is recorded as it is made, so a failure half-way undoes the first half.
+//! Every change is recorded as it is made, in a [`HostGuard`] that undoes them all when it
+//! goes — a failure half-way undoes the first half — unless the run ends keeping them.
 
 use std::net::IpAddr;
 
 use anyhow::{Context, Result};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::{
     config::{Config, IpNet, XdpForward},
@@ -24,6 +25,58 @@ use crate::{
         rp_filter, sysctl, HostChange, HostChanges,
     },
 };
+
+/// The changes a run made to the host: undone, newest first, when this goes — at the end of
+/// a run, on an error half-way through setting up, in a panic — unless [`HostGuard::keep`]
+/// was called (a clean stop with `--keep`).
+#[derive(Default)]
+pub struct HostGuard {
+    changes: HostChanges,
+    kept: bool,
+}
+
+impl HostGuard {
+    /// Where the changes are recorded as they are made.
+    pub fn changes(&mut self) -> &mut HostChanges {
+        &mut self.changes
+    }
+
+    /// Leaves every change in place.
+    pub fn keep(&mut self) {
+        info!("--keep: leaving the interface, routes and rules in place");
+        self.kept = true;
+    }
+}
+
+impl Drop for HostGuard {
+    fn drop(&mut self) {
+        if self.kept || self.changes.changes().is_empty() {
+            return;
+        }
+        let mut changes = std::mem::take(&mut self.changes);
+        // Netlink answers through a task on a runtime, and the daemon's may be the one this
+        // drop blocks (or be unwinding): the undo gets a thread and a runtime of its own.
+        let undone = std::thread::Builder::new()
+            .name("nat64-undo".into())
+            .spawn(move || -> Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting a runtime to undo the host changes")?;
+                runtime.block_on(async {
+                    let netlink = Netlink::connect()?;
+                    changes.undo_all(&netlink).await
+                })
+            })
+            .map(|thread| thread.join());
+        match undone {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => error!("{err:#}"),
+            Ok(Err(_)) => error!("undoing the host changes panicked"),
+            Err(err) => error!("undoing the host changes: no thread for it: {err}"),
+        }
+    }
+}
 
 /// IPv4 → IPv6 translation grows a packet by this much (20-byte IPv4 header, 40-byte IPv6).
 const TRANSLATION_GROWTH: u32 = 20;

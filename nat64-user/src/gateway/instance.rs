@@ -5,27 +5,15 @@
 //! process that holds it. Whoever holds the device itself (TAYGA, another program) is named
 //! the same way when the device refuses a queue.
 
-use std::{
-    io,
-    os::linux::net::SocketAddrExt,
-    os::unix::net::{SocketAddr, UnixListener},
-    path::Path,
-};
+use std::{io, os::unix::net::UnixListener, path::Path};
 
 use anyhow::{bail, Result};
+
+use crate::ops::control_socket::{socket_address, socket_name};
 
 /// The claim on a device: the bound control socket, for the stats server to serve on.
 pub struct Instance {
     pub listener: UnixListener,
-}
-
-/// The abstract name of a device's control socket.
-pub fn socket_address(device: &str) -> io::Result<SocketAddr> {
-    SocketAddr::from_abstract_name(socket_name(device).as_bytes())
-}
-
-fn socket_name(device: &str) -> String {
-    format!("nat64/{device}")
 }
 
 impl Instance {

@@ -19,19 +19,18 @@ use nat64_common::counters::DropReason;
 use nat64_common::wire::{ipv4::Ipv4, ipv6::Ipv6};
 use tracing::{debug, info, warn};
 
-use super::pool_lookup::{now_epoch_seconds, PoolLookup, SharedPool};
+use super::{mappings::Mappings, pool_lookup::PoolLookup};
 use crate::{
+    clock::unix_now,
     config::LogOptions,
-    translate::{
+    offload::{
+        coalesce::Coalescer,
         gso::{self, Offloaded, HEADROOM},
         segment::{self, Segments},
-        Output, Translator, Verdict,
-    },
-    tun::{
-        coalesce::Coalescer,
         vnet::{self, Gso, VnetHdr},
-        TunQueue,
     },
+    translate::{Output, Translator, Verdict},
+    tun::TunQueue,
 };
 
 /// Reads per burst before the worker looks at the stop flag and the translator again: a
@@ -86,13 +85,13 @@ impl TunCounters {
 pub struct WorkerShared {
     /// Swapped whole when SIGHUP brings a new map-file; workers pick it up on their next burst.
     pub translator: ArcSwap<Translator>,
-    pub pool: SharedPool,
+    /// Looked up per packet; a new host's first packet allocates its mapping here, which
+    /// enters it in the kernel path's tables too once that is attached.
+    pub mappings: Mappings,
     pub counters: TunCounters,
     pub stop: AtomicBool,
     /// tayga.conf's `log`: which packet events are logged one line each.
     pub log: LogOptions,
-    /// The kernel path, when it runs: new mappings are entered there.
-    pub tc: std::sync::OnceLock<super::tc_datapath::TcDatapath>,
 }
 
 /// Starts one worker per queue; each hands its queue back when it stops.
@@ -239,7 +238,7 @@ fn handle_offloaded(
     } else {
         counters.gso_super_packets.fetch_add(1, Ordering::Relaxed);
     }
-    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, now_epoch_seconds());
+    let mut lookup = PoolLookup::new(&shared.mappings, unix_now());
     let outcome = gso::translate(translator, buf, len, &mut lookup);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
@@ -318,7 +317,7 @@ fn handle_packet(
     if is_quiet_ipv6_control(packet) {
         return;
     }
-    let mut lookup = PoolLookup::new(&shared.pool, &shared.tc, now_epoch_seconds());
+    let mut lookup = PoolLookup::new(&shared.mappings, unix_now());
     let verdict = translator.translate(packet, &mut lookup, out);
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");

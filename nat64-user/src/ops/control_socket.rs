@@ -7,9 +7,10 @@
 //! writes nothing (an earlier version's `nat64 stats`) gets the `nat64 stats` text.
 
 use std::{
-    io::{Read as _, Write as _},
+    io::{self, Read as _, Write as _},
     net::Shutdown,
-    os::unix::net::{UnixListener, UnixStream},
+    os::linux::net::SocketAddrExt,
+    os::unix::net::{SocketAddr, UnixListener, UnixStream},
     sync::Arc,
     time::Duration,
 };
@@ -19,11 +20,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tracing::{debug, warn};
 
 use super::{
-    collect::{self, DaemonInfo},
-    snapshot::{MappingList, Snapshot, SCHEMA},
+    snapshot::{MappingEntry, MappingList, Snapshot, SCHEMA},
     stats_text,
 };
-use crate::gateway::{instance::socket_address, tun_workers::WorkerShared};
 
 /// The longest request line a client may send.
 const MAX_REQUEST: usize = 64;
@@ -32,17 +31,35 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the daemon waits for a request line: clients write it at once.
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// What the daemon serves its readers from: its shared state and what it knows of itself.
+/// The abstract name of a device's control socket.
+pub fn socket_address(device: &str) -> io::Result<SocketAddr> {
+    SocketAddr::from_abstract_name(socket_name(device).as_bytes())
+}
+
+/// `nat64/<device>`: the socket's name, without the leading NUL of an abstract address.
+pub fn socket_name(device: &str) -> String {
+    format!("nat64/{device}")
+}
+
+/// The running daemon as its readers see it. The daemon implements it over its own state
+/// (`gateway::observe`); this module only serves what it answers.
+pub trait DaemonState: Send + Sync {
+    /// Counters, datapath, pool and recent activity.
+    fn snapshot(&self) -> Snapshot;
+    /// Every dynamic mapping, most recently used first.
+    fn mappings(&self) -> Vec<MappingEntry>;
+}
+
+/// What the daemon serves its readers from.
 #[derive(Clone)]
 pub struct DaemonView {
     pub device: String,
-    pub shared: Arc<WorkerShared>,
-    pub info: Arc<DaemonInfo>,
+    pub state: Arc<dyn DaemonState>,
 }
 
 impl DaemonView {
     pub fn snapshot(&self) -> Snapshot {
-        collect::from_daemon(&self.device, &self.shared, &self.info)
+        self.state.snapshot()
     }
 
     /// The answer to one request line.
@@ -53,7 +70,7 @@ impl DaemonView {
             "mappings" => serde_json::to_string(&MappingList {
                 schema: SCHEMA,
                 device: self.device.clone(),
-                mappings: collect::mappings_of(&self.shared),
+                mappings: self.state.mappings(),
             })
             .map_err(|e| e.to_string()),
             other => Err(format!("unknown request {other:?}")),
@@ -62,7 +79,7 @@ impl DaemonView {
 }
 
 /// Serves on `@nat64/<device>`, which the daemon claimed at start (a second daemon on the
-/// same device finds it taken and refuses to start: see [`crate::gateway::instance`]).
+/// same device finds it taken and refuses to start: see `gateway::instance`).
 pub fn spawn_server(view: DaemonView, listener: UnixListener) {
     let device = view.device.clone();
     let listener = listener

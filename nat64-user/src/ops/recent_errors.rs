@@ -54,7 +54,7 @@ pub fn record(level: &str, message: &str) {
         ring.records.pop_front();
     }
     ring.records.push_back(LogRecord {
-        unix: super::collect::unix_now(),
+        unix: crate::clock::unix_now(),
         level: level.to_owned(),
         message,
     });

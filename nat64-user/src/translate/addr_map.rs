@@ -131,7 +131,7 @@ impl AddrMap {
         if let Some(pool_len) = self.pool_contains(addr) {
             if eam.is_none_or(|(len, _)| pool_len >= len) {
                 // An address of the pool stands only for the host holding it now.
-                return match map.v4_to_v6(&v4) {
+                return match map.lookup_v4(&v4) {
                     Some(v6) => Ok(v6.octets()),
                     None => Err(Refusal::reject(end.unmapped())),
                 };
@@ -153,14 +153,34 @@ impl AddrMap {
         Ok(prefix.embed(addr))
     }
 
-    /// IPv6 → IPv4 (TAYGA `map_ip6_to_ip4`); `allocate` lets the dynamic pool give the address
-    /// a mapping (only for the source of a packet being translated).
+    /// IPv6 → IPv4 (TAYGA `map_ip6_to_ip4`): a lookup, nothing is made.
     pub(crate) fn v6_to_v4<M: DynamicMap>(
         &self,
         addr: &[u8; 16],
         map: &mut M,
         end: End,
-        allocate: bool,
+    ) -> Result<[u8; 4], Refusal> {
+        self.walk_v6(addr, end, |v6| map.lookup_v6(v6))
+    }
+
+    /// The source of a packet the slow path translates: as [`AddrMap::v6_to_v4`], and where
+    /// the dynamic pool is the answer, the host's address made if it has none (the one
+    /// explicit allocation step).
+    pub(crate) fn source_v6_to_v4<M: DynamicMap>(
+        &self,
+        addr: &[u8; 16],
+        map: &mut M,
+    ) -> Result<[u8; 4], Refusal> {
+        self.walk_v6(addr, End::Source, |v6| map.allocate(v6))
+    }
+
+    /// TAYGA's IPv6 table in order (own address, explicit mappings, the prefix), then the
+    /// dynamic pool as `pool` answers.
+    fn walk_v6(
+        &self,
+        addr: &[u8; 16],
+        end: End,
+        pool: impl FnOnce(&Ipv6Addr) -> Option<Ipv4Addr>,
     ) -> Result<[u8; 4], Refusal> {
         if self.own_v6_outside_prefix.as_ref() == Some(addr) {
             return Ok(self.own_v4);
@@ -172,7 +192,7 @@ impl AddrMap {
         if let Some(prefix) = self.prefix.as_ref().filter(|p| p.contains(addr)) {
             return self.behind_prefix(prefix, addr, end);
         }
-        match map.v6_to_v4(&v6, allocate) {
+        match pool(&v6) {
             Some(v4) => Ok(v4.octets()),
             None => Err(Refusal::reject(end.unmapped())),
         }

@@ -251,11 +251,11 @@ fn quote_v6_to_v4<M: DynamicMap>(
     }
     let src4 = tr
         .addrs
-        .v6_to_v4(&h.src, map, End::Source, false)
+        .v6_to_v4(&h.src, map, End::Source)
         .map_err(|r| r.reason)?;
     let dst4 = tr
         .addrs
-        .v6_to_v4(&h.dst, map, End::Destination, false)
+        .v6_to_v4(&h.dst, map, End::Destination)
         .map_err(|r| r.reason)?;
     let proto4 = match h.proto {
         proto::ICMPV6 => proto::ICMP,

@@ -4,20 +4,20 @@
 //! other family, or into one ICMP error back to the sender, or into a drop with a reason. All
 //! output is written into a reusable [`Output`], so a warmed-up translator allocates nothing.
 
+// `pub(crate)` for `offload::gso` and `offload::segment`, which translate super-packets
+// whole with the translator's address tables and header parsing.
 mod addr_map;
 mod config;
 mod fragment;
-pub mod gso;
 mod icmp_error;
 mod originate;
 mod own_address;
 mod plain;
 mod rate_limit;
-pub mod segment;
 mod transport;
 mod v4_to_v6;
 mod v6_to_v4;
-mod wire;
+pub(crate) mod wire;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,12 +31,20 @@ use addr_map::AddrMap;
 /// The dynamic pool's hosts (TAYGA `dynamic-pool`): IPv6 hosts mapped to IPv4 pool
 /// addresses. Consulted for IPv6 addresses outside every mapping and the prefix, and for
 /// IPv4 addresses inside the pool's range (`TranslatorConfig::dynamic_pool`).
+///
+/// Lookups never create a mapping; the slow path allocates for the source of a packet it
+/// translates as a step of its own ([`DynamicMap::allocate`]).
 pub trait DynamicMap {
-    /// The pool address of `v6`; `allocate` is false for addresses quoted inside ICMP errors,
-    /// which must never create a mapping.
-    fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr>;
+    /// The pool address `v6` holds (a lookup is a use: it stamps the mapping).
+    fn lookup_v6(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr>;
     /// The IPv6 host that holds pool address `v4` and is active.
-    fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr>;
+    fn lookup_v4(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr>;
+    /// `v6`'s pool address, a new one when it has none; `None` without a pool or when it is
+    /// full.
+    /// (A map that cannot make mappings answers what it has.)
+    fn allocate(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
+        self.lookup_v6(v6)
+    }
 }
 
 /// No dynamic pool: every lookup misses.
@@ -44,10 +52,10 @@ pub trait DynamicMap {
 pub struct NoDynamicMap;
 
 impl DynamicMap for NoDynamicMap {
-    fn v6_to_v4(&mut self, _v6: &Ipv6Addr, _allocate: bool) -> Option<Ipv4Addr> {
+    fn lookup_v6(&mut self, _v6: &Ipv6Addr) -> Option<Ipv4Addr> {
         None
     }
-    fn v4_to_v6(&mut self, _v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+    fn lookup_v4(&mut self, _v4: &Ipv4Addr) -> Option<Ipv6Addr> {
         None
     }
 }
@@ -201,7 +209,7 @@ impl Translator {
     }
 
     /// Whether `src` may be translated under the `allow_source` list.
-    fn source_allowed(&self, src: &[u8; 16]) -> bool {
+    pub(crate) fn source_allowed(&self, src: &[u8; 16]) -> bool {
         self.cfg.allow_source.is_empty()
             || self
                 .cfg

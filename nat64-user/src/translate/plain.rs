@@ -6,7 +6,7 @@
 
 use nat64_common::counters::Outcome;
 use nat64_common::plan::{self, echo, four_to_six, six_to_four, Mapper, Packet};
-use nat64_common::wire::icmp;
+use nat64_common::wire::{self, icmp};
 
 use super::addr_map::End;
 use super::{DynamicMap, Output, Translator, Verdict};
@@ -35,7 +35,7 @@ impl Packet for Slice<'_> {
 
 /// This translator's tables as the plan asks them: lookups only (a host without an address
 /// is the full translator's to allocate for), any refusal the full translator's to answer.
-pub(crate) struct TableMapper<'a, M> {
+struct TableMapper<'a, M> {
     pub tr: &'a Translator,
     pub map: &'a mut M,
 }
@@ -46,7 +46,7 @@ impl<M: DynamicMap> Mapper for TableMapper<'_, M> {
     fn remote_v6_to_v4(&mut self, addr: &[u8; 16]) -> Result<[u8; 4], Outcome> {
         self.tr
             .addrs
-            .v6_to_v4(addr, self.map, End::Destination, false)
+            .v6_to_v4(addr, self.map, End::Destination)
             .map_err(|_| Outcome::PassNoDestinationMapping)
     }
 
@@ -56,7 +56,7 @@ impl<M: DynamicMap> Mapper for TableMapper<'_, M> {
         }
         self.tr
             .addrs
-            .v6_to_v4(addr, self.map, End::Source, false)
+            .v6_to_v4(addr, self.map, End::Source)
             .map(|v4| (v4, ()))
             .map_err(|_| Outcome::PassNoSourceMapping)
     }
@@ -81,6 +81,32 @@ impl<M: DynamicMap> Mapper for TableMapper<'_, M> {
     }
 }
 
+impl Translator {
+    /// The plan for the IPv6 packet `pkt`, with this translator's tables (lookups only).
+    pub(crate) fn plan_six_to_four<P: Packet, M: DynamicMap>(
+        &self,
+        pkt: &P,
+        map: &mut M,
+    ) -> Result<plan::Plan<{ wire::ipv4::LEN }, ()>, Outcome> {
+        six_to_four::plan(pkt, 0, &self.block, &mut TableMapper { tr: self, map })
+    }
+
+    /// The plan for the IPv4 packet `pkt`, with this translator's tables (lookups only).
+    pub(crate) fn plan_four_to_six<P: Packet, M: DynamicMap>(
+        &self,
+        pkt: &P,
+        map: &mut M,
+    ) -> Result<plan::Plan<{ wire::ipv6::LEN }, ()>, Outcome> {
+        four_to_six::plan(pkt, 0, &self.block, &mut TableMapper { tr: self, map })
+    }
+
+    /// The slow path's allocation step, for a source a plan found unmapped: whether it has
+    /// an address now.
+    pub(crate) fn allocate_source<M: DynamicMap>(&self, src: &[u8; 16], map: &mut M) -> bool {
+        self.source_allowed(src) && self.addrs.source_v6_to_v4(src, map).is_ok()
+    }
+}
+
 /// Translates `pkt` if it is the plain case; `None` when it is not (nothing written).
 pub(crate) fn translate<M: DynamicMap>(
     tr: &Translator,
@@ -91,14 +117,12 @@ pub(crate) fn translate<M: DynamicMap>(
     let v6 = pkt.first()? >> 4 == 6;
     let packet = Slice(pkt);
     echo::check_checksum(&packet, 0, v6).ok()?;
-    let cfg = &tr.block;
-    let mut mapper = TableMapper { tr, map };
     if v6 {
-        let plan = six_to_four::plan(&packet, 0, cfg, &mut mapper).ok()?;
-        apply(plan, pkt, nat64_common::wire::ipv6::LEN, out)
+        let plan = tr.plan_six_to_four(&packet, map).ok()?;
+        apply(plan, pkt, wire::ipv6::LEN, out)
     } else {
-        let plan = four_to_six::plan(&packet, 0, cfg, &mut mapper).ok()?;
-        apply(plan, pkt, nat64_common::wire::ipv4::LEN, out)
+        let plan = tr.plan_four_to_six(&packet, map).ok()?;
+        apply(plan, pkt, wire::ipv4::LEN, out)
     }
 }
 

@@ -307,8 +307,9 @@ fn untranslatable_icmp_error_source_uses_rfc6791_or_drops() {
     );
 }
 
-/// A one-entry pool: 2001:db8:99::5 ↔ 192.0.2.200.
+/// A one-entry pool: 2001:db8:99::5 ↔ 192.0.2.200, once allocated.
 struct OneHostPool {
+    held: bool,
     allocations: usize,
 }
 
@@ -316,15 +317,45 @@ const POOL_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 5);
 const POOL_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
 
 impl DynamicMap for OneHostPool {
-    fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr> {
-        if *v6 == POOL_V6 && allocate {
+    fn lookup_v6(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
+        (self.held && *v6 == POOL_V6).then_some(POOL_V4)
+    }
+    fn lookup_v4(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+        (self.held && *v4 == POOL_V4).then_some(POOL_V6)
+    }
+    fn allocate(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
+        if *v6 != POOL_V6 {
+            return None;
+        }
+        if !self.held {
+            self.held = true;
             self.allocations += 1;
         }
-        (*v6 == POOL_V6).then_some(POOL_V4)
+        Some(POOL_V4)
     }
-    fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
-        (*v4 == POOL_V4).then_some(POOL_V6)
+}
+
+#[test]
+fn a_new_host_is_allocated_for_once_and_looked_up_after() {
+    let tr = translator(TranslatorConfig {
+        dynamic_pool: Some((Ipv4Addr::new(192, 0, 2, 192), 26)),
+        ..config()
+    });
+    let mut pool = OneHostPool {
+        held: false,
+        allocations: 0,
+    };
+    let mut pkt = Vec::new();
+    PacketBuilder::ipv6(POOL_V6.octets(), server_v6(), 64)
+        .udp(1, 2)
+        .write(&mut pkt, b"x")
+        .unwrap();
+    for _ in 0..3 {
+        let mut out = Output::new();
+        assert_eq!(tr.translate(&pkt, &mut pool, &mut out), Verdict::Translated);
+        assert_eq!(&only_packet(&out)[12..16], &POOL_V4.octets());
     }
+    assert_eq!(pool.allocations, 1);
 }
 
 #[test]
@@ -333,7 +364,10 @@ fn dynamic_pool_is_consulted_for_hosts() {
         dynamic_pool: Some((Ipv4Addr::new(192, 0, 2, 192), 26)),
         ..config()
     });
-    let mut pool = OneHostPool { allocations: 0 };
+    let mut pool = OneHostPool {
+        held: true,
+        allocations: 0,
+    };
     let mut out = Output::new();
     let mut pkt = Vec::new();
     PacketBuilder::ipv6(POOL_V6.octets(), server_v6(), 64)
@@ -471,10 +505,13 @@ const UNMAPPED_HOST_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 9, 0, 0, 0, 0, 0,
 struct EmptyPool;
 
 impl DynamicMap for EmptyPool {
-    fn v6_to_v4(&mut self, _v6: &Ipv6Addr, _allocate: bool) -> Option<Ipv4Addr> {
+    fn lookup_v6(&mut self, _v6: &Ipv6Addr) -> Option<Ipv4Addr> {
         None
     }
-    fn v4_to_v6(&mut self, _v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+    fn lookup_v4(&mut self, _v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+        None
+    }
+    fn allocate(&mut self, _v6: &Ipv6Addr) -> Option<Ipv4Addr> {
         None
     }
 }

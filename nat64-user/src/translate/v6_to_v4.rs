@@ -100,7 +100,7 @@ pub(crate) fn translate<M: DynamicMap>(
     let is_icmp_error =
         icmp_type.is_some_and(|t| !matches!(t, icmp::v6::ECHO_REQUEST | icmp::v6::ECHO_REPLY));
 
-    let dst4 = match tr.addrs.v6_to_v4(&h.dst, map, End::Destination, false) {
+    let dst4 = match tr.addrs.v6_to_v4(&h.dst, map, End::Destination) {
         Ok(a) => a,
         Err(r) if r.answer && !is_icmp_error => {
             return originate::icmp6_error(tr, pkt, 1, 0, 0, r.reason, out);
@@ -111,7 +111,13 @@ pub(crate) fn translate<M: DynamicMap>(
         // A VPN server's allow-list: clients outside it are told, not silently dropped.
         return originate::icmp6_error(tr, pkt, 1, 1, 0, DropReason::SourceNotAllowed, out);
     }
-    let src4 = match tr.addrs.v6_to_v4(&h.src, map, End::Source, !is_icmp_error) {
+    // The source of an error is only looked up: an error never makes a mapping.
+    let src4 = if is_icmp_error {
+        tr.addrs.v6_to_v4(&h.src, map, End::Source)
+    } else {
+        tr.addrs.source_v6_to_v4(&h.src, map)
+    };
+    let src4 = match src4 {
         Ok(a) => a,
         // RFC 6791: an ICMPv6 error from a router with no IPv4 form still has to reach the
         // IPv4 host, from a stand-in address.

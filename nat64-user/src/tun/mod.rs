@@ -5,10 +5,8 @@
 //! queues also carry a `virtio_net_hdr` (IFF_VNET_HDR, see [`offload`]), so the device can
 //! hand over and take back GSO super-packets.
 
-pub mod coalesce;
 mod ioctl;
 pub mod offload;
-pub mod vnet;
 
 use std::{
     fs::{File, OpenOptions},
@@ -41,7 +39,7 @@ impl TunQueue {
         if !self.vnet {
             return io::Write::write(&mut &self.file, packet);
         }
-        let header = vnet::VnetHdr::PLAIN.to_bytes();
+        let header = crate::offload::vnet::VnetHdr::PLAIN.to_bytes();
         let parts = [io::IoSlice::new(&header), io::IoSlice::new(packet)];
         io::Write::write_vectored(&mut &self.file, &parts)
     }

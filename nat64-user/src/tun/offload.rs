@@ -6,7 +6,8 @@
 
 use std::{fmt, io};
 
-use super::{ioctl, open_set, vnet, InterfaceName, TunQueue};
+use super::{ioctl, open_set, InterfaceName, TunQueue};
+use crate::offload::vnet;
 
 /// Offload sets asked for, best first: USO came with Linux 6.2, TSO and checksums long before.
 const WANTED: [libc::c_uint; 3] = [

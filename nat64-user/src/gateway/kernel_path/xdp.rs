@@ -15,7 +15,7 @@ use aya::{
 };
 use tracing::{info, warn};
 
-use super::pins::PinDir;
+use crate::pins::PinDir;
 
 const PROGRAM: &str = "nat64_xdp";
 
@@ -52,14 +52,15 @@ impl fmt::Display for AttachMode {
     }
 }
 
-/// The program on one interface.
+/// The program on one interface: it leaves the interface when this goes (a failed start
+/// included), unless the run ends keeping it (`--keep`).
 #[derive(Debug)]
-pub struct Attachment {
+pub(super) struct Attachment {
     pub interface: String,
-    pub ifindex: u32,
     pub mode: AttachMode,
     /// The pinned link, when the kernel path pins (else the program holds the link).
     link: Option<PinnedLink>,
+    kept: bool,
 }
 
 pub fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
@@ -79,8 +80,8 @@ pub fn load_program(ebpf: &mut Ebpf) -> Result<()> {
 /// Attaches the loaded program to each of `interfaces` (name, ifindex). With `pins`, each
 /// link is pinned; a link an earlier run left there gets the new program swapped in
 /// atomically, so that interface never runs without one. On error the interfaces attached
-/// so far are detached again (their links dropped).
-pub fn attach_all(
+/// so far are detached again (dropped).
+pub(super) fn attach_all(
     ebpf: &mut Ebpf,
     interfaces: &[(String, u32)],
     pins: Option<&PinDir>,
@@ -141,15 +142,15 @@ fn attach_one(
     };
     Ok(Attachment {
         interface: interface.to_owned(),
-        ifindex,
         mode,
         link,
+        kept: false,
     })
 }
 
 /// Links an earlier `--keep` run left on interfaces no longer named: detached now, so no
 /// interface keeps translating that the configuration no longer asks for.
-pub fn release_unnamed(pins: &PinDir, interfaces: &[(String, u32)]) {
+pub(super) fn release_unnamed(pins: &PinDir, interfaces: &[(String, u32)]) {
     for (interface, path) in pins.xdp_links() {
         if interfaces.iter().any(|(name, _)| *name == interface) {
             continue;
@@ -168,12 +169,18 @@ pub fn release_unnamed(pins: &PinDir, interfaces: &[(String, u32)]) {
 }
 
 impl Attachment {
-    /// `keep`: the program stays attached through its pinned link; otherwise it is detached.
-    pub fn stop(self, keep: bool) {
-        let Some(link) = self.link else {
+    /// The program stays attached through its pinned link when this goes.
+    pub(super) fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        let Some(link) = self.link.take() else {
             return;
         };
-        if keep {
+        if self.kept {
             return;
         }
         match link.unpin() {

@@ -13,9 +13,9 @@ use nat64_common::wire::{
 use rand::{Rng, SeedableRng};
 
 use super::super::segment::{self, Segments};
-use super::super::{Eam, NoDynamicMap, Output, Translator, TranslatorConfig, Verdict};
+use super::super::vnet::{GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4};
 use super::*;
-use crate::tun::vnet::{GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4};
+use crate::translate::{Eam, NoDynamicMap, Output, Translator, TranslatorConfig, Verdict};
 
 const OWN_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const OWN_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);

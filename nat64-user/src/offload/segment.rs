@@ -6,8 +6,8 @@
 use nat64_common::checksum;
 use nat64_common::wire::{l4, proto};
 
-use super::wire;
-use crate::tun::vnet::{Gso, VnetHdr};
+use super::vnet::{Gso, VnetHdr};
+use crate::translate::wire;
 
 /// TCP flags that belong only to the last segment (FIN, PSH) and only to the first (CWR).
 const TCP_FIN_PSH: u8 = 0x01 | 0x08;
@@ -50,7 +50,7 @@ impl Segments {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        super::packets_in(&self.buf, &self.ends)
+        crate::translate::packets_in(&self.buf, &self.ends)
     }
 
     pub fn len(&self) -> usize {

@@ -1,43 +1,50 @@
 //! Whether the kernel path runs, and bringing it up while the TUN workers already serve.
 //!
-//! The verifier takes a good part of a second over the TC program. TAYGA answers the moment
+//! The verifier takes a good part of a second over the programs. TAYGA answers the moment
 //! it starts, and a TAYGA site's tools (its own test suite, `systemctl restart`) expect as
-//! much, so the program is loaded on a thread of its own; until it is attached the TUN
-//! workers translate everything. Attaching happens with the pool locked, so every mapping
-//! the workers made meanwhile is entered into the kernel's tables, and every later one is
-//! entered by the worker that makes it.
+//! much, so the programs are loaded on a thread of its own; until the kernel path is attached
+//! the TUN workers translate everything. It is attached from inside
+//! [`Mappings::enter_kernel`], with the mappings locked: every mapping the workers made
+//! meanwhile is in the kernel's tables before the program sees a packet, and every later one
+//! is entered by the allocation that makes it.
 
 use anyhow::{Context as _, Result};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::{
-    pins::PinDir,
-    pool_lookup::now_epoch_seconds,
-    tc_datapath::{Loaded, TcDatapath},
+    kernel_path::{KernelPath, Loaded},
+    mappings::Mappings,
     tun_workers::WorkerShared,
-    Privileges,
 };
 use crate::{
+    clock::unix_now,
     config::{Config, Datapath, XdpForward},
+    daemon::Privileges,
     host::netlink::Netlink,
     ops::collect::DaemonInfo,
+    pins::PinDir,
 };
 
 /// What the configuration and the privileges allow.
 pub enum Choice {
     /// The TUN workers alone, for the reason given.
     Tun(String),
-    /// The kernel path, loading; `forced`: `datapath tc`, which refuses to run without it.
-    Loading {
-        pending: oneshot::Receiver<Result<Loaded>>,
-        pin_note: String,
-        forced: bool,
-    },
+    /// The kernel path, loading.
+    Loading(Loading),
+}
+
+/// The kernel path being loaded on its thread.
+pub struct Loading {
+    pending: oneshot::Receiver<Result<Loaded>>,
+    /// What the datapath line says about the pins.
+    pin_note: String,
+    /// `datapath tc`, which refuses to run without the kernel path.
+    forced: bool,
 }
 
 impl Choice {
-    /// Decides, and starts loading the program when the kernel path is wanted.
+    /// Decides, and starts loading the programs when the kernel path is wanted.
     pub fn make(config: &Config, privileges: &Privileges) -> Result<Choice> {
         if config.datapath == Datapath::Tun {
             return Ok(Choice::Tun("chosen with datapath tun".into()));
@@ -67,48 +74,63 @@ impl Choice {
             }
             Err(err) => (None, format!("; maps not pinned ({err:#})")),
         };
+        let with_xdp = !config.interfaces.is_empty();
         let (done, pending) = oneshot::channel();
         std::thread::Builder::new()
             .name("nat64-load".into())
             .spawn(move || {
-                let _ = done.send(Loaded::load(pins));
+                let _ = done.send(Loaded::load(pins, with_xdp));
             })
             .context("starting the thread that loads the kernel path")?;
-        Ok(Choice::Loading {
+        Ok(Choice::Loading(Loading {
             pending,
             pin_note,
             forced,
-        })
+        }))
     }
 }
 
-/// Attaches the loaded program (or says why not) and logs the one line that names the
-/// datapath. An error only when `datapath tc` was asked for and cannot be had.
-pub async fn finish(
-    loaded: Result<Loaded>,
-    pin_note: &str,
-    forced: bool,
-    config: &Config,
-    shared: &WorkerShared,
-    netlink: &Netlink,
-    info: &DaemonInfo,
-) -> Result<()> {
-    match attach(loaded, config, shared, netlink).await {
-        Ok(()) => {
-            let Some(tc) = shared.tc.get() else {
-                return Ok(());
-            };
-            let xdp_note = start_xdp(config, shared, tc, netlink).await;
-            name_datapath(info, &format!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{pin_note}{xdp_note}"));
-            Ok(())
+impl Loading {
+    /// What the loading thread made, once it is done.
+    pub async fn loaded(&mut self) -> Result<Loaded> {
+        (&mut self.pending)
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the loading thread died")))
+    }
+
+    /// Attaches what was loaded (or says why not) and logs the one line that names the
+    /// datapath. An error only when `datapath tc` was asked for and cannot be had.
+    pub async fn finish(
+        self,
+        loaded: Result<Loaded>,
+        config: &Config,
+        shared: &WorkerShared,
+        kernel: &KernelPath,
+        netlink: &Netlink,
+        info: &DaemonInfo,
+    ) -> Result<()> {
+        match attach(loaded, config, shared, kernel, netlink).await {
+            Ok(()) => {
+                let xdp_note = start_xdp(config, shared, kernel, netlink).await;
+                name_datapath(info, &format!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{}{xdp_note}", self.pin_note));
+                Ok(())
+            }
+            Err(err) if self.forced => Err(err.context("datapath tc")),
+            Err(err) => {
+                name_datapath(
+                    info,
+                    &format!("datapath tun (the kernel refused the TC program: {err:#})"),
+                );
+                Ok(())
+            }
         }
-        Err(err) if forced => Err(err.context("datapath tc")),
-        Err(err) => {
-            name_datapath(
-                info,
-                &format!("datapath tun (the kernel refused the TC program: {err:#})"),
-            );
-            Ok(())
+    }
+
+    /// The daemon stops before the kernel path came up: waits for the loading thread, so
+    /// pins it made go too (unless `keep`).
+    pub async fn abandon(mut self, keep: bool) {
+        if let Ok(loaded) = self.loaded().await {
+            loaded.discard(keep);
         }
     }
 }
@@ -123,26 +145,28 @@ async fn attach(
     loaded: Result<Loaded>,
     config: &Config,
     shared: &WorkerShared,
+    kernel: &KernelPath,
     netlink: &Netlink,
 ) -> Result<()> {
     let loaded = loaded?;
     let ifindex = netlink.ifindex(&config.tun_device).await?;
     let translator = shared.translator.load();
-    let now = now_epoch_seconds();
-    shared.pool.with_either(|pool| {
-        let tc = TcDatapath::start(
-            loaded,
-            &config.tun_device,
-            ifindex,
-            translator.config(),
-            pool,
-            now,
-        )?;
-        // Still under the pool's lock: a worker that allocates after this finds the kernel
-        // path and enters its mapping itself.
-        let _ = shared.tc.set(tc);
-        Ok(())
-    })
+    let (prepared, tables) = loaded.configure(translator.config(), ifindex)?;
+    let pin_dir = prepared
+        .pin_dir()
+        .map_or(String::new(), |p| p.dir().display().to_string());
+    let reused = prepared.reused();
+    let mappings: &Mappings = &shared.mappings;
+    let reopened = mappings.enter_kernel(tables, reused, unix_now(), || {
+        kernel.attach(prepared, &config.tun_device)
+    })?;
+    if let Some(reopened) = reopened {
+        info!(
+            "kernel tables reopened from {pin_dir}: {} host mappings, {} taken into the pool, {} dropped as stale",
+            reopened.found, reopened.adopted, reopened.dropped
+        );
+    }
+    Ok(())
 }
 
 /// The XDP program on the configured interfaces; returns what the datapath line says about
@@ -150,7 +174,7 @@ async fn attach(
 async fn start_xdp(
     config: &Config,
     shared: &WorkerShared,
-    tc: &TcDatapath,
+    kernel: &KernelPath,
     netlink: &Netlink,
 ) -> String {
     if config.interfaces.is_empty() {
@@ -167,7 +191,7 @@ async fn start_xdp(
         }
     }
     let translator = shared.translator.load();
-    match tc.attach_xdp(translator.config(), &interfaces, config.xdp_forward) {
+    match kernel.attach_xdp(translator.config(), &interfaces, config.xdp_forward) {
         Ok(attached) => {
             let modes: Vec<String> = attached
                 .iter()

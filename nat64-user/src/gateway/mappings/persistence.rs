@@ -1,9 +1,9 @@
 //! The dynamic pool's life on disk: built from the configuration, filled from
-//! `data-dir/dynamic.map` at start, written back on SIGHUP, on stop and as TAYGA does
-//! periodically, so TAYGA and nat64 can take over from each other.
+//! `data-dir/dynamic.map` at start, written back (by [`super::Mappings`]) on SIGHUP, on stop
+//! and as TAYGA does periodically, so TAYGA and nat64 can take over from each other.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use tracing::{info, warn};
@@ -86,14 +86,11 @@ pub fn load_pool(
     Ok(Some(pool))
 }
 
-/// Writes `dynamic.map` (atomically: temporary file, then rename).
-pub fn save_pool(config: &Config, pool: &DynamicPool) -> Result<()> {
-    let Some(path) = dynamic_map_path(config) else {
-        return Ok(());
-    };
+/// Writes `pool` to `path` (atomically: temporary file, then rename).
+pub fn save_pool(path: &Path, pool: &DynamicPool) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data-dir {}", dir.display()))?;
     }
-    pool::save(pool, &path).with_context(|| format!("writing {}", path.display()))
+    pool::save(pool, path).with_context(|| format!("writing {}", path.display()))
 }

@@ -19,14 +19,11 @@
 use std::ops::Range;
 
 use nat64_common::counters::Outcome;
-use nat64_common::plan::{self, four_to_six, six_to_four, Packet};
+use nat64_common::plan::{self, Packet};
 use nat64_common::wire::{self as common_wire, ipv4, ipv6, l4, proto};
 
-use super::addr_map::End;
-use super::plain::TableMapper;
-use super::wire;
-use super::{DynamicMap, Translator};
-use crate::tun::vnet::{self, Gso, VnetHdr};
+use super::vnet::{self, Gso, VnetHdr};
+use crate::translate::{wire, DynamicMap, Translator};
 
 /// Free bytes the read buffer keeps before the `virtio_net_hdr`, so that IPv4 → IPv6, whose
 /// header is 20 bytes longer, is written in place too.
@@ -172,16 +169,15 @@ fn decide_six_to_four<M: DynamicMap>(
         pkt,
         gso_size: l4.gso_size as u32,
     };
-    let mut mapper = TableMapper { tr, map };
-    let plan = match six_to_four::plan(&packet, 0, &tr.block, &mut mapper) {
+    let plan = match tr.plan_six_to_four(&packet, map) {
         // A host seen for the first time: its address is allocated as a step of its own (the
         // plan only looks up), then the plan is made again.
         Err(Outcome::PassNoSourceMapping) => {
             let src = common_wire::array(pkt.get(ipv6::field::SRC..)?)?;
-            tr.addrs
-                .v6_to_v4(&src, mapper.map, End::Source, true)
-                .ok()?;
-            six_to_four::plan(&packet, 0, &tr.block, &mut mapper).ok()?
+            if !tr.allocate_source(&src, map) {
+                return None;
+            }
+            tr.plan_six_to_four(&packet, map).ok()?
         }
         planned => planned.ok()?,
     };
@@ -204,8 +200,7 @@ fn decide_four_to_six<M: DynamicMap>(
         pkt,
         gso_size: l4.gso_size as u32,
     };
-    let mut mapper = TableMapper { tr, map };
-    let plan = four_to_six::plan(&packet, 0, &tr.block, &mut mapper).ok()?;
+    let plan = tr.plan_four_to_six(&packet, map).ok()?;
     Some(Decided {
         plan,
         l4,

@@ -9,7 +9,7 @@ use nat64_common::wire::{
 };
 
 use super::*;
-use crate::translate::segment::{self, Segments};
+use crate::offload::segment::{self, Segments};
 
 fn udp4(src_port: u16, payload: usize, dont_fragment: bool, id: u16) -> Vec<u8> {
     let src = [198, 51, 100, 7];
