@@ -1,4 +1,5 @@
-//! Helpers shared by the test files under `tests/tests/`.
+//! Helpers shared by the integration tests (`tests/tests/integration/`, see `tests/README.md`)
+//! and the benchmarks.
 
 pub mod binary;
 pub mod bpffs;

@@ -4,8 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// Prints why `test` cannot run, or panics when CI requires it to.
-pub fn skip(test: &str, why: &str) {
+/// Prints `SKIPPED <test>: <why>` for the test running on this thread, or panics when CI
+/// requires every test to run.
+pub fn skip(why: &str) {
+    let test = crate::privileges::current_test();
     let message = format!("SKIPPED {test}: {why}");
     if std::env::var_os("NAT64_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
         panic!("{message} (NAT64_REQUIRE_ROOT_TESTS=1)");
@@ -27,13 +29,12 @@ pub fn find(name: &str, fallback: Option<&str>) -> Option<PathBuf> {
 }
 
 /// `name`, or a skip (see [`skip`]) naming `cargo xtask setup` as the fix.
-pub fn require(test: &str, name: &str, fallback: Option<&str>) -> Option<PathBuf> {
+pub fn require(name: &str, fallback: Option<&str>) -> Option<PathBuf> {
     let found = find(name, fallback);
     if found.is_none() {
-        skip(
-            test,
-            &format!("{name} is not installed (cargo xtask setup installs it)"),
-        );
+        skip(&format!(
+            "{name} is not installed (cargo xtask setup installs it)"
+        ));
     }
     found
 }

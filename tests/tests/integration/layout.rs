@@ -51,7 +51,10 @@ fn there_is_one_integration_test_binary() {
 fn every_test_file_is_a_module() {
     let dir = workspace_root().join("tests/tests/integration");
     for file in rust_files(&dir) {
-        let name = file.file_stem().and_then(|s| s.to_str()).expect("UTF-8 name");
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("UTF-8 name");
         if name == "main" || name == "mod" {
             continue;
         }

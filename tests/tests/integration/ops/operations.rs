@@ -86,11 +86,10 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn metrics_status_and_json_tell_one_story() {
-    let test = "metrics_status_and_json_tell_one_story";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
-    let Some(promtool) = tools::require(test, "promtool", Some("target/tools/promtool")) else {
+    };
+    let Some(promtool) = tools::require("promtool", Some("target/tools/promtool")) else {
         return;
     };
     let mut bed = GatewayBed::new().expect("namespaces");
@@ -294,10 +293,9 @@ fn metrics_status_and_json_tell_one_story() {
 
 #[test]
 fn a_taken_metrics_address_refuses_the_start_before_the_host_changes() {
-    let test = "a_taken_metrics_address_refuses_the_start_before_the_host_changes";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let data = TempDir::new("ops-taken").expect("data-dir");
     // Something already listens there.
@@ -353,10 +351,9 @@ fn wait_for(socket: &UnixDatagram, want: &str, limit: Duration, seen: &mut Vec<S
 
 #[test]
 fn the_daemon_speaks_systemds_notify_protocol() {
-    let test = "the_daemon_speaks_systemds_notify_protocol";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let dir = TempDir::new("ops-notify").expect("temporary directory");
     let socket_path = dir.path().join("notify");

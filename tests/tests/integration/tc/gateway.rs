@@ -47,9 +47,9 @@ fn start_tc_gateway(bed: &mut GatewayBed, data_dir: &str) {
 
 #[test]
 fn the_kernel_translates_after_the_first_packet() {
-    if !require_root("the_kernel_translates_after_the_first_packet") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("tc-gateway").expect("data-dir");
     gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
@@ -141,9 +141,9 @@ print("refused", refused)
 
 #[test]
 fn icmp_errors_cross_the_kernel_path_both_ways() {
-    if !require_root("icmp_errors_cross_the_kernel_path_both_ways") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("tc-icmp-errors").expect("data-dir");
     let data = data_dir.path().to_str().expect("UTF-8").to_owned();

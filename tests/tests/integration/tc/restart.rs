@@ -40,9 +40,9 @@ fn ping_summary(output: &str) -> (u32, u32) {
 
 #[test]
 fn a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile() {
-    if !require_root("a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("tc-restart").expect("data-dir");
     let bpffs = BpfFs::mount("tc-restart-bpffs").expect("a bpf filesystem of the test's own");

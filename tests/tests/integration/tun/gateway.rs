@@ -30,9 +30,9 @@ fn gateway_args(data_dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
-    if !require_root("native_mode_translates_ping_udp_and_tcp_and_cleans_up") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
     let data_dir = nat64_tests::tempdir::TempDir::new("tun-gateway").expect("temporary data-dir");
@@ -106,10 +106,9 @@ fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
 
 #[test]
 fn run_with_no_flags_but_iface_sets_up_a_turnkey_style_box_and_leaves_no_trace() {
-    if !require_root("run_with_no_flags_but_iface_sets_up_a_turnkey_style_box_and_leaves_no_trace")
-    {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     // Exactly `nat64 run --iface eth0` (what `cargo xtask run -- --iface eth0` runs), with the
     // default data-dir /var/lib/nat64 kept off the host by a private tmpfs over /var/lib.

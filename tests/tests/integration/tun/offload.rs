@@ -195,9 +195,9 @@ fn stats(bed: &GatewayBed) -> String {
 
 #[test]
 fn tcp_bulk_through_tun_goes_as_super_packets_and_arrives_whole() {
-    if !require_root("tcp_bulk_through_tun_goes_as_super_packets_and_arrives_whole") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = bed();
     let data_dir = nat64_tests::tempdir::TempDir::new("tun-offload-tcp").expect("data-dir");
     start(&mut bed, &data_dir, &[]);
@@ -293,9 +293,9 @@ print("client", good, bad, SENDS * PER_SEND, flush=True)
 
 #[test]
 fn udp_segmented_sends_through_tun_arrive_datagram_for_datagram() {
-    if !require_root("udp_segmented_sends_through_tun_arrive_datagram_for_datagram") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = bed();
     let data_dir = nat64_tests::tempdir::TempDir::new("tun-offload-udp").expect("data-dir");
     start(&mut bed, &data_dir, &[]);
@@ -340,9 +340,9 @@ fn udp_segmented_sends_through_tun_arrive_datagram_for_datagram() {
 
 #[test]
 fn without_offloads_the_same_traffic_goes_one_packet_per_call() {
-    if !require_root("without_offloads_the_same_traffic_goes_one_packet_per_call") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = bed();
     let data_dir = nat64_tests::tempdir::TempDir::new("tun-offload-off").expect("data-dir");
     start(&mut bed, &data_dir, &["NAT64_TUN_OFFLOAD=0"]);
@@ -372,17 +372,17 @@ def datagram(n):
 
 #[test]
 fn a_burst_of_small_datagrams_is_written_back_glued_and_arrives_intact() {
-    if !require_root("a_burst_of_small_datagrams_is_written_back_glued_and_arrives_intact") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     burst_is_glued(true);
 }
 
 #[test]
 fn a_burst_with_complete_checksums_is_glued_too() {
-    if !require_root("a_burst_with_complete_checksums_is_glued_too") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     burst_is_glued(false);
 }
 
