@@ -9,6 +9,7 @@ pub mod netns;
 pub mod packets;
 pub mod privileges;
 pub mod snmp;
+pub mod stats;
 pub mod tc_program;
 pub mod tempdir;
 pub mod test_run;
