@@ -2,7 +2,10 @@
 //! test says `SKIPPED <test>: <why>` — and fails instead under `NAT64_REQUIRE_ROOT_TESTS=1`
 //! (CI, where `cargo xtask setup` installed them).
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+};
 
 /// Prints `SKIPPED <test>: <why>` for the test running on this thread, or panics when CI
 /// requires every test to run.
@@ -12,7 +15,9 @@ pub fn skip(why: &str) {
     if std::env::var_os("NAT64_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
         panic!("{message} (NAT64_REQUIRE_ROOT_TESTS=1)");
     }
-    eprintln!("{message}");
+    // Straight to the process's stderr, past the harness's capture: a skip shows in every
+    // run's output, not only with --nocapture.
+    let _ = writeln!(std::io::stderr(), "{message}");
 }
 
 /// `name` on PATH, or at `fallback` under the workspace root.
