@@ -13,6 +13,7 @@
 //! | [`tayga`] | the drop-in for TAYGA: its set-up and data-dir, restarts, what is never translated | mostly |
 //! | [`host`] | the namespace test bed itself, the host changes of native mode | yes |
 //! | [`ops`] | metrics, status and `--json`, systemd units and notify, the journal, the Debian package, `nat64 doctor` | mostly |
+//! | [`layout`] | this layout: one binary, every file compiled | no |
 
 mod config;
 mod ebpf;
