@@ -2,12 +2,17 @@
 //! run, instead of passing silently, and run one at a time. CI runs as root, so there they
 //! always run.
 //!
-//! ```ignore
-//! #[test]
+//! ```no_run
+//! use nat64_tests::privileges::require_root;
+//!
+//! // #[test]
 //! fn the_gateway_does_something() {
-//!     let Some(_root) = require_root() else { return };
+//!     let Some(_root) = require_root() else {
+//!         return;
+//!     };
 //!     // ... namespaces, BPF, a daemon ...
 //! }
+//! # the_gateway_does_something();
 //! ```
 
 use std::sync::{Mutex, MutexGuard};
