@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::netns::Netns;
+use crate::{netns::Netns, stats::Stats};
 
 pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
 pub const GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
@@ -23,6 +23,8 @@ pub const SERVER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 pub const PREFIX: &str = "2001:db8:64::/96";
 /// SERVER_V4 behind PREFIX.
 pub const SERVER_VIA_PREFIX: &str = "2001:db8:64::c000:202";
+/// The TUN device the gateway serves (nat64's default).
+pub const DEVICE: &str = "nat64";
 
 pub struct GatewayBed {
     pub client: Netns,
@@ -103,6 +105,18 @@ impl GatewayBed {
         self.wait_until("serving", Duration::from_millis(20), |bed| {
             Ok(bed.gateway.last_child_output().contains(" datapath "))
         })
+    }
+
+    /// The gateway's counters, from `nat64 stats --json --device nat64` in its namespace
+    /// (see [`crate::stats`]): ask before stopping the daemon.
+    pub fn stats(&self) -> Result<Stats> {
+        Stats::read(&self.gateway, DEVICE, &[])
+    }
+
+    /// [`GatewayBed::stats`] with more arguments: `--pin-dir DIR` reads what a `--keep` run
+    /// left pinned once no daemon runs.
+    pub fn stats_with(&self, args: &[&str]) -> Result<Stats> {
+        Stats::read(&self.gateway, DEVICE, args)
     }
 
     /// [`GatewayBed::start_gateway`] with `env` (`NAME=value`) in nat64's environment.
@@ -246,7 +260,8 @@ pub fn assert_pings(bed: &GatewayBed, target: &str, count: u32) {
         "ping {target}: {}\n{}\n{}",
         String::from_utf8_lossy(&ping.stdout),
         bed.gateway.last_child_output(),
-        stats(bed, &[]).unwrap_or_else(|e| format!("{e:#}"))
+        bed.stats()
+            .map_or_else(|e| format!("{e:#}"), |s| s.to_string())
     );
 }
 
@@ -287,30 +302,4 @@ pub fn terminate(child: &mut Child, limit: Duration) -> Result<std::process::Exi
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// `nat64 stats <args>` in the gateway's namespace: its output, or its error text.
-pub fn stats(bed: &GatewayBed, args: &[&str]) -> Result<String> {
-    let output = bed
-        .gateway
-        .command(crate::binary::nat64().to_str().context("UTF-8 path")?)
-        .arg("stats")
-        .args(args)
-        .output()?;
-    if !output.status.success() {
-        bail!(
-            "nat64 stats failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// The number after `key` on the line of `report` that starts with it.
-pub fn stat(report: &str, key: &str) -> Option<u64> {
-    report
-        .lines()
-        .find_map(|line| line.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
 }

@@ -1,4 +1,5 @@
-//! Helpers shared by the test files under `tests/tests/`.
+//! Helpers shared by the integration tests (`tests/tests/integration/`, see `tests/README.md`)
+//! and the benchmarks.
 
 pub mod binary;
 pub mod bpffs;
@@ -8,6 +9,7 @@ pub mod netns;
 pub mod packets;
 pub mod privileges;
 pub mod snmp;
+pub mod stats;
 pub mod tc_program;
 pub mod tempdir;
 pub mod test_run;

@@ -2,15 +2,22 @@
 //! test says `SKIPPED <test>: <why>` — and fails instead under `NAT64_REQUIRE_ROOT_TESTS=1`
 //! (CI, where `cargo xtask setup` installed them).
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+};
 
-/// Prints why `test` cannot run, or panics when CI requires it to.
-pub fn skip(test: &str, why: &str) {
+/// Prints `SKIPPED <test>: <why>` for the test running on this thread, or panics when CI
+/// requires every test to run.
+pub fn skip(why: &str) {
+    let test = crate::privileges::current_test();
     let message = format!("SKIPPED {test}: {why}");
     if std::env::var_os("NAT64_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
         panic!("{message} (NAT64_REQUIRE_ROOT_TESTS=1)");
     }
-    eprintln!("{message}");
+    // Straight to the process's stderr, past the harness's capture: a skip shows in every
+    // run's output, not only with --nocapture.
+    let _ = writeln!(std::io::stderr(), "{message}");
 }
 
 /// `name` on PATH, or at `fallback` under the workspace root.
@@ -27,13 +34,12 @@ pub fn find(name: &str, fallback: Option<&str>) -> Option<PathBuf> {
 }
 
 /// `name`, or a skip (see [`skip`]) naming `cargo xtask setup` as the fix.
-pub fn require(test: &str, name: &str, fallback: Option<&str>) -> Option<PathBuf> {
+pub fn require(name: &str, fallback: Option<&str>) -> Option<PathBuf> {
     let found = find(name, fallback);
     if found.is_none() {
-        skip(
-            test,
-            &format!("{name} is not installed (cargo xtask setup installs it)"),
-        );
+        skip(&format!(
+            "{name} is not installed (cargo xtask setup installs it)"
+        ));
     }
     found
 }

@@ -27,9 +27,10 @@ enum Task {
         #[arg(long)]
         release: bool,
     },
-    /// Run every test: unit, vectors, eBPF programs through BPF_PROG_TEST_RUN, namespaces,
-    /// then TAYGA's own suite against the release binary in both modes (not when a filter is
-    /// given, unless the filter is `tayga_suite`).
+    /// Run every test: every crate's unit tests and the one integration binary (vectors,
+    /// eBPF programs through BPF_PROG_TEST_RUN, namespaces; tests/README.md), then TAYGA's
+    /// own suite against the release binary in both modes (not when a filter is given,
+    /// unless the filter is `tayga_suite`).
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

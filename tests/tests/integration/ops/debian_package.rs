@@ -36,21 +36,17 @@ fn package_installed() -> bool {
 
 #[test]
 fn the_debian_package_lints_installs_runs_and_purges() {
-    let test = "the_debian_package_lints_installs_runs_and_purges";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let (Some(_), Some(lintian)) = (
-        tools::require(test, "dpkg-deb", None),
-        tools::require(test, "lintian", None),
+        tools::require("dpkg-deb", None),
+        tools::require("lintian", None),
     ) else {
         return;
     };
     if package_installed() {
-        tools::skip(
-            test,
-            "a nat64 package is installed on this machine; the test would replace it",
-        );
+        tools::skip("a nat64 package is installed on this machine; the test would replace it");
         return;
     }
     let out = TempDir::new("deb").expect("temporary directory");

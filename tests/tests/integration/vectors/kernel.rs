@@ -324,9 +324,9 @@ fn run_all(program: Program, ebpf: &mut aya::Ebpf) -> usize {
 
 #[test]
 fn jool_siit_vectors_through_the_tc_program() {
-    if !require_root("jool_siit_vectors_through_the_tc_program") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut ebpf = tc_program::load().expect("the TC program loads");
     assert!(
         run_all(Program::Tc, &mut ebpf) > 0,
@@ -336,9 +336,9 @@ fn jool_siit_vectors_through_the_tc_program() {
 
 #[test]
 fn jool_siit_vectors_through_the_xdp_program() {
-    if !require_root("jool_siit_vectors_through_the_xdp_program") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut ebpf = xdp_program::load().expect("the XDP program loads");
     assert!(
         run_all(Program::Xdp, &mut ebpf) > 0,

@@ -6,9 +6,9 @@ use nat64_tests::{netns::Netns, privileges::require_root};
 
 #[test]
 fn queues_match_how_the_device_was_made() {
-    if !require_root("queues_match_how_the_device_was_made") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let ns = Netns::new("tun").expect("namespace");
     let (fresh, persistent) = ns
         .run_inside(|| {
@@ -41,9 +41,9 @@ fn queues_match_how_the_device_was_made() {
 
 #[test]
 fn packets_written_to_the_device_arrive_and_routed_packets_are_read() {
-    if !require_root("packets_written_to_the_device_arrive_and_routed_packets_are_read") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let ns = Netns::new("tunio").expect("namespace");
     let read = ns
         .run_inside(|| {

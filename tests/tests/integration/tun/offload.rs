@@ -15,6 +15,7 @@ use nat64_tests::{
     gateway_bed::{self, GatewayBed, SERVER_VIA_PREFIX},
     privileges::require_root,
     snmp,
+    stats::Stats,
 };
 
 const TCP_PORT: u16 = 5201;
@@ -189,15 +190,15 @@ fn assert_no_receive_errors(bed: &GatewayBed) {
     }
 }
 
-fn stats(bed: &GatewayBed) -> String {
-    gateway_bed::stats(bed, &[]).expect("nat64 stats")
+fn stats(bed: &GatewayBed) -> Stats {
+    bed.stats().expect("nat64 stats --json")
 }
 
 #[test]
 fn tcp_bulk_through_tun_goes_as_super_packets_and_arrives_whole() {
-    if !require_root("tcp_bulk_through_tun_goes_as_super_packets_and_arrives_whole") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = bed();
     let data_dir = nat64_tests::tempdir::TempDir::new("tun-offload-tcp").expect("data-dir");
     start(&mut bed, &data_dir, &[]);
@@ -210,22 +211,19 @@ fn tcp_bulk_through_tun_goes_as_super_packets_and_arrives_whole() {
     assert_tcp_both_ways(&mut bed);
     assert_no_receive_errors(&bed);
 
-    let report = stats(&bed);
-    let super_packets = gateway_bed::stat(&report, "tun gso_super_packets ").unwrap_or(0);
-    let segments = gateway_bed::stat(&report, "tun gso_segments ").unwrap_or(0);
-    let whole = gateway_bed::stat(&report, "tun gso_translated_whole ").unwrap_or(0);
+    let stats = stats(&bed);
+    let tun = stats.tun();
     assert!(
-        super_packets > 0 && segments > 2 * super_packets && whole > 0,
-        "super-packets read and translated whole:\n{report}"
+        tun.gso_super_packets > 0
+            && tun.gso_segments > 2 * tun.gso_super_packets
+            && tun.gso_translated_whole > 0,
+        "super-packets read and translated whole:\n{stats}"
     );
-    assert_eq!(
-        gateway_bed::stat(&report, "tun offload_malformed "),
-        Some(0),
-        "{report}"
-    );
+    assert_eq!(tun.offload_malformed, 0, "{stats}");
 
     let gateway = bed.gateway.last_child().expect("gateway");
     gateway_bed::terminate(gateway, Duration::from_secs(10)).expect("stops");
+    // The log line a stop writes for people (the counters above came from --json).
     let log = bed.gateway.last_child_output();
     assert!(
         log.contains("gso super-packets") && !log.contains("gso super-packets 0 "),
@@ -293,9 +291,9 @@ print("client", good, bad, SENDS * PER_SEND, flush=True)
 
 #[test]
 fn udp_segmented_sends_through_tun_arrive_datagram_for_datagram() {
-    if !require_root("udp_segmented_sends_through_tun_arrive_datagram_for_datagram") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = bed();
     let data_dir = nat64_tests::tempdir::TempDir::new("tun-offload-udp").expect("data-dir");
     start(&mut bed, &data_dir, &[]);
@@ -331,18 +329,18 @@ fn udp_segmented_sends_through_tun_arrive_datagram_for_datagram() {
         "every datagram from the client arrived intact"
     );
     assert_no_receive_errors(&bed);
-    let report = stats(&bed);
+    let stats = stats(&bed);
     assert!(
-        gateway_bed::stat(&report, "tun gso_translated_whole ").unwrap_or(0) >= 2,
-        "USO super-packets both ways translated whole:\n{report}"
+        stats.tun().gso_translated_whole >= 2,
+        "USO super-packets both ways translated whole:\n{stats}"
     );
 }
 
 #[test]
 fn without_offloads_the_same_traffic_goes_one_packet_per_call() {
-    if !require_root("without_offloads_the_same_traffic_goes_one_packet_per_call") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = bed();
     let data_dir = nat64_tests::tempdir::TempDir::new("tun-offload-off").expect("data-dir");
     start(&mut bed, &data_dir, &["NAT64_TUN_OFFLOAD=0"]);
@@ -353,12 +351,8 @@ fn without_offloads_the_same_traffic_goes_one_packet_per_call() {
     );
     assert_tcp_both_ways(&mut bed);
     assert_no_receive_errors(&bed);
-    let report = stats(&bed);
-    assert_eq!(
-        gateway_bed::stat(&report, "tun gso_super_packets "),
-        Some(0),
-        "{report}"
-    );
+    let stats = stats(&bed);
+    assert_eq!(stats.tun().gso_super_packets, 0, "{stats}");
 }
 
 /// Python: `COUNT` numbered datagrams of 300 bytes, each checked on arrival.
@@ -372,17 +366,17 @@ def datagram(n):
 
 #[test]
 fn a_burst_of_small_datagrams_is_written_back_glued_and_arrives_intact() {
-    if !require_root("a_burst_of_small_datagrams_is_written_back_glued_and_arrives_intact") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     burst_is_glued(true);
 }
 
 #[test]
 fn a_burst_with_complete_checksums_is_glued_too() {
-    if !require_root("a_burst_with_complete_checksums_is_glued_too") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     burst_is_glued(false);
 }
 
@@ -461,19 +455,18 @@ else:
     {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let report = stats(&bed);
+    let stats = stats(&bed);
     assert_eq!(
         bed.server.last_child_output().trim(),
         "server 200 0",
-        "every datagram arrived intact\n{report}\ngateway:\n{}",
+        "every datagram arrived intact\n{stats}\ngateway:\n{}",
         bed.gateway.last_child_output()
     );
     assert_no_receive_errors(&bed);
-    let glued = gateway_bed::stat(&report, "tun glued_datagrams ").unwrap_or(0);
+    let tun = stats.tun();
     assert!(
-        gateway_bed::stat(&report, "tun glued_writes ").unwrap_or(0) > 0 && glued >= 100,
-        "the burst went out in USO writes:\n{report}"
+        tun.glued_writes > 0 && tun.glued_datagrams >= 100,
+        "the burst went out in USO writes:\n{stats}"
     );
-    let partials = gateway_bed::stat(&report, "tun partial_checksums ").unwrap_or(0);
-    assert_eq!(partials >= 200, partial, "{report}");
+    assert_eq!(tun.partial_checksums >= 200, partial, "{stats}");
 }

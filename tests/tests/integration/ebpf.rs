@@ -42,9 +42,9 @@ fn run_once<P: PacketTestRun>(program: &P, frame: &[u8]) -> (u32, Vec<u8>) {
 
 #[test]
 fn tc_program_passes_the_verifier_and_runs() {
-    if !require_root("tc_program_passes_the_verifier_and_runs") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut ebpf = nat64_tests::tc_program::load().expect("the verifier accepts nat64_tc");
     let frame = ipv6_udp_frame();
     let program = nat64_tests::tc_program::program(&mut ebpf).expect("nat64_tc");
@@ -83,9 +83,9 @@ fn tc_program_passes_the_verifier_and_runs() {
 
 #[test]
 fn xdp_program_passes_the_verifier_and_runs() {
-    if !require_root("xdp_program_passes_the_verifier_and_runs") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut ebpf = load();
     let program: &mut Xdp = ebpf
         .program_mut("nat64_xdp")

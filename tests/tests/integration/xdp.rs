@@ -10,6 +10,7 @@
 //! Senders' veths compute checksums in software here (`tx off`): XDP cannot tell a partial
 //! checksum, which only local senders produce, from a complete one, as a wire delivers.
 
+use nat64_common::counters::Outcome;
 use nat64_tests::{
     gateway_bed::{self, GatewayBed, SERVER_VIA_PREFIX},
     privileges::require_root,
@@ -78,15 +79,11 @@ fn stop(bed: &mut GatewayBed) -> String {
     log
 }
 
-fn stat(report: &str, key: &str) -> u64 {
-    gateway_bed::stat(report, key).unwrap_or(0)
-}
-
 #[test]
 fn xdp_translates_and_hands_packets_to_the_stack() {
-    if !require_root("xdp_translates_and_hands_packets_to_the_stack") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = xdp_bed();
     // Strict reverse-path filtering, as some distributions ship it: the stack would drop what
     // XDP translated on eth0, which has no IPv4 address; the gateway must turn it off there
@@ -101,28 +98,22 @@ fn xdp_translates_and_hands_packets_to_the_stack() {
     assert_native_xdp(&bed, "eth1");
 
     ping_and_echo(&bed);
-    let report = gateway_bed::stats(&bed, &[]).expect("stats");
+    let stats = bed.stats().expect("nat64 stats --json");
     // The first echo request goes through the slow path (it creates the mapping); the rest
     // are translated in the driver and passed to the stack, which masquerades them.
     assert!(
-        stat(&report, "xdp translated_v6_to_v4_icmp ") >= 15,
-        "requests translated by XDP:\n{report}"
+        stats.xdp(Outcome::TranslatedV6ToV4Icmp) >= 15,
+        "requests translated by XDP:\n{stats}"
     );
-    assert!(
-        stat(&report, "xdp translated_v6_to_v4_udp ") > 0,
-        "{report}"
-    );
-    assert!(
-        stat(&report, "xdp translated_v6_to_v4_tcp ") > 0,
-        "{report}"
-    );
-    assert!(stat(&report, "xdp forward_stack ") > 0, "{report}");
-    assert_eq!(stat(&report, "xdp forward_redirected "), 0, "{report}");
+    assert!(stats.xdp(Outcome::TranslatedV6ToV4Udp) > 0, "{stats}");
+    assert!(stats.xdp(Outcome::TranslatedV6ToV4Tcp) > 0, "{stats}");
+    assert!(stats.xdp(Outcome::ForwardStack) > 0, "{stats}");
+    assert_eq!(stats.xdp(Outcome::ForwardRedirected), 0, "{stats}");
     // Replies reach the masquerade address; conntrack turns them back to the pool address,
     // which is routed into the TUN device: the TC path translates them.
     assert!(
-        stat(&report, "tc translated_v4_to_v6_icmp ") >= 15,
-        "replies translated by TC:\n{report}"
+        stats.tc(Outcome::TranslatedV4ToV6Icmp) >= 15,
+        "replies translated by TC:\n{stats}"
     );
 
     let log = stop(&mut bed);
@@ -151,9 +142,9 @@ fn xdp_translates_and_hands_packets_to_the_stack() {
 
 #[test]
 fn xdp_direct_forwards_both_ways_without_the_stack() {
-    if !require_root("xdp_direct_forwards_both_ways_without_the_stack") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = xdp_bed();
     // The pool is routed to the gateway: no NAT44 anywhere.
     bed.server
@@ -170,28 +161,29 @@ fn xdp_direct_forwards_both_ways_without_the_stack() {
     assert_native_xdp(&bed, "eth1");
 
     ping_and_echo(&bed);
-    let report = gateway_bed::stats(&bed, &[]).expect("stats");
-    for key in [
-        "xdp translated_v6_to_v4_icmp ",
-        "xdp translated_v4_to_v6_icmp ",
-    ] {
-        assert!(stat(&report, key) >= 15, "{key}:\n{report}");
+    let stats = bed.stats().expect("nat64 stats --json");
+    for outcome in [Outcome::TranslatedV6ToV4Icmp, Outcome::TranslatedV4ToV6Icmp] {
+        assert!(
+            stats.xdp(outcome) >= 15,
+            "xdp {}:\n{stats}",
+            outcome.as_str()
+        );
     }
-    for key in [
-        "xdp translated_v6_to_v4_udp ",
-        "xdp translated_v4_to_v6_udp ",
-        "xdp translated_v6_to_v4_tcp ",
-        "xdp translated_v4_to_v6_tcp ",
+    for outcome in [
+        Outcome::TranslatedV6ToV4Udp,
+        Outcome::TranslatedV4ToV6Udp,
+        Outcome::TranslatedV6ToV4Tcp,
+        Outcome::TranslatedV4ToV6Tcp,
     ] {
-        assert!(stat(&report, key) > 0, "{key}:\n{report}");
+        assert!(stats.xdp(outcome) > 0, "xdp {}:\n{stats}", outcome.as_str());
     }
     assert!(
-        stat(&report, "xdp forward_redirected ") >= 30,
-        "frames sent straight out:\n{report}"
+        stats.xdp(Outcome::ForwardRedirected) >= 30,
+        "frames sent straight out:\n{stats}"
     );
-    assert_eq!(stat(&report, "xdp forward_stack "), 0, "{report}");
+    assert_eq!(stats.xdp(Outcome::ForwardStack), 0, "{stats}");
     // The replies never met the TC program: XDP on eth1 translated them first.
-    assert_eq!(stat(&report, "tc translated_v4_to_v6_icmp "), 0, "{report}");
+    assert_eq!(stats.tc(Outcome::TranslatedV4ToV6Icmp), 0, "{stats}");
 
     let log = stop(&mut bed);
     assert!(

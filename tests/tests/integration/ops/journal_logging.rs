@@ -68,11 +68,10 @@ print(stderr)
 
 #[test]
 fn started_by_systemd_the_daemon_logs_to_the_journal_with_fields() {
-    let test = "started_by_systemd_the_daemon_logs_to_the_journal_with_fields";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
-    let Some(unshare) = tools::require(test, "unshare", None) else {
+    };
+    let Some(unshare) = tools::require("unshare", None) else {
         return;
     };
     let data = TempDir::new("journal").expect("data-dir");

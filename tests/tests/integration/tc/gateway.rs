@@ -4,34 +4,16 @@
 
 use std::time::Duration;
 
+use nat64_common::counters::Outcome;
 use nat64_tests::{
     gateway_bed::{self, GatewayBed, SERVER_VIA_PREFIX},
     privileges::require_root,
     tempdir::TempDir,
 };
 
-/// The value after `name` in the gateway's closing counters line.
-fn counter(log: &str, name: &str) -> u64 {
-    let line = log
-        .lines()
-        .find(|l| l.contains("counters:"))
-        .unwrap_or_else(|| panic!("no counters line in the log:\n{log}"));
-    line.split(';')
-        .flat_map(|part| {
-            let words: Vec<&str> = part.split_whitespace().collect();
-            words
-                .windows(2)
-                .filter(|w| w[0] == name)
-                .map(|w| w[1].parse::<u64>().unwrap_or(0))
-                .collect::<Vec<_>>()
-        })
-        .next()
-        .unwrap_or(0)
-}
-
 /// `nat64 run --datapath tc` on the bed, once serving: the program is attached before the
 /// first ping, so every packet is counted. No --iface: XDP would translate the clients'
-/// packets before TC sees them (that path is xdp_gateway.rs's).
+/// packets before TC sees them (that path is the `xdp` area's).
 fn start_tc_gateway(bed: &mut GatewayBed, data_dir: &str) {
     bed.start_until_serving(&[
         "run",
@@ -47,9 +29,9 @@ fn start_tc_gateway(bed: &mut GatewayBed, data_dir: &str) {
 
 #[test]
 fn the_kernel_translates_after_the_first_packet() {
-    if !require_root("the_kernel_translates_after_the_first_packet") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("tc-gateway").expect("data-dir");
     gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
@@ -58,6 +40,39 @@ fn the_kernel_translates_after_the_first_packet() {
 
     gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 20);
     gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200, 20_000]);
+
+    // Where each packet went, from the daemon while it runs.
+    let stats = bed.stats().expect("nat64 stats --json");
+    let icmp_in_kernel = stats.tc(Outcome::TranslatedV6ToV4Icmp);
+    let icmp_back_in_kernel = stats.tc(Outcome::TranslatedV4ToV6Icmp);
+    // The first echo request goes through the TUN worker (it creates the mapping); the rest
+    // and the replies stay in the kernel. (A loaded machine may hand a request or two to the
+    // slow path while the mapping is entered; most must not.)
+    assert!(
+        icmp_in_kernel >= 15,
+        "echo requests translated in the kernel: {icmp_in_kernel}\n{stats}"
+    );
+    assert!(
+        icmp_back_in_kernel >= 15,
+        "echo replies translated in the kernel: {icmp_back_in_kernel}\n{stats}"
+    );
+    let udp = stats.tc(Outcome::TranslatedV6ToV4Udp) + stats.tc(Outcome::TranslatedV4ToV6Udp);
+    let tcp = stats.tc(Outcome::TranslatedV6ToV4Tcp) + stats.tc(Outcome::TranslatedV4ToV6Tcp);
+    assert!(
+        udp > 0 && tcp > 0,
+        "UDP and TCP in the kernel ({udp}, {tcp}):\n{stats}"
+    );
+    // What the TUN reader saw: first packets, the 20 kB UDP datagram's fragments, the
+    // device's own IPv6 chatter — far fewer than the packets exchanged.
+    let tun = stats.tun().received;
+    let in_kernel = icmp_in_kernel + icmp_back_in_kernel + udp + tcp;
+    assert!(
+        tun < in_kernel,
+        "the TUN reader saw {tun} packets, the kernel translated {in_kernel}:\n{stats}"
+    );
+    eprintln!(
+        "in the kernel: {icmp_in_kernel} echo requests, {icmp_back_in_kernel} replies, {udp} UDP, {tcp} TCP; the TUN reader saw {tun}"
+    );
 
     let gateway = bed.gateway.last_child().expect("gateway");
     let status =
@@ -71,40 +86,6 @@ fn the_kernel_translates_after_the_first_packet() {
     assert!(log.contains("datapath tc"), "the kernel path ran:\n{log}");
     // aya falls back to loading without BTF; a type the kernel rejects is a build bug.
     assert!(!log.contains("BTF couldn't be loaded"), "{log}");
-
-    let icmp_in_kernel = counter(&log, "translated_v6_to_v4_icmp");
-    let icmp_back_in_kernel = counter(&log, "translated_v4_to_v6_icmp");
-    // The first echo request goes through the TUN worker (it creates the mapping); the rest
-    // and the replies stay in the kernel. (A loaded machine may hand a request or two to the
-    // slow path while the mapping is entered; most must not.)
-    assert!(
-        icmp_in_kernel >= 15,
-        "echo requests translated in the kernel: {icmp_in_kernel}\n{log}"
-    );
-    assert!(
-        icmp_back_in_kernel >= 15,
-        "echo replies translated in the kernel: {icmp_back_in_kernel}\n{log}"
-    );
-    let udp = counter(&log, "translated_v6_to_v4_udp") + counter(&log, "translated_v4_to_v6_udp");
-    let tcp = counter(&log, "translated_v6_to_v4_tcp") + counter(&log, "translated_v4_to_v6_tcp");
-    assert!(
-        udp > 0 && tcp > 0,
-        "UDP and TCP in the kernel ({udp}, {tcp}):\n{log}"
-    );
-    // What the TUN reader saw: first packets, the 20 kB UDP datagram's fragments, the
-    // device's own IPv6 chatter — far fewer than the packets exchanged.
-    let tun = counter(&log, "received");
-    let in_kernel = icmp_in_kernel + icmp_back_in_kernel + udp + tcp;
-    assert!(
-        tun < in_kernel,
-        "the TUN reader saw {tun} packets, the kernel translated {in_kernel}:\n{log}"
-    );
-    eprintln!(
-        "{}",
-        log.lines()
-            .find(|l| l.contains("counters:"))
-            .unwrap_or_default()
-    );
 }
 
 /// The client's connected UDP socket sends to a closed port of the server `tries` times; how
@@ -141,9 +122,9 @@ print("refused", refused)
 
 #[test]
 fn icmp_errors_cross_the_kernel_path_both_ways() {
-    if !require_root("icmp_errors_cross_the_kernel_path_both_ways") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("tc-icmp-errors").expect("data-dir");
     let data = data_dir.path().to_str().expect("UTF-8").to_owned();
@@ -213,17 +194,19 @@ print("refused", refused, flush=True)
         server_side.contains("refused 3"),
         "{server_side}\n{}\n{}",
         bed.gateway.last_child_output(),
-        gateway_bed::stats(&bed, &[]).unwrap_or_else(|e| format!("{e:#}"))
+        bed.stats()
+            .map_or_else(|e| format!("{e:#}"), |s| s.to_string())
     );
+
+    let stats = bed.stats().expect("nat64 stats --json");
+    let to_v6 = stats.tc(Outcome::TranslatedV4ToV6IcmpError);
+    let to_v4 = stats.tc(Outcome::TranslatedV6ToV4IcmpError);
+    assert!(
+        to_v6 >= 5 && to_v4 >= 3,
+        "ICMP errors translated in the kernel: {to_v6} to IPv6, {to_v4} to IPv4\n{stats}"
+    );
+    eprintln!("icmp errors in the kernel: {to_v6} to IPv6, {to_v4} to IPv4");
 
     let gateway = bed.gateway.last_child().expect("gateway");
     gateway_bed::terminate(gateway, Duration::from_secs(10)).expect("stops on SIGTERM");
-    let log = bed.gateway.last_child_output();
-    let to_v6 = counter(&log, "translated_v4_to_v6_icmp_error");
-    let to_v4 = counter(&log, "translated_v6_to_v4_icmp_error");
-    assert!(
-        to_v6 >= 5 && to_v4 >= 3,
-        "ICMP errors translated in the kernel: {to_v6} to IPv6, {to_v4} to IPv4\n{log}"
-    );
-    eprintln!("icmp errors in the kernel: {to_v6} to IPv6, {to_v4} to IPv4");
 }

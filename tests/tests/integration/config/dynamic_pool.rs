@@ -53,7 +53,7 @@ fn sorted(pool: &DynamicPool) -> Vec<Mapping> {
 }
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tayga-0.9.2-dynamic.map")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tayga-0.9.2-dynamic.map")
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn reserved_top_address_is_skipped_at_load() {
 /// Produced by TAYGA 0.9.2 itself (Debian 0.9.2-8, amd64) in a throwaway network namespace:
 /// `dynamic-pool 192.0.2.0/25`, `ipv4-addr 192.0.2.1`, one ping from each host, then SIGTERM.
 fn real_tayga_fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tayga-0.9.2-real-dynamic.map")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tayga-0.9.2-real-dynamic.map")
 }
 
 fn real_tayga_config() -> PoolConfig {

@@ -64,8 +64,7 @@ fn verify(analyze: &Path, root: &Path, unit: &Path) {
 
 #[test]
 fn nat64_service_verifies_and_asks_for_no_more_than_it_needs() {
-    let test = "nat64_service_verifies_and_asks_for_no_more_than_it_needs";
-    let Some(analyze) = tools::require(test, "systemd-analyze", None) else {
+    let Some(analyze) = tools::require("systemd-analyze", None) else {
         return;
     };
     let text = unit_text();
@@ -128,13 +127,12 @@ WantedBy=multi-user.target
 
 #[test]
 fn taygas_own_unit_runs_nat64_through_the_tayga_link() {
-    let test = "taygas_own_unit_runs_nat64_through_the_tayga_link";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let (Some(analyze), Some(setpriv)) = (
-        tools::require(test, "systemd-analyze", None),
-        tools::require(test, "setpriv", None),
+        tools::require("systemd-analyze", None),
+        tools::require("setpriv", None),
     ) else {
         return;
     };

@@ -9,6 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use nat64::ops::snapshot::Source;
+use nat64_common::counters::Outcome;
 use nat64_tests::{
     bpffs::BpfFs,
     gateway_bed::{self, GatewayBed, CLIENT_V6, SERVER_VIA_PREFIX},
@@ -40,9 +42,9 @@ fn ping_summary(output: &str) -> (u32, u32) {
 
 #[test]
 fn a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile() {
-    if !require_root("a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let data_dir = TempDir::new("tc-restart").expect("data-dir");
     let bpffs = BpfFs::mount("tc-restart-bpffs").expect("a bpf filesystem of the test's own");
@@ -78,12 +80,12 @@ fn a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile() {
         bed.gateway.last_child_output()
     );
 
-    let report = gateway_bed::stats(&bed, &[]).expect("nat64 stats from the daemon");
-    assert!(report.contains("datapath tc"), "{report}");
-    assert_eq!(gateway_bed::stat(&report, "mappings "), Some(1), "{report}");
+    let stats = bed.stats().expect("nat64 stats --json from the daemon");
+    assert_eq!(stats.datapath.kind, "tc", "{stats}");
+    assert_eq!(stats.mappings, 1, "{stats}");
     assert!(
-        gateway_bed::stat(&report, "tc translated_v4_to_v6_icmp ").is_some(),
-        "the echo reply came back through the kernel:\n{report}"
+        stats.tc(Outcome::TranslatedV4ToV6Icmp) > 0,
+        "the echo reply came back through the kernel:\n{stats}"
     );
 
     // 250 echo requests 20 ms apart span the stop, 1 s without any daemon, and the start.
@@ -110,14 +112,19 @@ fn a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile() {
         pinned.display()
     );
     let mapping_before = client_mapping(data_dir.path());
-    let report = gateway_bed::stats(&bed, &["--pin-dir", &pins]).expect("nat64 stats from pins");
-    assert!(report.contains("no daemon running"), "{report}");
-    assert_eq!(gateway_bed::stat(&report, "mappings "), Some(1), "{report}");
+    let stats = bed
+        .stats_with(&["--pin-dir", &pins])
+        .expect("nat64 stats --json from pins");
     assert!(
-        gateway_bed::stat(&report, "tc translated_v6_to_v4_icmp ").unwrap_or(0) >= 20,
-        "the kernel's counters survive the daemon:\n{report}"
+        matches!(stats.source, Source::Pins { .. }),
+        "no daemon running:\n{stats}"
     );
-    eprintln!("nat64 stats with no daemon running:\n{report}");
+    assert_eq!(stats.mappings, 1, "{stats}");
+    assert!(
+        stats.tc(Outcome::TranslatedV6ToV4Icmp) >= 20,
+        "the kernel's counters survive the daemon:\n{stats}"
+    );
+    eprintln!("nat64 stats --json with no daemon running:\n{stats}");
     std::thread::sleep(Duration::from_millis(1000));
 
     let stopped_at = Instant::now();

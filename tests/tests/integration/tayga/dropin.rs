@@ -250,9 +250,9 @@ fn add_client_addresses(client: &Netns, addresses: &[Ipv6Addr]) {
 
 #[test]
 fn tayga_link_to_nat64_serves_a_tayga_site_as_a_daemon() {
-    if !require_root("tayga_link_to_nat64_serves_a_tayga_site_as_a_daemon") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let site = TaygaSite::new(true);
     let link = site.tayga_link.to_str().expect("UTF-8").to_owned();
     let pid = site.start_daemon(&link);
@@ -337,9 +337,9 @@ fn tayga_link_to_nat64_serves_a_tayga_site_as_a_daemon() {
 
 #[test]
 fn tayga_and_nat64_take_over_each_others_data_dir() {
-    if !require_root("tayga_and_nat64_take_over_each_others_data_dir") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     if !Path::new(TAYGA).exists() {
         panic!("{TAYGA} is missing: `cargo xtask setup` installs Debian's tayga package");
     }

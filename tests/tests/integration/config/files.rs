@@ -10,7 +10,7 @@ use nat64::config::{
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/config")
+        .join("fixtures/config")
         .join(name)
 }
 

@@ -166,9 +166,9 @@ fn wait_exit(child: &mut Child) -> ExitStatus {
 
 #[test]
 fn a_stop_followed_at_once_by_a_start_serves_again() {
-    if !require_root("restarts::a_stop_followed_at_once_by_a_start_serves_again") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut site = Site::new();
     let first = site.start();
     println!("first start served after {:?}", site.serving());
@@ -184,10 +184,9 @@ fn a_stop_followed_at_once_by_a_start_serves_again() {
 
 #[test]
 fn a_start_after_kill_9_serves_and_the_next_clean_stop_leaves_nothing() {
-    if !require_root("restarts::a_start_after_kill_9_serves_and_the_next_clean_stop_leaves_nothing")
-    {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut site = Site::new();
     let first = site.start();
     site.serving();
@@ -204,9 +203,9 @@ fn a_start_after_kill_9_serves_and_the_next_clean_stop_leaves_nothing() {
 
 #[test]
 fn two_starts_racing_end_in_one_daemon_and_an_error_naming_it() {
-    if !require_root("restarts::two_starts_racing_end_in_one_daemon_and_an_error_naming_it") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let site = Site::new();
     let nat64 = binary::nat64();
     let conf = site.conf.to_str().expect("UTF-8").to_owned();

@@ -30,9 +30,9 @@ fn gateway_args(data_dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
-    if !require_root("native_mode_translates_ping_udp_and_tcp_and_cleans_up") {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
     let data_dir = nat64_tests::tempdir::TempDir::new("tun-gateway").expect("temporary data-dir");
@@ -56,14 +56,19 @@ fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
     gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200]);
 
     // `nat64 stats` reaches the running daemon: the TUN datapath's counters and the mapping.
-    let report = gateway_bed::stats(&bed, &[]).expect("nat64 stats");
-    assert!(report.contains("datapath tun"), "{report}");
-    assert_eq!(gateway_bed::stat(&report, "mappings "), Some(1), "{report}");
+    let stats = bed.stats().expect("nat64 stats --json");
+    assert_eq!(stats.datapath.kind, "tun", "{stats}");
+    assert_eq!(stats.mappings, 1, "{stats}");
     assert!(
-        gateway_bed::stat(&report, "tun translated ").unwrap_or(0) >= 6,
-        "three echo requests and three replies at least:\n{report}"
+        stats.tun().translated >= 6,
+        "three echo requests and three replies at least:\n{stats}"
     );
-    assert!(report.contains("pool 100.64.0.0/10: 1 of "), "{report}");
+    let pool = stats.pool.as_ref().expect("a dynamic pool");
+    assert_eq!(
+        (pool.network.as_str(), pool.in_use),
+        ("100.64.0.0/10", 1),
+        "{stats}"
+    );
 
     // The server saw the gateway's masqueraded address, not the pool.
     let conntrack_free_check = bed
@@ -106,10 +111,9 @@ fn native_mode_translates_ping_udp_and_tcp_and_cleans_up() {
 
 #[test]
 fn run_with_no_flags_but_iface_sets_up_a_turnkey_style_box_and_leaves_no_trace() {
-    if !require_root("run_with_no_flags_but_iface_sets_up_a_turnkey_style_box_and_leaves_no_trace")
-    {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     // Exactly `nat64 run --iface eth0` (what `cargo xtask run -- --iface eth0` runs), with the
     // default data-dir /var/lib/nat64 kept off the host by a private tmpfs over /var/lib.

@@ -86,11 +86,10 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn metrics_status_and_json_tell_one_story() {
-    let test = "metrics_status_and_json_tell_one_story";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
-    let Some(promtool) = tools::require(test, "promtool", Some("target/tools/promtool")) else {
+    };
+    let Some(promtool) = tools::require("promtool", Some("target/tools/promtool")) else {
         return;
     };
     let mut bed = GatewayBed::new().expect("namespaces");
@@ -257,8 +256,14 @@ fn metrics_status_and_json_tell_one_story() {
         .is_some_and(|d| d.len() > 10));
 
     // The text forms agree with the JSON.
-    let text = gateway_bed::stats(&bed, &[]).expect("nat64 stats");
-    assert_eq!(gateway_bed::stat(&text, "mappings "), Some(1), "{text}");
+    let text = bed
+        .gateway
+        .command(binary::nat64().to_str().expect("UTF-8"))
+        .arg("stats")
+        .output()
+        .expect("nat64 stats");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.lines().any(|l| l == "mappings 1"), "{text}");
     let status = json_of(&bed, &["status", "--json"]);
     assert_eq!(keys(&status), keys(&stats));
     let screen = bed
@@ -294,10 +299,9 @@ fn metrics_status_and_json_tell_one_story() {
 
 #[test]
 fn a_taken_metrics_address_refuses_the_start_before_the_host_changes() {
-    let test = "a_taken_metrics_address_refuses_the_start_before_the_host_changes";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let data = TempDir::new("ops-taken").expect("data-dir");
     // Something already listens there.
@@ -353,10 +357,9 @@ fn wait_for(socket: &UnixDatagram, want: &str, limit: Duration, seen: &mut Vec<S
 
 #[test]
 fn the_daemon_speaks_systemds_notify_protocol() {
-    let test = "the_daemon_speaks_systemds_notify_protocol";
-    if !require_root(test) {
+    let Some(_root) = require_root() else {
         return;
-    }
+    };
     let mut bed = GatewayBed::new().expect("namespaces");
     let dir = TempDir::new("ops-notify").expect("temporary directory");
     let socket_path = dir.path().join("notify");
@@ -391,8 +394,8 @@ fn the_daemon_speaks_systemds_notify_protocol() {
         bed.gateway.last_child_output()
     );
     // Serving by then: the route is in and the control socket answers.
-    let stats = gateway_bed::stats(&bed, &["--json"]).expect("stats once READY");
-    assert!(stats.contains("\"systemd\": true"), "{stats}");
+    let stats = bed.stats().expect("stats once READY");
+    assert!(stats.daemon.as_ref().is_some_and(|d| d.systemd), "{stats}");
     assert!(
         wait_for(&socket, "WATCHDOG=1", Duration::from_secs(3), &mut seen),
         "no WATCHDOG=1 within 3 s (WatchdogSec 1 s): {seen:?}"

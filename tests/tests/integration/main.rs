@@ -1,0 +1,27 @@
+//! nat64's one integration-test binary: a module per area, each area a directory of test
+//! files (or one file). `tests/README.md` says how to add a test, which helpers to use, what
+//! needs root and how the tests that do are serialised.
+//!
+//! | area | what it tests | root |
+//! | --- | --- | --- |
+//! | [`config`] | configuration files, `dynamic.map` persistence (the library's public API) | no |
+//! | [`vectors`] | RFC 7915 vectors through the userspace translator and both kernel programs; hostile input | kernel half |
+//! | [`ebpf`] | the embedded object loads, verifies and runs (BPF_PROG_TEST_RUN) | yes |
+//! | [`tc`] | the TC program under hostile input; the kernel path between namespaces; restarts with `--keep` | yes |
+//! | [`xdp`] | the XDP datapath between namespaces, both forward modes | yes |
+//! | [`tun`] | the TUN device, the TUN datapath between namespaces, offloads, behaviour on both datapaths | yes |
+//! | [`tayga`] | the drop-in for TAYGA: its set-up and data-dir, restarts, what is never translated | mostly |
+//! | [`host`] | the namespace test bed itself, the host changes of native mode | yes |
+//! | [`ops`] | metrics, status and `--json`, systemd units and notify, the journal, the Debian package, `nat64 doctor` | mostly |
+//! | [`layout`] | this layout: one binary, every file compiled | no |
+
+mod config;
+mod ebpf;
+mod host;
+mod layout;
+mod ops;
+mod tayga;
+mod tc;
+mod tun;
+mod vectors;
+mod xdp;

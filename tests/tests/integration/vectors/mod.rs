@@ -1,0 +1,7 @@
+//! Translation against vectors: Jool's SIIT suite through the userspace translator (`jool`)
+//! and through both kernel programs with BPF_PROG_TEST_RUN (`kernel`, root); 200,000 hostile
+//! packets through the userspace translator (`malformed_input`).
+
+mod jool;
+mod kernel;
+mod malformed_input;
