@@ -25,7 +25,12 @@ fn the_translator_target_reaches_translation_and_the_pool() {
     assert_eq!(report.inputs, 3000);
     assert_eq!(report.crashes, 0, "{:#?}", report.examples());
     assert!(
-        report.share("translated") > 0.05,
+        report.share("translated tcp") > 0.02,
+        "{}",
+        report.outcome_line()
+    );
+    assert!(
+        report.share("translated icmp error") > 0.0,
         "{}",
         report.outcome_line()
     );
@@ -91,7 +96,7 @@ fn a_replay_runs_one_input_under_a_named_setup() {
     packet[46..48].copy_from_slice(&sum.to_be_bytes());
     let mut t = target("translator");
     let checked = runner::replay(t.as_mut(), "nonwkp-96-map", &packet).unwrap();
-    assert_eq!(checked.outcome, "translated");
+    assert_eq!(checked.outcome, "translated udp");
     assert!(checked.findings.is_empty(), "{:?}", checked.findings);
     assert!(runner::replay(t.as_mut(), "no-such-setup", &packet).is_err());
 }

@@ -6,7 +6,7 @@ use nat64::translate::{Output, Translator, Verdict};
 use rand::rngs::StdRng;
 
 use super::recording_pool::{RecordingPool, NOW};
-use crate::check::translation;
+use crate::check::{ip, translation};
 use crate::gen::{addresses::AddressBook, packet};
 use crate::report::Finding;
 use crate::runner::{guarded, Checked, Target};
@@ -64,6 +64,23 @@ pub fn verdict_name(verdict: Verdict) -> String {
         Verdict::LocalReply => "local_reply".into(),
         Verdict::IcmpError(r) => format!("icmp_error:{}", r.as_str()),
         Verdict::Drop(r) => format!("drop:{}", r.as_str()),
+    }
+}
+
+/// What a packet carries, for the statistics of what was translated.
+fn what_it_carries(input: &[u8]) -> &'static str {
+    let Some(ip) = ip::parse_input(input) else {
+        return "?";
+    };
+    if ip.frag.is_some_and(|f| f.offset != 0) {
+        return "fragment";
+    }
+    match (ip.proto, ip.upper.first()) {
+        (ip::PROTO_TCP, _) => "tcp",
+        (ip::PROTO_UDP, _) => "udp",
+        (ip::PROTO_ICMP, Some(0 | 8)) | (ip::PROTO_ICMPV6, Some(128 | 129)) => "echo",
+        (ip::PROTO_ICMP | ip::PROTO_ICMPV6, _) => "icmp error",
+        _ => "other protocol",
     }
 }
 
@@ -138,9 +155,13 @@ impl Target for TranslatorTarget {
         findings.extend(pool.refused.drain(..).map(Finding::refused_source));
         findings.extend(pool.bad_addresses.drain(..).map(Finding::disagreement));
         let asked = std::mem::take(&mut pool.requests) > 0;
+        let outcome = match verdict {
+            Verdict::Translated => format!("translated {}", what_it_carries(input)),
+            other => verdict_name(other),
+        };
         Checked {
             findings,
-            outcome: verdict_name(verdict),
+            outcome,
             not_run: false,
             notes: if asked {
                 vec!["(a pool address asked for)"]
