@@ -1,7 +1,7 @@
 //! What a run found: counts, the first example of each kind of failure (with what replays
 //! it), and how the inputs fared, so a reader can tell the generator reached deep.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::hex;
 
@@ -59,9 +59,10 @@ impl Finding {
 /// How many distinct kinds of failure are shown in full.
 const MAX_EXAMPLES: usize = 20;
 
-/// One failing input, shown in full.
+/// One failing input, shown in full, for every kind of failure.
 #[derive(Clone, Debug)]
 struct Example {
+    signature: String,
     finding: Finding,
     index: u64,
     setup: String,
@@ -79,7 +80,8 @@ pub struct Report {
     /// Inputs the harness could not run (frames BPF_PROG_TEST_RUN cannot take as a device
     /// would hand them over): neither passed nor failed.
     pub not_run: u64,
-    signatures: HashSet<String>,
+    /// How many findings of each kind (by signature), shown or not.
+    per_kind: HashMap<String, u64>,
     examples: Vec<Example>,
     /// What became of the inputs (verdicts, outcomes), by name.
     outcomes: BTreeMap<String, u64>,
@@ -95,7 +97,7 @@ impl Report {
             disagreements: 0,
             refused_sources: 0,
             not_run: 0,
-            signatures: HashSet::new(),
+            per_kind: HashMap::new(),
             examples: Vec::new(),
             outcomes: BTreeMap::new(),
         }
@@ -109,8 +111,11 @@ impl Report {
                 Kind::RefusedSource => self.refused_sources += 1,
             }
             let signature = format!("{:?} {}", finding.kind, signature(&finding.detail));
-            if self.examples.len() < MAX_EXAMPLES && self.signatures.insert(signature) {
+            let seen = self.per_kind.entry(signature.clone()).or_insert(0);
+            *seen += 1;
+            if *seen == 1 && self.examples.len() < MAX_EXAMPLES {
                 self.examples.push(Example {
+                    signature,
                     finding,
                     index,
                     setup: setup.to_string(),
@@ -176,8 +181,9 @@ impl Report {
             .iter()
             .map(|e| {
                 let input = hex::encode(&e.input);
+                let like = self.per_kind.get(&e.signature).copied().unwrap_or(1);
                 format!(
-                    "FAIL {} input #{} (setup {}, seed {}): {}: {}\n  input: {input}\n  replay: nat64-fuzz --target {} --setup {} --replay {input}",
+                    "FAIL {} input #{} (setup {}, seed {}; {like} findings of this kind): {}: {}\n  input: {input}\n  replay: nat64-fuzz --target {} --setup {} --replay {input}",
                     self.target,
                     e.index,
                     e.setup,
