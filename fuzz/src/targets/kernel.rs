@@ -98,6 +98,14 @@ impl KernelTarget {
         })
     }
 
+    /// The longest frame the test run hands the program as a device would.
+    fn max_frame(&self) -> usize {
+        match self.program {
+            Program::Tc => TC_TEST_RUN_MAX_FRAME,
+            Program::Xdp => XDP_TEST_RUN_MAX_LINEAR,
+        }
+    }
+
     fn counters(&self) -> anyhow::Result<[u64; Outcome::COUNT]> {
         match self.program {
             Program::Tc => tc_maps::tc_counters(&self.ebpf),
@@ -267,10 +275,19 @@ impl Target for KernelTarget {
     }
 
     fn generate(&mut self, setup: usize, rng: &mut StdRng) -> Vec<u8> {
-        match self.books.get(setup) {
-            Some(book) => packet::packet(rng, book),
-            None => Vec::new(),
+        let Some(book) = self.books.get(setup) else {
+            return Vec::new();
+        };
+        // Draw again (a few times) rather than spend the input on a frame the test run
+        // cannot take; the draws come from the input's own RNG, so it stays reproducible.
+        let mut p = packet::packet(rng, book);
+        for _ in 0..4 {
+            if ETHERNET_HEADER_LEN + p.len() <= self.max_frame() {
+                break;
+            }
+            p = packet::packet(rng, book);
         }
+        p
     }
 
     fn explain(&self) -> Vec<String> {
@@ -294,11 +311,7 @@ impl Target for KernelTarget {
             Program::Tc => tc_program::frame(input),
             Program::Xdp => xdp_program::frame(input),
         };
-        let too_long = match self.program {
-            Program::Tc => TC_TEST_RUN_MAX_FRAME,
-            Program::Xdp => XDP_TEST_RUN_MAX_LINEAR,
-        };
-        if frame.len() > too_long {
+        if frame.len() > self.max_frame() {
             return Checked {
                 findings: Vec::new(),
                 outcome: "not run".into(),
