@@ -5,48 +5,63 @@
 use std::collections::HashSet;
 use std::net::Ipv6Addr;
 
-use nat64::pool::{DynamicPool, PoolConfig, Warning};
+use nat64::pool::{DynamicPool, Mapping, PoolConfig, Warning};
 use nat64_common::address_policy::{v4_translatable, v6_translatable};
 
 pub fn violations(pool: &DynamicPool, now: u64) -> Vec<String> {
-    let config = pool.config();
     let mut found = Vec::new();
     let mut hosts = HashSet::new();
     for m in pool.iter() {
-        let what = format!("mapping {} {}", m.v4, m.v6);
-        if !config.contains(m.v4) {
-            found.push(format!("{what}: outside the pool"));
-        } else if !config.is_allocatable(m.v4) {
-            found.push(format!("{what}: an address the pool never hands out"));
-        }
-        if !v4_translatable(m.v4.octets()) {
-            found.push(format!("{what}: an IPv4 address never translated"));
-        }
-        if !v6_translatable(&m.v6.octets()) {
-            found.push(format!("{what}: an IPv6 host never translated"));
-        }
-        if reserved_v6(config, &m.v6) {
-            found.push(format!("{what}: an IPv6 host a map or the prefix owns"));
-        }
+        found.extend(mapping_violations(pool, &m, now));
         if !hosts.insert(m.v6) {
-            found.push(format!("{what}: a second mapping of the host"));
-        }
-        if pool.lookup_v6(&m.v6) != Some(m.v4) || pool.lookup_v4(&m.v4) != Some(m.v6) {
-            found.push(format!("{what}: the two lookups disagree"));
-        }
-        if m.last_use > now {
-            found.push(format!("{what}: last used in the future ({})", m.last_use));
+            found.push(format!(
+                "mapping {} {}: a second mapping of the host",
+                m.v4, m.v6
+            ));
         }
     }
-    if pool.len() as u64 + pool.free_count() != pool.capacity() {
-        found.push(format!(
+    found.extend(books_balanced(pool));
+    found
+}
+
+/// What must hold of one mapping the pool holds.
+pub fn mapping_violations(pool: &DynamicPool, m: &Mapping, now: u64) -> Vec<String> {
+    let config = pool.config();
+    let what = format!("mapping {} {}", m.v4, m.v6);
+    let mut found = Vec::new();
+    if !config.contains(m.v4) {
+        found.push(format!("{what}: outside the pool"));
+    } else if !config.is_allocatable(m.v4) {
+        found.push(format!("{what}: an address the pool never hands out"));
+    }
+    if !v4_translatable(m.v4.octets()) {
+        found.push(format!("{what}: an IPv4 address never translated"));
+    }
+    if !v6_translatable(&m.v6.octets()) {
+        found.push(format!("{what}: an IPv6 host never translated"));
+    }
+    if reserved_v6(config, &m.v6) {
+        found.push(format!("{what}: an IPv6 host a map or the prefix owns"));
+    }
+    if pool.lookup_v6(&m.v6) != Some(m.v4) || pool.lookup_v4(&m.v4) != Some(m.v6) {
+        found.push(format!("{what}: the two lookups disagree"));
+    }
+    if m.last_use > now {
+        found.push(format!("{what}: last used in the future ({})", m.last_use));
+    }
+    found
+}
+
+/// Every address of the pool is either held or free.
+pub fn books_balanced(pool: &DynamicPool) -> Option<String> {
+    (pool.len() as u64 + pool.free_count() != pool.capacity()).then(|| {
+        format!(
             "{} mappings + {} free != capacity {}",
             pool.len(),
             pool.free_count(),
             pool.capacity()
-        ));
-    }
-    found
+        )
+    })
 }
 
 fn reserved_v6(config: &PoolConfig, v6: &Ipv6Addr) -> bool {

@@ -154,7 +154,7 @@ fn round_trip(pool: &DynamicPool, config: &PoolConfig, saved: &Path) -> Vec<Stri
 }
 
 /// A new host after the load gets a free, allocatable address (or none when the pool is
-/// full), and the pool's rules still hold.
+/// full) that obeys the rules a loaded mapping obeys, and the books still balance.
 fn allocate_one(pool: &mut DynamicPool) -> Vec<String> {
     let held: BTreeSet<Ipv4Addr> = pool.iter().map(|m| m.v4).collect();
     let mut found = Vec::new();
@@ -163,7 +163,15 @@ fn allocate_one(pool: &mut DynamicPool) -> Vec<String> {
         if held.contains(&v4) && !matches!(allocation, pool::Allocation::Reused { .. }) {
             found.push(format!("allocated {v4}, which a host already held"));
         }
+        match pool.get(&v4) {
+            Some(m) => found.extend(
+                pool_rules::mapping_violations(pool, &m, NOW)
+                    .into_iter()
+                    .map(|v| format!("allocated: {v}")),
+            ),
+            None => found.push(format!("allocated {v4}, which the pool then does not hold")),
+        }
     }
-    found.extend(pool_rules::violations(pool, NOW));
+    found.extend(pool_rules::books_balanced(pool));
     found
 }
