@@ -19,7 +19,7 @@ pub const LOOPBACK_IFINDEX: u32 = 1;
 /// Loads the object and the verified `nat64_tc` program, reading packets after an Ethernet
 /// header.
 pub fn load() -> anyhow::Result<Ebpf> {
-    nat64::gateway::tc_datapath::load_program(ETHERNET_HEADER_LEN as u32)
+    nat64::gateway::kernel_path::load_program(ETHERNET_HEADER_LEN as u32)
 }
 
 pub fn program(ebpf: &mut Ebpf) -> anyhow::Result<&mut SchedClassifier> {

@@ -18,12 +18,12 @@ const MINIMUM_FRAME_LEN: usize = 60;
 /// Loads the object with both kernel programs verified.
 pub fn load() -> anyhow::Result<Ebpf> {
     let mut ebpf = crate::tc_program::load()?;
-    nat64::gateway::xdp_interfaces::load_program(&mut ebpf)?;
+    nat64::gateway::kernel_path::xdp::load_program(&mut ebpf)?;
     Ok(ebpf)
 }
 
 pub fn program(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
-    nat64::gateway::xdp_interfaces::program(ebpf)
+    nat64::gateway::kernel_path::xdp::program(ebpf)
 }
 
 /// `packet` as a wire delivers it: behind an Ethernet header, padded to the minimum frame.

@@ -3,6 +3,7 @@
 
 mod cmd;
 mod deb;
+mod fuzz;
 mod setup;
 mod tayga_suite;
 
@@ -28,9 +29,10 @@ enum Task {
         release: bool,
     },
     /// Run every test: every crate's unit tests and the one integration binary (vectors,
-    /// eBPF programs through BPF_PROG_TEST_RUN, namespaces; tests/README.md), then TAYGA's
-    /// own suite against the release binary in both modes (not when a filter is given,
-    /// unless the filter is `tayga_suite`).
+    /// eBPF programs through BPF_PROG_TEST_RUN, namespaces; tests/README.md), then a short
+    /// fuzz run of every target (not when a filter is given, unless the filter is `fuzz`),
+    /// then TAYGA's own suite against the release binary in both modes (not when a filter is
+    /// given, unless the filter is `tayga_suite`).
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -41,6 +43,22 @@ enum Task {
     TaygaSuite {
         #[arg(value_parser = ["root", "userns"])]
         modes: Vec<String>,
+    },
+    /// Fuzz the translator, the configuration readers, the dynamic.map reader and the kernel
+    /// programs (against userspace): `cargo xtask fuzz --secs 60 --target translator`.
+    Fuzz {
+        /// Seconds per target (default 10 when --inputs is not given either).
+        #[arg(long)]
+        secs: Option<u64>,
+        /// translator, config, dynamic_map, kernel_tc, kernel_xdp, or all.
+        #[arg(long, default_value = "all")]
+        target: String,
+        /// Inputs per target; with --secs, whichever ends first.
+        #[arg(long)]
+        inputs: Option<u64>,
+        /// The run's seed (default: from the clock), to repeat a run.
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Run the benchmarks under bench/ and print their tables.
     Bench {
@@ -75,7 +93,8 @@ fn main() -> Result<()> {
         Task::Test { args } => {
             setup::ensure_all(&root)?;
             let suite_only = args.iter().any(|a| a == "tayga_suite");
-            if !suite_only {
+            let fuzz_only = args.iter().any(|a| a == "fuzz");
+            if !suite_only && !fuzz_only {
                 let mut cargo = cmd::cargo(&root);
                 cargo.args([
                     "test",
@@ -87,6 +106,9 @@ fn main() -> Result<()> {
                 ]);
                 cargo.args(&args);
                 cmd::run(&mut cargo)?;
+            }
+            if args.is_empty() || fuzz_only {
+                fuzz::short_run(&root)?;
             }
             if args.is_empty() || suite_only {
                 build(&root, true)?;
@@ -103,6 +125,23 @@ fn main() -> Result<()> {
                 modes.iter().map(String::as_str).collect()
             };
             tayga_suite::run(&root, &modes)
+        }
+        Task::Fuzz {
+            secs,
+            target,
+            inputs,
+            seed,
+        } => {
+            setup::ensure_build_tools(&root)?;
+            fuzz::run(
+                &root,
+                &fuzz::Run {
+                    target: &target,
+                    secs,
+                    inputs,
+                    seed,
+                },
+            )
         }
         Task::Bench { args } => {
             setup::ensure_all(&root)?;

@@ -11,18 +11,6 @@ pub mod pool_lookup;
 pub mod translator_setup;
 pub mod tun_workers;
 
-/// The loaders' old paths, for `tests/src` until it names [`kernel_path`] (issue 12).
-#[doc(hidden)]
-pub mod tc_datapath {
-    pub use super::kernel_path::load_program;
-}
-
-/// The loaders' old paths, for `tests/src` until it names [`kernel_path::xdp`] (issue 12).
-#[doc(hidden)]
-pub mod xdp_interfaces {
-    pub use super::kernel_path::xdp::{load_program, program};
-}
-
 use std::{
     sync::{atomic::Ordering, Arc},
     time::Duration,
