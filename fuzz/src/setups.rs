@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
 use nat64::config::{self, Config, Format};
-use nat64::gateway::{persistence, translator_setup};
+use nat64::gateway::{mappings::persistence, translator_setup};
 use nat64::pool::{DynamicPool, Mapping, PoolConfig};
 use nat64::translate::TranslatorConfig;
 

@@ -35,6 +35,18 @@ pub fn classify_v4(a: [u8; 4]) -> V4Class {
     }
 }
 
+/// The ranges [`classify_v4`] calls [`V4Class::Special`], as (first address, prefix length),
+/// for the checks of whole subnets (a map or pool must not cover any of them).
+pub const SPECIAL_V4: [([u8; 4], u8); 4] = [
+    ([0, 0, 0, 0], 8),
+    ([127, 0, 0, 0], 8),
+    ([224, 0, 0, 0], 4),
+    ([255, 255, 255, 255], 32),
+];
+
+/// The range [`classify_v4`] calls [`V4Class::LinkLocal`].
+pub const LINK_LOCAL_V4: ([u8; 4], u8) = ([169, 254, 0, 0], 16);
+
 /// Whether an IPv4 packet with this source or destination may be handled at all.
 #[inline(always)]
 pub fn v4_translatable(a: [u8; 4]) -> bool {
@@ -120,6 +132,38 @@ fn is_tayga_private(a: [u8; 4]) -> bool {
 #[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// The range lists say what `classify_v4` decides: every address inside a listed range
+    /// has its class, and the addresses next to each range do not.
+    #[test]
+    fn range_lists_match_the_classes() {
+        let edges = |(start, len): ([u8; 4], u8)| {
+            let first = u32::from_be_bytes(start);
+            let last = first | (u32::MAX.checked_shr(u32::from(len)).unwrap_or(0));
+            (first, last)
+        };
+        for (range, class) in SPECIAL_V4
+            .iter()
+            .map(|r| (*r, V4Class::Special))
+            .chain([(LINK_LOCAL_V4, V4Class::LinkLocal)])
+        {
+            let (first, last) = edges(range);
+            for a in [first, first + (last - first) / 2, last] {
+                assert_eq!(classify_v4(a.to_be_bytes()), class, "{a:#x}");
+            }
+            for a in [first.checked_sub(1), last.checked_add(1)]
+                .into_iter()
+                .flatten()
+            {
+                let outside = classify_v4(a.to_be_bytes());
+                let also_listed = SPECIAL_V4.iter().any(|r| {
+                    let (f, l) = edges(*r);
+                    (f..=l).contains(&a)
+                });
+                assert!(outside != class || also_listed, "{a:#x}");
+            }
+        }
+    }
 
     #[test]
     fn ipv4_classes() {

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use nat64::config::map_file::MapFile;
 use nat64::config::{Config, Diagnostic, StaticMap};
-use nat64::gateway::{persistence, translator_setup};
+use nat64::gateway::{mappings::persistence, translator_setup};
 use nat64::translate::Translator;
 
 /// IPv4 blocks no translator may translate (`address_policy`: this network, loopback,

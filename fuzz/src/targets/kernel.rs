@@ -45,11 +45,11 @@ impl Program {
 struct HostTable(Vec<(Ipv6Addr, Ipv4Addr)>);
 
 impl DynamicMap for HostTable {
-    fn v6_to_v4(&mut self, v6: &Ipv6Addr, _allocate: bool) -> Option<Ipv4Addr> {
+    fn lookup_v6(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
         self.0.iter().find(|(a, _)| a == v6).map(|(_, b)| *b)
     }
 
-    fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+    fn lookup_v4(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
         self.0.iter().find(|(_, b)| b == v4).map(|(a, _)| *a)
     }
 }

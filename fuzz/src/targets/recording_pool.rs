@@ -89,10 +89,14 @@ impl RecordingPool {
 }
 
 impl DynamicMap for RecordingPool {
-    fn v6_to_v4(&mut self, v6: &Ipv6Addr, allocate: bool) -> Option<Ipv4Addr> {
-        if !allocate {
-            return self.pool.as_ref()?.lookup_v6(v6);
-        }
+    fn lookup_v6(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
+        let pool = self.pool.as_mut()?;
+        let v4 = pool.lookup_v6(v6)?;
+        pool.touch(v4, NOW);
+        Some(v4)
+    }
+
+    fn allocate(&mut self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
         self.requests += 1;
         if let Some(why) = self.rules.refusal(v6, self.packet_source) {
             self.refused
@@ -107,7 +111,7 @@ impl DynamicMap for RecordingPool {
         Some(v4)
     }
 
-    fn v4_to_v6(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+    fn lookup_v4(&mut self, v4: &Ipv4Addr) -> Option<Ipv6Addr> {
         // As the TUN workers: an idle mapping's address may go to another host any moment.
         let pool = self.pool.as_mut()?;
         if pool.is_idle(v4, NOW) != Some(false) {
@@ -139,11 +143,11 @@ mod tests {
         let mut p = RecordingPool::new(&cfg, Some(pool));
         let host: Ipv6Addr = "2001:db8:a::99".parse().unwrap();
         p.packet_source = Some(host.octets());
-        assert!(p.v6_to_v4(&host, true).is_some());
+        assert!(p.allocate(&host).is_some());
         assert!(p.refused.is_empty(), "{:?}", p.refused);
         // A quoted address is only looked up: no request.
         let stranger: Ipv6Addr = "2001:db8:b::1".parse().unwrap();
-        assert_eq!(p.v6_to_v4(&stranger, false), None);
+        assert_eq!(p.lookup_v6(&stranger), None);
         assert!(p.refused.is_empty());
         for refused in [
             "::1",
@@ -153,7 +157,7 @@ mod tests {
             "2001:db8:b::1",
         ] {
             let a: Ipv6Addr = refused.parse().unwrap();
-            p.v6_to_v4(&a, true);
+            p.allocate(&a);
         }
         assert_eq!(p.refused.len(), 5, "{:?}", p.refused);
         assert_eq!(p.requests, 6);

@@ -235,6 +235,11 @@ pub fn mapped_host_v4_to_v6(
     addr: [u8; 4],
 ) -> Result<([u8; 16], LastUse), Outcome> {
     check_v4(addr)?;
+    // The translator's own address stands for its own IPv6 address (a quoted packet it
+    // sent): userspace's to map.
+    if addr == cfg.ipv4_addr {
+        return Err(Outcome::PassToTranslator);
+    }
     let key = Ipv4HostKey { addr };
     if let Some(mapping) = maps::NAT64_V4_TO_V6.get_ptr_mut(&key) {
         let v6 = unsafe { (*mapping).v6 };

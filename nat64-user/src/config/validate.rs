@@ -488,7 +488,7 @@ pub(crate) fn check_map(m: &StaticMap, line: usize, fmt: Format, d: &mut Diagnos
             Some(fmt.write("map", Val::Map(&v4, &v6))),
         );
     }
-    match ipv4_reservation(m.ipv4.addr()) {
+    match subnet_reservation(&m.ipv4) {
         Reservation::None => {}
         Reservation::LinkLocal => d.warn(
             line,
@@ -497,7 +497,7 @@ pub(crate) fn check_map(m: &StaticMap, line: usize, fmt: Format, d: &mut Diagnos
         ),
         Reservation::Reserved(why) => d.error(
             line,
-            format!("map {}: {why} cannot be translated", m.ipv4),
+            format!("map {}: covers {why}, which is never translated", m.ipv4),
             Some(fmt.write("map", Val::Map("192.168.5.42", "2001:db8:1:4444::1"))),
         ),
     }
@@ -579,7 +579,7 @@ fn check_pool(p: &Ipv4Net, line: usize, fmt: Format, d: &mut Diagnostics) {
             Some(fmt.write("dynamic-pool", Val::Str(&fixed))),
         );
     }
-    match ipv4_reservation(p.addr()) {
+    match subnet_reservation(p) {
         Reservation::None => {}
         Reservation::LinkLocal => d.warn(
             line,
@@ -588,7 +588,7 @@ fn check_pool(p: &Ipv4Net, line: usize, fmt: Format, d: &mut Diagnostics) {
         ),
         Reservation::Reserved(why) => d.error(
             line,
-            format!("dynamic-pool {p}: {why} cannot be handed out"),
+            format!("dynamic-pool {p}: covers {why}, which is never handed out"),
             Some(fmt.write("dynamic-pool", Val::Str("192.168.255.0/24"))),
         ),
     }
@@ -666,6 +666,21 @@ fn ipv4_reservation(a: Ipv4Addr) -> Reservation {
         V4Class::Special if o[0] == 127 => Reservation::Reserved("127.0.0.0/8 (loopback)"),
         V4Class::Special if a.is_multicast() => Reservation::Reserved("224.0.0.0/4 (multicast)"),
         V4Class::Special => Reservation::Reserved("255.255.255.255 (broadcast)"),
+    }
+}
+
+/// The datapath's rule for a whole subnet (a map, a pool): reserved when it covers any
+/// address that is never translated, not only when its first address is one.
+fn subnet_reservation(net: &Ipv4Net) -> Reservation {
+    let covers = |(start, len): ([u8; 4], u8)| {
+        Ipv4Net::new(Ipv4Addr::from(start), len).filter(|range| range.overlaps(net))
+    };
+    if let Some(range) = address_policy::SPECIAL_V4.into_iter().find_map(covers) {
+        return ipv4_reservation(range.network());
+    }
+    match covers(address_policy::LINK_LOCAL_V4) {
+        Some(_) => Reservation::LinkLocal,
+        None => Reservation::None,
     }
 }
 

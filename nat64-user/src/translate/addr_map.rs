@@ -187,13 +187,13 @@ impl AddrMap {
         }
         let v6 = Ipv6Addr::from(*addr);
         if let Some(v4) = self.eam_by_v6.iter().find_map(|e| e.v6_to_v4(v6)) {
-            return Ok(v4.octets());
+            return never_special(v4);
         }
         if let Some(prefix) = self.prefix.as_ref().filter(|p| p.contains(addr)) {
             return self.behind_prefix(prefix, addr, end);
         }
         match pool(&v6) {
-            Some(v4) => Ok(v4.octets()),
+            Some(v4) => never_special(v4),
             None => Err(Refusal::reject(end.unmapped())),
         }
     }
@@ -229,5 +229,15 @@ impl AddrMap {
         v4 == self.own_v4
             || self.pool_contains(v4).is_some()
             || self.eam_by_v4.iter().any(|e| e.v4_to_v6(a).is_some())
+    }
+}
+
+/// A mapping's IPv4 address, unless it is one never translated. The configuration refuses
+/// maps and pools that cover such addresses; this holds whatever the tables say.
+fn never_special(v4: Ipv4Addr) -> Result<[u8; 4], Refusal> {
+    if address_policy::v4_translatable(v4.octets()) {
+        Ok(v4.octets())
+    } else {
+        Err(Refusal::drop(DropReason::SpecialAddress))
     }
 }

@@ -7,7 +7,7 @@ use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
 use nat64_common::mtu;
-use nat64_common::wire::proto;
+use nat64_common::wire::{ipv4, proto};
 
 use super::addr_map::End;
 use super::wire;
@@ -259,7 +259,10 @@ fn quote_v6_to_v4<M: DynamicMap>(
         .map_err(|r| r.reason)?;
     let proto4 = match h.proto {
         proto::ICMPV6 => proto::ICMP,
-        proto::ICMP => return Err(DropReason::BadIcmpError),
+        // A number that means something only inside IPv6 never goes out in an IPv4 header.
+        p if p == proto::ICMP || proto::IPV6_ONLY.contains(&p) => {
+            return Err(DropReason::BadIcmpError)
+        }
         p => p,
     };
     // Lengths come from the quoted header, not from how much of it was quoted.
@@ -267,7 +270,7 @@ fn quote_v6_to_v4<M: DynamicMap>(
     let total_len = (20 + l4_len).min(0xffff) as u16;
     let (id, dont_fragment, frag_offset, more) = match h.frag {
         Some(f) => (f.id as u16, false, f.offset, f.more),
-        None => (0, usize::from(total_len) > 1260, 0, false),
+        None => (0, ipv4::dont_fragment_for(usize::from(total_len)), 0, false),
     };
     wire::write_v4_header(
         out,

@@ -711,3 +711,36 @@ fn originated_icmp_errors_are_rate_limited() {
     );
     assert!(limited > 0, "the flood is cut: {sent} errors sent");
 }
+
+/// A later fragment whose Fragment header names an extension header (the headers themselves
+/// are in the first fragment) is dropped: its next header would leave as an IPv4 protocol
+/// number that means something only inside IPv6 (found by the fuzzer; TAYGA sends it on).
+#[test]
+fn later_fragments_naming_an_extension_header_are_not_translated() {
+    let tr = translator(config());
+    for next_header in [0u8, 43, 44, 60] {
+        let mut pkt = vec![0x60, 0, 0, 0, 0, 16, 44, 64];
+        pkt.extend_from_slice(&HOST_V6);
+        pkt.extend_from_slice(&server_v6());
+        // Fragment header: offset 8 (in 8-byte units), no more fragments, some id.
+        pkt.extend_from_slice(&[next_header, 0, 0, 64, 0, 0, 0x12, 0x34]);
+        pkt.extend_from_slice(&[0xab; 8]);
+        let mut out = Output::new();
+        assert_eq!(
+            tr.translate(&pkt, &mut NoDynamicMap, &mut out),
+            Verdict::Drop(DropReason::UnsupportedProtocol),
+            "next header {next_header}"
+        );
+    }
+    // The same fragment carrying UDP is translated.
+    let mut pkt = vec![0x60, 0, 0, 0, 0, 16, 44, 64];
+    pkt.extend_from_slice(&HOST_V6);
+    pkt.extend_from_slice(&server_v6());
+    pkt.extend_from_slice(&[17, 0, 0, 64, 0, 0, 0x12, 0x34]);
+    pkt.extend_from_slice(&[0xab; 8]);
+    let mut out = Output::new();
+    assert_eq!(
+        tr.translate(&pkt, &mut NoDynamicMap, &mut out),
+        Verdict::Translated
+    );
+}

@@ -46,7 +46,10 @@ fn check(pkt: &[u8]) -> Result<wire::V6Headers, DropReason> {
         if payload.len() < 8 {
             return Err(DropReason::Truncated);
         }
-    } else if h.proto == proto::ICMP {
+    } else if h.proto == proto::ICMP || proto::IPV6_ONLY.contains(&h.proto) {
+        // ICMPv4 inside IPv6 is nonsense; an extension header named by the Fragment header of
+        // a later fragment (the headers themselves are in the first) would leave as an IPv4
+        // protocol number that means something only inside IPv6. TAYGA sends the latter on.
         return Err(DropReason::UnsupportedProtocol);
     }
     if h.hop_limit == 0 {

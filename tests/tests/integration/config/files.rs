@@ -329,3 +329,44 @@ fn map_file_applies_against_the_config() {
         "{note}"
     );
 }
+
+/// A map or pool that covers an address never translated is refused on its line, not only
+/// when its first address is one (found by the fuzzer: `map 126.0.0.0/7` covered loopback).
+#[test]
+fn maps_and_pools_covering_special_addresses_are_refused_on_their_line() {
+    use nat64::config::{parse_str, Format};
+    let base = "tun-device nat64\nipv4-addr 192.0.2.1\nipv6-addr 2001:db8:ffff::1\nprefix 2001:db8:64::/96\n";
+    for (line, covered) in [
+        (
+            "map 126.0.0.0/7 2001:db8:7e00::/103",
+            "127.0.0.0/8 (loopback)",
+        ),
+        (
+            "map 128.0.0.0/1 2001:db8:8000::/97",
+            "224.0.0.0/4 (multicast)",
+        ),
+        (
+            "map 255.255.255.0/24 2001:db8:ff::/120",
+            "255.255.255.255 (broadcast)",
+        ),
+        ("dynamic-pool 128.0.0.0/1", "224.0.0.0/4 (multicast)"),
+        (
+            "dynamic-pool 255.255.255.0/24",
+            "255.255.255.255 (broadcast)",
+        ),
+    ] {
+        let text = format!("{base}{line}\n");
+        let e = parse_str(&text, Path::new("tayga.conf"), Format::TaygaConf)
+            .expect_err(&format!("{line} must be refused"));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("tayga.conf:5:") && msg.contains(covered),
+            "{line}: {msg}"
+        );
+    }
+    // Next to them, the same shapes are fine.
+    let text = format!(
+        "{base}map 198.51.100.0/24 2001:db8:c633:6400::/120\ndynamic-pool 203.0.113.0/24\n"
+    );
+    parse_str(&text, Path::new("tayga.conf"), Format::TaygaConf).expect("ordinary subnets");
+}
