@@ -13,10 +13,12 @@
 //! | [`tayga`] | the drop-in for TAYGA: its set-up and data-dir, restarts, what is never translated | mostly |
 //! | [`host`] | the namespace test bed itself, the host changes of native mode | yes |
 //! | [`ops`] | metrics, status and `--json`, systemd units and notify, the journal, the Debian package, `nat64 doctor` | mostly |
+//! | [`fuzz`] | short runs of the fuzz targets that need no root: they reach deep, a seed names its inputs | no |
 //! | [`layout`] | this layout: one binary, every file compiled | no |
 
 mod config;
 mod ebpf;
+mod fuzz;
 mod host;
 mod layout;
 mod ops;

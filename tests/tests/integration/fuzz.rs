@@ -1,5 +1,5 @@
-//! Short runs of the targets that need no privileges: they run, reach deep, and the inputs
-//! they are given are the inputs a seed names.
+//! Short runs of the fuzz targets that need no privileges (`fuzz/`): they run, reach deep,
+//! and the inputs they are given are the inputs a seed names.
 
 use nat64_fuzz::runner::{self, Budget, Target};
 use nat64_fuzz::targets::{self, Made};
