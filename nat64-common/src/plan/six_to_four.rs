@@ -9,7 +9,7 @@ use crate::{
         self, icmp,
         ipv4::{self, Ipv4},
         ipv6::{self, Ipv6},
-        l4, proto,
+        l4, proto, tcp,
     },
 };
 
@@ -126,8 +126,8 @@ pub fn plan<P: Packet, M: Mapper>(
             return Err(Outcome::PassUdpZeroChecksum);
         }
         proto::TCP => {
-            let offset: [u8; 1] = pkt.load(l4 + l4::TCP_DATA_OFFSET)?;
-            tcp_header_len = l4::tcp_header_len(offset[0]) as u32;
+            let offset: [u8; 1] = pkt.load(l4 + tcp::field::DATA_OFFSET)?;
+            tcp_header_len = tcp::header_len(offset[0]) as u32;
         }
         proto::ICMPV6 => {
             icmp_type = match head_icmp.ty() {

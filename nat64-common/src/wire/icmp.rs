@@ -13,8 +13,20 @@ pub mod field {
     pub const REST: usize = 4;
 }
 
+/// Where an error carries RFC 4884's length attribute (the quote's length before its
+/// extension structure), and in what unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LengthField {
+    /// Offset in the ICMP header.
+    pub at: usize,
+    /// Bytes per unit of the attribute.
+    pub unit: usize,
+}
+
 /// ICMPv4 types.
 pub mod v4 {
+    use super::LengthField;
+
     pub const ECHO_REPLY: u8 = 0;
     pub const DEST_UNREACHABLE: u8 = 3;
     pub const ECHO_REQUEST: u8 = 8;
@@ -29,10 +41,21 @@ pub mod v4 {
     pub const fn is_error(ty: u8) -> bool {
         matches!(ty, 3 | 4 | 5 | 11 | 12)
     }
+
+    /// RFC 4884 §4.1: 32-bit words, in the second byte after the checksum.
+    pub const LENGTH: LengthField = LengthField { at: 5, unit: 4 };
+
+    /// The errors RFC 4884 gives a length attribute.
+    #[inline(always)]
+    pub const fn carries_length(ty: u8) -> bool {
+        matches!(ty, DEST_UNREACHABLE | TIME_EXCEEDED | PARAMETER_PROBLEM)
+    }
 }
 
 /// ICMPv6 types.
 pub mod v6 {
+    use super::LengthField;
+
     pub const DEST_UNREACHABLE: u8 = 1;
     pub const PACKET_TOO_BIG: u8 = 2;
     pub const TIME_EXCEEDED: u8 = 3;
@@ -44,6 +67,15 @@ pub mod v6 {
     #[inline(always)]
     pub const fn is_error(ty: u8) -> bool {
         ty < 128
+    }
+
+    /// RFC 4884 §4.2: 64-bit words, in the first byte after the checksum.
+    pub const LENGTH: LengthField = LengthField { at: 4, unit: 8 };
+
+    /// The errors RFC 4884 gives a length attribute.
+    #[inline(always)]
+    pub const fn carries_length(ty: u8) -> bool {
+        matches!(ty, DEST_UNREACHABLE | TIME_EXCEEDED)
     }
 }
 
@@ -95,6 +127,21 @@ impl Icmp {
     #[inline(always)]
     pub fn rest(&self) -> u32 {
         u32::from_be_bytes([self.0[4], self.0[5], self.0[6], self.0[7]])
+    }
+
+    /// The quote's length by RFC 4884's attribute, in bytes (0: none given).
+    #[inline(always)]
+    pub fn quote_len(&self, length: LengthField) -> usize {
+        usize::from(self.0.get(length.at).copied().unwrap_or(0)) * length.unit
+    }
+
+    /// The header with RFC 4884's attribute set to `len` bytes (a multiple of the unit).
+    #[inline(always)]
+    pub fn with_quote_len(mut self, length: LengthField, len: usize) -> Icmp {
+        if let Some(b) = self.0.get_mut(length.at) {
+            *b = (len / length.unit) as u8;
+        }
+        self
     }
 
     #[inline(always)]

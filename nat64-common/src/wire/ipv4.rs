@@ -127,6 +127,12 @@ impl Ipv4 {
         self.flags_fragment() & OFFSET
     }
 
+    /// Whether the flags and offset say anything but DF: a fragment, or the reserved bit.
+    #[inline(always)]
+    pub fn more_than_dont_fragment(&self) -> bool {
+        self.flags_fragment() & !DF != 0
+    }
+
     /// A real fragment (not the whole datagram): its transport checksum covers bytes it
     /// does not carry.
     #[inline(always)]

@@ -85,6 +85,41 @@ impl Ipv6 {
     }
 }
 
+/// The first bytes of a Hop-by-Hop, Destination Options or Routing header (RFC 8200 §4.3,
+/// §4.4, §4.6): what a walk of the chain reads to step over one.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extension(pub [u8; Extension::LEN]);
+
+impl Extension {
+    /// Bytes read: next header, length, and (Routing) type and segments left.
+    pub const LEN: usize = 4;
+    /// Offset of a Routing header's Segments Left field.
+    pub const SEGMENTS_LEFT: usize = 3;
+
+    #[inline(always)]
+    pub fn from_slice(s: &[u8]) -> Option<Extension> {
+        super::array(s).map(Extension)
+    }
+
+    #[inline(always)]
+    pub fn next_header(&self) -> u8 {
+        self.0[0]
+    }
+
+    /// Length of the whole header in bytes (the field counts 8-byte units after the first).
+    #[inline(always)]
+    pub fn header_len(&self) -> usize {
+        (usize::from(self.0[1]) + 1) * 8
+    }
+
+    /// A Routing header's Segments Left.
+    #[inline(always)]
+    pub fn segments_left(&self) -> u8 {
+        self.0[Self::SEGMENTS_LEFT]
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {

@@ -1,16 +1,16 @@
 //! What a translator needs of TCP and UDP: where their checksum sits, how long a header must
 //! at least be for it to be there, and UDP's "no checksum".
 
-use super::proto;
+use super::{proto, tcp, udp};
 
 /// Offset of the checksum inside the transport header; the ICMP one for ICMP of either
 /// family.
 #[inline(always)]
 pub const fn checksum_offset(p: u8) -> usize {
     match p {
-        proto::TCP => 16,
-        proto::UDP => 6,
-        _ => 2,
+        proto::TCP => tcp::field::CHECKSUM,
+        proto::UDP => udp::field::CHECKSUM,
+        _ => super::icmp::field::CHECKSUM,
     }
 }
 
@@ -19,20 +19,12 @@ pub const fn checksum_offset(p: u8) -> usize {
 #[inline(always)]
 pub const fn min_header_len(p: u8) -> usize {
     match p {
-        proto::TCP => 20,
-        proto::UDP | proto::ICMP | proto::ICMPV6 => 8,
+        proto::TCP => tcp::MIN_LEN,
+        proto::UDP => udp::LEN,
+        proto::ICMP | proto::ICMPV6 => super::icmp::HEADER_LEN,
         _ => 0,
     }
 }
-
-/// TCP's header length from its data offset (the 13th byte's high nibble).
-#[inline(always)]
-pub const fn tcp_header_len(data_offset_byte: u8) -> usize {
-    (data_offset_byte >> 4) as usize * 4
-}
-
-/// Offset of TCP's data offset byte.
-pub const TCP_DATA_OFFSET: usize = 12;
 
 /// A UDP checksum that is zero means "none" (legal in IPv4 only, RFC 768 / RFC 8200 §8.1);
 /// a computed zero is sent as 0xffff instead.

@@ -12,6 +12,8 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+pub mod tcp;
+pub mod udp;
 
 /// IP protocol numbers (IANA "Assigned Internet Protocol Numbers"), IPv4's protocol field
 /// and IPv6's next header alike.

@@ -13,6 +13,11 @@ use aya_ebpf::{
 use nat64_common::{
     counters::Outcome,
     maps::{ConfigBlock, XdpForward},
+    wire::{
+        self,
+        ipv4::{self, Ipv4},
+        ipv6::{self, Ipv6},
+    },
 };
 
 use super::{count, frame::Frame};
@@ -26,30 +31,36 @@ const AF_INET6: u8 = 10;
 
 /// Sends on the IPv4 packet whose header is `ip`.
 #[inline(never)]
-pub fn ipv4(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; 20]) -> u32 {
+pub fn ipv4(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; ipv4::LEN]) -> u32 {
     if cfg.xdp_forward != XdpForward::Direct as u8 {
         return to_stack(Outcome::ForwardStack);
     }
-    let mut params = lookup_params(ctx, AF_INET, ip[9]);
-    params.__bindgen_anon_1.tot_len = u16::from_be_bytes([ip[2], ip[3]]);
-    params.__bindgen_anon_2.tos = ip[1];
-    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]);
-    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes([ip[16], ip[17], ip[18], ip[19]]);
+    let ip = Ipv4(*ip);
+    let mut params = lookup_params(ctx, AF_INET, ip.proto());
+    params.__bindgen_anon_1.tot_len = ip.total_len();
+    params.__bindgen_anon_2.tos = ip.tos();
+    // Addresses as they lie in memory (network order), as the helper reads them.
+    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(ip.src());
+    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(ip.dst());
     redirect(ctx, &mut params)
 }
 
 /// Sends on the IPv6 packet whose header is `ip`.
 #[inline(never)]
-pub fn ipv6(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; 40]) -> u32 {
+pub fn ipv6(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; ipv6::LEN]) -> u32 {
     if cfg.xdp_forward != XdpForward::Direct as u8 {
         return to_stack(Outcome::ForwardStack);
     }
-    let mut params = lookup_params(ctx, AF_INET6, ip[6]);
-    params.__bindgen_anon_1.tot_len = 40 + u16::from_be_bytes([ip[4], ip[5]]);
+    let ip = Ipv6(*ip);
+    let mut params = lookup_params(ctx, AF_INET6, ip.next_header());
+    params.__bindgen_anon_1.tot_len = ipv6::LEN as u16 + ip.payload_len();
     // Traffic class and flow label, without the version nibble.
-    params.__bindgen_anon_2.flowinfo = u32::from_ne_bytes([ip[0] & 0x0f, ip[1], ip[2], ip[3]]);
-    params.__bindgen_anon_3.ipv6_src = words(ip, 8);
-    params.__bindgen_anon_4.ipv6_dst = words(ip, 24);
+    let [version_class, class_flow, flow1, flow2]: [u8; 4] =
+        wire::bytes(&ip.0, ipv6::field::VERSION_CLASS_FLOW);
+    params.__bindgen_anon_2.flowinfo =
+        u32::from_ne_bytes([version_class & 0x0f, class_flow, flow1, flow2]);
+    params.__bindgen_anon_3.ipv6_src = words(ip.src());
+    params.__bindgen_anon_4.ipv6_dst = words(ip.dst());
     redirect(ctx, &mut params)
 }
 
@@ -63,12 +74,12 @@ fn lookup_params(ctx: &XdpContext, family: u8, l4_protocol: u8) -> bpf_fib_looku
     params
 }
 
+/// An IPv6 address as the helper's four words (network order in memory).
 #[inline(always)]
-fn words(ip: &[u8; 40], at: usize) -> [u32; 4] {
+fn words(a: [u8; 16]) -> [u32; 4] {
     let mut out = [0u32; 4];
-    for (i, w) in out.iter_mut().enumerate() {
-        let o = at + 4 * i;
-        *w = u32::from_ne_bytes([ip[o], ip[o + 1], ip[o + 2], ip[o + 3]]);
+    for (w, chunk) in out.iter_mut().zip(a.chunks_exact(4)) {
+        *w = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
     }
     out
 }

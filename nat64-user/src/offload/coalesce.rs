@@ -9,12 +9,18 @@
 //! it is. A flow's datagrams keep their order; only packets of different flows may pass each
 //! other.
 
-use nat64_common::wire::proto;
+use nat64_common::wire::{
+    ipv4::{self, Ipv4},
+    ipv6::{self, Ipv6},
+    proto,
+    udp::{self, Udp},
+};
 use std::collections::HashMap;
 
 use nat64_common::checksum;
 
 use super::vnet::{self, VnetHdr};
+use crate::translate::wire::set_u16;
 
 /// Segments per super-packet: the kernel's UDP GRO makes no more, and USO accepts them.
 const MAX_SEGMENTS: usize = 64;
@@ -241,28 +247,33 @@ impl Coalescer {
             return;
         };
         let pseudo = if group.ipv4 {
-            set_u16(head, 2, (group.ip_len + udp_len) as u16);
+            let Some(mut ip) = Ipv4::from_slice(head) else {
+                return;
+            };
+            ip.set_total_len((group.ip_len + udp_len) as u16);
             // Without DF every datagram had an identification of its own: the kernel numbers
             // the segments from the first, so they get a fresh run. With DF it is not used.
-            if head.get(6).is_some_and(|b| b & 0x40 == 0) {
-                set_u16(head, 4, take_ids(segments as u32));
+            if !ip.dont_fragment() {
+                ip.set_id(take_ids(segments as u32));
             }
-            set_u16(head, 10, 0);
-            let c = checksum::finish(checksum::sum(head.get(..20).unwrap_or(&[]), 0));
-            set_u16(head, 10, c);
-            checksum::pseudo_header_v4(array(head, 12), array(head, 16), proto::UDP, udp_len as u16)
+            ip.fill_checksum();
+            if let Some(h) = head.get_mut(..ipv4::LEN) {
+                h.copy_from_slice(&ip.0);
+            }
+            checksum::pseudo_header_v4(ip.src(), ip.dst(), proto::UDP, udp_len as u16)
         } else {
-            set_u16(head, 4, udp_len as u16);
-            checksum::pseudo_header_v6(
-                &array(head, 8),
-                &array(head, 24),
-                proto::UDP,
-                udp_len as u32,
-            )
+            let Some(mut ip) = Ipv6::from_slice(head) else {
+                return;
+            };
+            ip.set_payload_len(udp_len as u16);
+            if let Some(h) = head.get_mut(..ipv6::LEN) {
+                h.copy_from_slice(&ip.0);
+            }
+            checksum::pseudo_header_v6(&ip.src(), &ip.dst(), proto::UDP, udp_len as u32)
         };
         let l4 = group.ip_len;
-        set_u16(head, l4 + 4, udp_len as u16);
-        set_u16(head, l4 + 6, checksum::fold(pseudo));
+        set_u16(head, l4 + udp::field::LENGTH, udp_len as u16);
+        set_u16(head, l4 + udp::field::CHECKSUM, checksum::fold(pseudo));
     }
 
     /// The flow of a UDP datagram that may be glued: right after a bare IP header, not a
@@ -272,44 +283,48 @@ impl Coalescer {
         let mut key = [0u8; 44];
         let (ipv4, ip_len) = match p.first()? >> 4 {
             4 if self.uso4 => {
-                let h = p.get(..20)?;
-                let flags = u16::from_be_bytes([h[6], h[7]]);
-                // No options (IHL 5), UDP, not a fragment (only DF may be set).
-                if h[0] != 0x45 || h[9] != proto::UDP || flags & !0x4000 != 0 {
+                let ip = Ipv4::from_slice(p)?;
+                // No options, UDP, not a fragment (only DF may be set).
+                if ip.header_len() != ipv4::LEN
+                    || ip.proto() != proto::UDP
+                    || ip.more_than_dont_fragment()
+                {
                     return None;
                 }
+                // What may differ within a flow (lengths, identification, checksum) is left
+                // out of the key.
                 key[0] = 4;
-                key[1] = h[1];
-                key[2] = h[6] & 0x40;
-                key[3] = h[8];
-                key[4..12].copy_from_slice(h.get(12..20)?);
-                (true, 20)
+                key[1] = ip.tos();
+                key[2] = u8::from(ip.dont_fragment());
+                key[3] = ip.ttl();
+                key[4..8].copy_from_slice(&ip.src());
+                key[8..12].copy_from_slice(&ip.dst());
+                (true, ipv4::LEN)
             }
             6 if self.uso6 => {
-                let h = p.get(..40)?;
-                if h[6] != proto::UDP {
+                let ip = Ipv6::from_slice(p)?;
+                if ip.next_header() != proto::UDP {
                     return None;
                 }
                 key[0] = 6;
-                key[1..5].copy_from_slice(h.get(..4)?);
-                key[5] = h[7];
-                key[6..38].copy_from_slice(h.get(8..40)?);
-                (false, 40)
+                key[1..5].copy_from_slice(p.get(..4)?);
+                key[5] = ip.hop_limit();
+                key[6..22].copy_from_slice(&ip.src());
+                key[22..38].copy_from_slice(&ip.dst());
+                (false, ipv6::LEN)
             }
             _ => return None,
         };
-        let udp = p.get(ip_len..ip_len + 8)?;
-        if udp[6..8] == [0, 0]
-            || usize::from(u16::from_be_bytes([udp[4], udp[5]])) != p.len() - ip_len
-        {
+        let udp = Udp::from_slice(p.get(ip_len..)?)?;
+        if udp.checksum() == 0 || usize::from(udp.length()) != p.len() - ip_len {
             return None;
         }
-        key[38..42].copy_from_slice(udp.get(..4)?);
+        key[38..42].copy_from_slice(&udp.ports());
         Some(UdpShape {
             key,
             ipv4,
             ip_len,
-            payload: p.len() - ip_len - 8,
+            payload: p.len() - ip_len - udp::LEN,
         })
     }
 }
@@ -319,20 +334,6 @@ struct UdpShape {
     ipv4: bool,
     ip_len: usize,
     payload: usize,
-}
-
-fn set_u16(b: &mut [u8], at: usize, v: u16) {
-    if let Some(s) = b.get_mut(at..at + 2) {
-        s.copy_from_slice(&v.to_be_bytes());
-    }
-}
-
-fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    let mut a = [0u8; N];
-    if let Some(s) = b.get(at..at + N) {
-        a.copy_from_slice(s);
-    }
-    a
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::ops::Range;
 
 use nat64_common::counters::Outcome;
 use nat64_common::plan::{self, Packet};
-use nat64_common::wire::{self as common_wire, ipv4, ipv6, l4, proto};
+use nat64_common::wire::{self as common_wire, ipv4, ipv6, l4, proto, tcp};
 
 use super::vnet::{self, Gso, VnetHdr};
 use crate::translate::{wire, DynamicMap, Translator};
@@ -111,7 +111,7 @@ fn transport(
         return None;
     }
     let header_len = match proto {
-        proto::TCP => l4::tcp_header_len(wire::u8_at(l4, l4::TCP_DATA_OFFSET)?),
+        proto::TCP => tcp::header_len(wire::u8_at(l4, tcp::field::DATA_OFFSET)?),
         proto::UDP => l4::min_header_len(proto::UDP),
         _ => return None,
     };

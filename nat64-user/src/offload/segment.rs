@@ -4,14 +4,14 @@
 //! answered, fragmented or dropped just as without offloads.
 
 use nat64_common::checksum;
-use nat64_common::wire::{l4, proto};
+use nat64_common::wire::{ipv4, ipv6, l4, proto, tcp, udp};
 
 use super::vnet::{Gso, VnetHdr};
 use crate::translate::wire;
 
 /// TCP flags that belong only to the last segment (FIN, PSH) and only to the first (CWR).
-const TCP_FIN_PSH: u8 = 0x01 | 0x08;
-const TCP_CWR: u8 = 0x80;
+const TCP_FIN_PSH: u8 = tcp::flags::FIN | tcp::flags::PSH;
+const TCP_CWR: u8 = tcp::flags::CWR;
 
 /// Why an offloaded packet could not be cut: its header promises what the packet is not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +129,7 @@ impl Shape {
         let l4_len = match (hdr.gso(), proto) {
             (Gso::Tcp4, proto::TCP) if v4 => tcp_header_len(packet, ip_len)?,
             (Gso::Tcp6, proto::TCP) if !v4 => tcp_header_len(packet, ip_len)?,
-            (Gso::Udp, proto::UDP) => 8,
+            (Gso::Udp, proto::UDP) => udp::LEN,
             _ => return Err(SplitError::BadGso),
         };
         let headers_len = ip_len + l4_len;
@@ -149,48 +149,51 @@ impl Shape {
     fn fix_segment(&self, seg: &mut [u8], i: usize, count: usize, gso_size: usize) {
         let total = seg.len();
         if self.v4 {
-            let id = wire::u16_at(seg, 4).unwrap_or(0).wrapping_add(i as u16);
-            wire::set_u16(seg, 2, total as u16);
-            wire::set_u16(seg, 4, id);
-            wire::set_u16(seg, 10, 0);
+            let id = wire::u16_at(seg, ipv4::field::ID)
+                .unwrap_or(0)
+                .wrapping_add(i as u16);
+            wire::set_u16(seg, ipv4::field::TOTAL_LEN, total as u16);
+            wire::set_u16(seg, ipv4::field::ID, id);
+            wire::set_u16(seg, ipv4::field::CHECKSUM, 0);
             let c = checksum::finish(checksum::sum(seg.get(..self.ip_len).unwrap_or(&[]), 0));
-            wire::set_u16(seg, 10, c);
+            wire::set_u16(seg, ipv4::field::CHECKSUM, c);
         } else {
-            wire::set_u16(seg, 4, (total - 40) as u16);
+            wire::set_u16(seg, ipv6::field::PAYLOAD_LEN, (total - ipv6::LEN) as u16);
         }
         let l4_len = total - self.ip_len;
         let at = self.ip_len;
         let checksum_at = if self.proto == proto::TCP {
-            let seq = u32::from_be_bytes(wire::array_at(seg, at + 4).unwrap_or([0; 4]));
+            let seq_at = at + tcp::field::SEQUENCE;
+            let seq = u32::from_be_bytes(wire::array_at(seg, seq_at).unwrap_or([0; 4]));
             let seq = seq.wrapping_add((i * gso_size) as u32).to_be_bytes();
-            if let Some(field) = seg.get_mut(at + 4..at + 8) {
+            if let Some(field) = seg.get_mut(seq_at..seq_at + 4) {
                 field.copy_from_slice(&seq);
             }
-            let mut flags = wire::u8_at(seg, at + 13).unwrap_or(0);
+            let mut flags = wire::u8_at(seg, at + tcp::field::FLAGS).unwrap_or(0);
             if i + 1 < count {
                 flags &= !TCP_FIN_PSH;
             }
             if i > 0 {
                 flags &= !TCP_CWR;
             }
-            wire::set_u8(seg, at + 13, flags);
+            wire::set_u8(seg, at + tcp::field::FLAGS, flags);
             at + l4::checksum_offset(proto::TCP)
         } else {
-            wire::set_u16(seg, at + 4, l4_len as u16);
+            wire::set_u16(seg, at + udp::field::LENGTH, l4_len as u16);
             at + l4::checksum_offset(proto::UDP)
         };
         wire::set_u16(seg, checksum_at, 0);
         let pseudo = if self.v4 {
             checksum::pseudo_header_v4(
-                wire::array_at(seg, 12).unwrap_or([0; 4]),
-                wire::array_at(seg, 16).unwrap_or([0; 4]),
+                wire::array_at(seg, ipv4::field::SRC).unwrap_or([0; 4]),
+                wire::array_at(seg, ipv4::field::DST).unwrap_or([0; 4]),
                 self.proto,
                 l4_len as u16,
             )
         } else {
             checksum::pseudo_header_v6(
-                &wire::array_at(seg, 8).unwrap_or([0; 16]),
-                &wire::array_at(seg, 24).unwrap_or([0; 16]),
+                &wire::array_at(seg, ipv6::field::SRC).unwrap_or([0; 16]),
+                &wire::array_at(seg, ipv6::field::DST).unwrap_or([0; 16]),
                 self.proto,
                 l4_len as u32,
             )
@@ -201,8 +204,10 @@ impl Shape {
 }
 
 fn tcp_header_len(packet: &[u8], ip_len: usize) -> Result<usize, SplitError> {
-    let len = usize::from(wire::u8_at(packet, ip_len + 12).ok_or(SplitError::BadPacket)? >> 4) * 4;
-    if len < 20 {
+    let offset =
+        wire::u8_at(packet, ip_len + tcp::field::DATA_OFFSET).ok_or(SplitError::BadPacket)?;
+    let len = tcp::header_len(offset);
+    if len < tcp::MIN_LEN {
         return Err(SplitError::BadPacket);
     }
     Ok(len)

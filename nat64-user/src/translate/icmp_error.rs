@@ -7,7 +7,10 @@ use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
 use nat64_common::mtu;
-use nat64_common::wire::{ipv4, proto};
+use nat64_common::wire::{
+    icmp::{self, Icmp, LengthField},
+    ipv4, ipv6, proto,
+};
 
 use super::addr_map::End;
 use super::wire;
@@ -46,31 +49,31 @@ fn split_body(payload: &[u8], quote_len: usize) -> Body<'_> {
 /// `length_at` the offset of the length attribute, if the type carries one.
 fn assemble(
     out: &mut Vec<u8>,
-    header: [u8; 8],
+    header: Icmp,
     quote: &[u8],
     extension: &[u8],
     max_len: usize,
-    unit: usize,
-    length_at: Option<usize>,
+    length: Option<LengthField>,
 ) {
-    let start = out.len();
-    out.extend_from_slice(&header);
     let with_extension = !extension.is_empty()
-        && length_at.is_some()
-        && 8 + RFC4884_MIN_QUOTE + extension.len() <= max_len;
-    if with_extension {
-        let room = (max_len - 8 - extension.len()) / unit * unit;
-        let padded = (quote.len() / unit * unit).max(RFC4884_MIN_QUOTE).min(room);
-        let copied = quote.len().min(padded);
-        out.extend_from_slice(quote.get(..copied).unwrap_or(&[]));
-        out.resize(out.len() + (padded - copied), 0);
-        out.extend_from_slice(extension);
-        if let (Some(at), Some(h)) = (length_at, out.get_mut(start..)) {
-            wire::set_u8(h, at, (padded / unit) as u8);
+        && length.is_some()
+        && icmp::HEADER_LEN + RFC4884_MIN_QUOTE + extension.len() <= max_len;
+    match length.filter(|_| with_extension) {
+        Some(length) => {
+            let unit = length.unit;
+            let room = (max_len - icmp::HEADER_LEN - extension.len()) / unit * unit;
+            let padded = (quote.len() / unit * unit).max(RFC4884_MIN_QUOTE).min(room);
+            let copied = quote.len().min(padded);
+            out.extend_from_slice(&header.with_quote_len(length, padded).0);
+            out.extend_from_slice(quote.get(..copied).unwrap_or(&[]));
+            out.resize(out.len() + (padded - copied), 0);
+            out.extend_from_slice(extension);
         }
-    } else {
-        let copied = quote.len().min(max_len - 8);
-        out.extend_from_slice(quote.get(..copied).unwrap_or(&[]));
+        None => {
+            out.extend_from_slice(&header.0);
+            let copied = quote.len().min(max_len - icmp::HEADER_LEN);
+            out.extend_from_slice(quote.get(..copied).unwrap_or(&[]));
+        }
     }
 }
 
@@ -82,38 +85,29 @@ pub(crate) fn icmp6_to_icmp4<M: DynamicMap>(
     map: &mut M,
     out: &mut Output,
 ) -> Result<(), DropReason> {
-    let hdr: [u8; 8] = wire::array_at(icmp, 0).ok_or(DropReason::Truncated)?;
-    let rest = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-    let mut header = [0u8; 8];
-    let length_at;
-    match action {
-        IcmpAction::Error { ty, code } => {
-            header[0] = ty;
-            header[1] = code;
-            // RFC 4884 length attribute: Destination Unreachable and Time Exceeded only.
-            length_at = matches!(hdr[0], 1 | 3).then_some(5);
-        }
+    let old = Icmp::from_slice(icmp).ok_or(DropReason::Truncated)?;
+    let rest = old.rest();
+    let (header, length) = match action {
+        IcmpAction::Error { ty, code } => (
+            Icmp::new(ty, code, 0),
+            icmp::v6::carries_length(old.ty()).then_some(icmp::v4::LENGTH),
+        ),
         IcmpAction::ParameterProblem { ty, code } => {
-            header[0] = ty;
-            header[1] = code;
-            header[4] =
+            let pointer =
                 icmp_tables::pointer6_to_pointer4(rest).ok_or(DropReason::UntranslatableIcmp)?;
-            length_at = None;
+            (Icmp::new(ty, code, u32::from(pointer) << 24), None)
         }
         IcmpAction::PacketTooBig { ty, code } => {
-            header[0] = ty;
-            header[1] = code;
             let mtu = mtu::ptb_to_frag_needed(rest, tr.cfg.ipv4_mtu, tr.cfg.ipv6_mtu);
-            header[6..8].copy_from_slice(&mtu.to_be_bytes());
-            length_at = None;
+            (Icmp::new(ty, code, u32::from(mtu)), None)
         }
         IcmpAction::Informational { .. } | IcmpAction::Drop => {
             return Err(DropReason::UntranslatableIcmp)
         }
-    }
-    let payload = icmp.get(8..).unwrap_or(&[]);
-    let quote_len = if matches!(hdr[0], 1 | 3) {
-        usize::from(hdr[4]) * 8
+    };
+    let payload = icmp.get(icmp::HEADER_LEN..).unwrap_or(&[]);
+    let quote_len = if icmp::v6::carries_length(old.ty()) {
+        old.quote_len(icmp::v6::LENGTH)
     } else {
         0
     };
@@ -130,8 +124,7 @@ pub(crate) fn icmp6_to_icmp4<M: DynamicMap>(
             &scratch,
             body.extension,
             MAX_ICMP4_ERROR,
-            4,
-            length_at,
+            length,
         );
         finish_icmp4(out.buf.get_mut(start..).unwrap_or(&mut []));
     }
@@ -150,47 +143,37 @@ pub(crate) fn icmp4_to_icmp6<M: DynamicMap>(
     map: &mut M,
     out: &mut Output,
 ) -> Result<(), DropReason> {
-    let hdr: [u8; 8] = wire::array_at(icmp, 0).ok_or(DropReason::Truncated)?;
-    let payload = icmp.get(8..).unwrap_or(&[]);
-    let mut header = [0u8; 8];
-    let length_at;
-    match action {
-        IcmpAction::Error { ty, code } => {
-            header[0] = ty;
-            header[1] = code;
-            // RFC 4884: ICMPv6 Destination Unreachable and Time Exceeded carry the length.
-            length_at = Some(4);
-        }
+    let old = Icmp::from_slice(icmp).ok_or(DropReason::Truncated)?;
+    let payload = icmp.get(icmp::HEADER_LEN..).unwrap_or(&[]);
+    let (header, length) = match action {
+        // RFC 4884: ICMPv6 Destination Unreachable and Time Exceeded carry the length.
+        IcmpAction::Error { ty, code } => (Icmp::new(ty, code, 0), Some(icmp::v6::LENGTH)),
         IcmpAction::ParameterProblem { ty, code } => {
-            header[0] = ty;
-            header[1] = code;
-            let pointer = if hdr[0] == icmp_tables::v4::DEST_UNREACHABLE {
+            let pointer = if old.ty() == icmp::v4::DEST_UNREACHABLE {
                 // Protocol Unreachable: the offending field is the Next Header.
-                6
+                ipv6::field::NEXT_HEADER as u8
             } else {
-                icmp_tables::pointer4_to_pointer6(hdr[4]).ok_or(DropReason::UntranslatableIcmp)?
+                icmp_tables::pointer4_to_pointer6((old.rest() >> 24) as u8)
+                    .ok_or(DropReason::UntranslatableIcmp)?
             };
-            header[4..8].copy_from_slice(&u32::from(pointer).to_be_bytes());
-            length_at = None;
+            (Icmp::new(ty, code, u32::from(pointer)), None)
         }
         IcmpAction::PacketTooBig { ty, code } => {
-            header[0] = ty;
-            header[1] = code;
+            let quoted_total = wire::u16_at(payload, ipv4::field::TOTAL_LEN).unwrap_or(0);
             let mtu = mtu::frag_needed_to_ptb(
-                u16::from_be_bytes([hdr[6], hdr[7]]),
-                wire::u16_at(payload, 2).unwrap_or(0),
+                old.rest() as u16,
+                quoted_total,
                 tr.cfg.ipv4_mtu,
                 tr.cfg.ipv6_mtu,
             );
-            header[4..8].copy_from_slice(&mtu.to_be_bytes());
-            length_at = None;
+            (Icmp::new(ty, code, mtu), None)
         }
         IcmpAction::Informational { .. } | IcmpAction::Drop => {
             return Err(DropReason::UntranslatableIcmp)
         }
-    }
-    let quote_len = if matches!(hdr[0], 3 | 11 | 12) {
-        usize::from(hdr[5]) * 4
+    };
+    let quote_len = if icmp::v4::carries_length(old.ty()) {
+        old.quote_len(icmp::v4::LENGTH)
     } else {
         0
     };
@@ -207,8 +190,7 @@ pub(crate) fn icmp4_to_icmp6<M: DynamicMap>(
             &scratch,
             body.extension,
             MAX_ICMP6_ERROR,
-            8,
-            length_at,
+            length,
         );
         finish_icmp6(out.buf.get_mut(start..).unwrap_or(&mut []), src6, dst6);
     }

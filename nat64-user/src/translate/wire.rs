@@ -2,8 +2,9 @@
 //! end; writes past the end are ignored (callers only write where they have just reserved room).
 
 use nat64_common::wire::{
+    fragment::{self, Fragment},
     ipv4::{self, Ipv4},
-    ipv6::Ipv6,
+    ipv6::{self, Extension, Ipv6},
     proto,
 };
 
@@ -89,48 +90,46 @@ const MAX_EXTENSION_HEADERS: usize = 8;
 /// Parses the IPv6 header and walks the extension headers RFC 7915 skips. `pkt` may be a
 /// truncated quote (inside an ICMP error): only the headers have to be present.
 pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
-    let first = u8_at(pkt, 0).ok_or(V6Error::Truncated)?;
-    if first >> 4 != 6 {
+    if u8_at(pkt, 0).ok_or(V6Error::Truncated)? >> 4 != 6 {
         return Err(V6Error::BadHeader);
     }
-    let hdr: [u8; 40] = array_at(pkt, 0).ok_or(V6Error::Truncated)?;
-    let tc = (hdr[0] << 4) | (hdr[1] >> 4);
-    let payload_len = u16::from_be_bytes([hdr[4], hdr[5]]);
-    let mut nh = hdr[6];
-    let mut off = 40usize;
+    let ip = Ipv6::from_slice(pkt).ok_or(V6Error::Truncated)?;
+    let mut nh = ip.next_header();
+    let mut off = ipv6::LEN;
     let mut frag = None;
     let mut segments_left_at = None;
     for _ in 0..MAX_EXTENSION_HEADERS {
         match nh {
             proto::HOP_BY_HOP | proto::DEST_OPTS | proto::ROUTING => {
-                let next = u8_at(pkt, off).ok_or(V6Error::Truncated)?;
-                let len = (usize::from(u8_at(pkt, off + 1).ok_or(V6Error::Truncated)?) + 1) * 8;
-                if nh == proto::ROUTING && segments_left_at.is_none() {
-                    let segments_left = u8_at(pkt, off + 3).ok_or(V6Error::Truncated)?;
-                    if segments_left != 0 {
-                        segments_left_at = Some((off + 3) as u32);
-                    }
+                let ext = pkt
+                    .get(off..)
+                    .and_then(Extension::from_slice)
+                    .ok_or(V6Error::Truncated)?;
+                if nh == proto::ROUTING && segments_left_at.is_none() && ext.segments_left() != 0 {
+                    segments_left_at = Some((off + Extension::SEGMENTS_LEFT) as u32);
                 }
-                if pkt.len() < off + len {
+                if pkt.len() < off + ext.header_len() {
                     return Err(V6Error::Truncated);
                 }
-                nh = next;
-                off += len;
+                nh = ext.next_header();
+                off += ext.header_len();
             }
             proto::FRAGMENT => {
-                let fh: [u8; 8] = array_at(pkt, off).ok_or(V6Error::Truncated)?;
-                let field = u16::from_be_bytes([fh[2], fh[3]]);
+                let fh = pkt
+                    .get(off..)
+                    .and_then(Fragment::from_slice)
+                    .ok_or(V6Error::Truncated)?;
                 let f = Frag {
-                    offset: field >> 3,
-                    more: field & 1 != 0,
-                    id: u32::from_be_bytes([fh[4], fh[5], fh[6], fh[7]]),
+                    offset: fh.offset(),
+                    more: fh.more(),
+                    id: fh.id(),
                 };
                 if frag.is_some() {
                     return Err(V6Error::BadExtension);
                 }
                 frag = Some(f);
-                nh = fh[0];
-                off += 8;
+                nh = fh.next_header();
+                off += fragment::LEN;
                 if f.offset != 0 {
                     // The rest is the middle of the original payload, not headers.
                     break;
@@ -144,15 +143,15 @@ pub(crate) fn parse_v6(pkt: &[u8]) -> Result<V6Headers, V6Error> {
     {
         return Err(V6Error::BadExtension);
     }
-    if off > 40 + usize::from(payload_len) {
+    if off > ipv6::LEN + usize::from(ip.payload_len()) {
         return Err(V6Error::BadHeader);
     }
     Ok(V6Headers {
-        src: array_at(&hdr, 8).ok_or(V6Error::Truncated)?,
-        dst: array_at(&hdr, 24).ok_or(V6Error::Truncated)?,
-        traffic_class: tc,
-        hop_limit: hdr[7],
-        payload_len,
+        src: ip.src(),
+        dst: ip.dst(),
+        traffic_class: ip.traffic_class(),
+        hop_limit: ip.hop_limit(),
+        payload_len: ip.payload_len(),
         proto: nh,
         l4_offset: off,
         frag,
@@ -176,29 +175,28 @@ pub(crate) struct V4Header {
 
 /// Parses an IPv4 header; `pkt` may be a truncated quote, only the header must be present.
 pub(crate) fn parse_v4(pkt: &[u8]) -> Option<V4Header> {
-    let hdr: [u8; 20] = array_at(pkt, 0)?;
-    if hdr[0] >> 4 != 4 {
+    let ip = Ipv4::from_slice(pkt)?;
+    if ip.version() != 4 {
         return None;
     }
-    let header_len = usize::from(hdr[0] & 0x0f) * 4;
-    let total_len = u16::from_be_bytes([hdr[2], hdr[3]]);
-    if header_len < 20 || usize::from(total_len) < header_len || pkt.len() < header_len {
+    let header_len = ip.header_len();
+    let total_len = ip.total_len();
+    if header_len < ipv4::LEN || usize::from(total_len) < header_len || pkt.len() < header_len {
         return None;
     }
-    let flags = u16::from_be_bytes([hdr[6], hdr[7]]);
     Some(V4Header {
-        src: [hdr[12], hdr[13], hdr[14], hdr[15]],
-        dst: [hdr[16], hdr[17], hdr[18], hdr[19]],
-        tos: hdr[1],
-        ttl: hdr[8],
+        src: ip.src(),
+        dst: ip.dst(),
+        tos: ip.tos(),
+        ttl: ip.ttl(),
         total_len,
         header_len,
-        proto: hdr[9],
-        dont_fragment: flags & 0x4000 != 0,
+        proto: ip.proto(),
+        dont_fragment: ip.dont_fragment(),
         frag: Frag {
-            offset: flags & 0x1fff,
-            more: flags & 0x2000 != 0,
-            id: u32::from(u16::from_be_bytes([hdr[4], hdr[5]])),
+            offset: ip.fragment_offset(),
+            more: ip.more_fragments(),
+            id: u32::from(ip.id()),
         },
     })
 }

@@ -196,14 +196,7 @@ fn outer_header_step(plan: &mut ErrorPlan<40>) {
 /// Needed).
 #[inline(always)]
 fn header(cfg: &ConfigBlock, old: Icmp, quoted_total: u16) -> Result<[u8; 8], Outcome> {
-    // Destination Unreachable, Time Exceeded and Parameter Problem carry an RFC 4884 length
-    // (in 32-bit words, the second of the four bytes after the checksum).
-    let rfc4884_len = (old.rest() >> 16) & 0xff;
-    let has_length = matches!(
-        old.ty(),
-        icmp::v4::DEST_UNREACHABLE | icmp::v4::TIME_EXCEEDED | icmp::v4::PARAMETER_PROBLEM
-    );
-    if has_length && rfc4884_len != 0 {
+    if icmp::v4::carries_length(old.ty()) && old.quote_len(icmp::v4::LENGTH) != 0 {
         return Err(Outcome::PassIcmpExtension);
     }
     let new = match icmp_tables::icmp4_to_icmp6(old.ty(), old.code()) {

@@ -184,13 +184,8 @@ fn outer_header_step(plan: &mut ErrorPlan<20>) {
 fn header(cfg: &ConfigBlock, old: Icmp) -> Result<[u8; 8], Outcome> {
     let new = match icmp_tables::icmp6_to_icmp4(old.ty(), old.code()) {
         IcmpAction::Error { ty, code } => {
-            // Destination Unreachable and Time Exceeded carry an RFC 4884 length (in 64-bit
-            // words, the first of the four bytes after the checksum).
-            let has_length = matches!(
-                old.ty(),
-                icmp::v6::DEST_UNREACHABLE | icmp::v6::TIME_EXCEEDED
-            );
-            if has_length && old.rest() >> 24 != 0 {
+            // An RFC 4884 extension is userspace's to translate.
+            if icmp::v6::carries_length(old.ty()) && old.quote_len(icmp::v6::LENGTH) != 0 {
                 return Err(Outcome::PassIcmpExtension);
             }
             Icmp::new(ty, code, 0)
