@@ -1,7 +1,7 @@
 //! The maps both programs read (configuration, host tables, explicit mappings, filled by
 //! userspace) and write (per-CPU outcome counters, last-use stamps in the host tables): one
 //! set, so a mapping the slow path enters serves the TC and the XDP program alike.
-use crate::translate::{icmp_error::ErrorPlan, Plan};
+use crate::translate::icmp_error::ErrorPlan;
 use aya_ebpf::{
     macros::map,
     maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, PerCpuArray},
@@ -63,14 +63,6 @@ pub static NAT64_ICMP_ERROR_TO_V4: PerCpuArray<ErrorPlan<20>> = PerCpuArray::wit
 
 #[map]
 pub static NAT64_ICMP_ERROR_TO_V6: PerCpuArray<ErrorPlan<40>> = PerCpuArray::with_max_entries(1, 0);
-
-/// The XDP program's plan for the frame at hand, one per CPU and direction (see `xdp`). Not
-/// pinned: it holds nothing between packets.
-#[map]
-pub static NAT64_XDP_PLAN_V4: PerCpuArray<Plan<20, ()>> = PerCpuArray::with_max_entries(1, 0);
-
-#[map]
-pub static NAT64_XDP_PLAN_V6: PerCpuArray<Plan<40, ()>> = PerCpuArray::with_max_entries(1, 0);
 
 #[inline(always)]
 pub fn config() -> Option<&'static ConfigBlock> {

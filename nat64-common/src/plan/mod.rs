@@ -105,35 +105,6 @@ pub struct Plan<const H: usize, S> {
 }
 
 impl<const H: usize, S> Plan<H, S> {
-    /// The plan without its stamp, and the stamp: a plan kept in a BPF map cannot hold the
-    /// pointer the stamp is (the verifier would see a number there once it is read back).
-    #[inline(always)]
-    pub fn take_stamp(self) -> (Plan<H, ()>, S) {
-        let Plan {
-            header,
-            proto,
-            icmp_type,
-            removed,
-            added,
-            trailer,
-            l4_len,
-            outcome,
-            stamp,
-        } = self;
-        let plan = Plan {
-            header,
-            proto,
-            icmp_type,
-            removed,
-            added,
-            trailer,
-            l4_len,
-            outcome,
-            stamp: (),
-        };
-        (plan, stamp)
-    }
-
     pub fn is_icmp(&self) -> bool {
         self.proto == proto::ICMP || self.proto == proto::ICMPV6
     }

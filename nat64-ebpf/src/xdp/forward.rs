@@ -15,27 +15,48 @@ use nat64_common::{
     maps::{ConfigBlock, XdpForward},
     wire::{
         self,
-        ipv4::{self, Ipv4},
+        ipv4::Ipv4,
         ipv6::{self, Ipv6},
     },
 };
 
-use super::{count, frame::Frame};
+use super::{
+    count,
+    frame::{Frame, ETH_HEADER_LEN},
+};
 use crate::maps::NAT64_XDP_DEVICES;
+use crate::translate::Packet;
 
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
-// Each direction a subprogram of its own: the route lookup's parameters and the header's
-// words do not share a stack frame with the planner or the applier.
-
-/// Sends on the IPv4 packet whose header is `ip`.
-#[inline(never)]
-pub fn ipv4(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; ipv4::LEN]) -> u32 {
+/// Sends on the translated IPv4 packet in the frame.
+#[inline(always)]
+pub fn ipv4(ctx: &XdpContext, cfg: &ConfigBlock) -> u32 {
     if cfg.xdp_forward != XdpForward::Direct as u8 {
         return to_stack(Outcome::ForwardStack);
     }
-    let ip = Ipv4(*ip);
+    direct_ipv4(ctx)
+}
+
+/// Sends on the translated IPv6 packet in the frame.
+#[inline(always)]
+pub fn ipv6(ctx: &XdpContext, cfg: &ConfigBlock) -> u32 {
+    if cfg.xdp_forward != XdpForward::Direct as u8 {
+        return to_stack(Outcome::ForwardStack);
+    }
+    direct_ipv6(ctx)
+}
+
+// The route lookups are subprograms of their own, called from the program's entry: their
+// parameters never share a call chain with the planner (BPF allows 512 bytes for one).
+
+#[inline(never)]
+fn direct_ipv4(ctx: &XdpContext) -> u32 {
+    let Ok(header) = Frame(ctx).load(ETH_HEADER_LEN) else {
+        return to_stack(Outcome::ForwardFibStack);
+    };
+    let ip = Ipv4(header);
     let mut params = lookup_params(ctx, AF_INET, ip.proto());
     params.__bindgen_anon_1.tot_len = ip.total_len();
     params.__bindgen_anon_2.tos = ip.tos();
@@ -45,13 +66,12 @@ pub fn ipv4(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; ipv4::LEN]) -> u32 {
     redirect(ctx, &mut params)
 }
 
-/// Sends on the IPv6 packet whose header is `ip`.
 #[inline(never)]
-pub fn ipv6(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; ipv6::LEN]) -> u32 {
-    if cfg.xdp_forward != XdpForward::Direct as u8 {
-        return to_stack(Outcome::ForwardStack);
-    }
-    let ip = Ipv6(*ip);
+fn direct_ipv6(ctx: &XdpContext) -> u32 {
+    let Ok(header) = Frame(ctx).load(ETH_HEADER_LEN) else {
+        return to_stack(Outcome::ForwardFibStack);
+    };
+    let ip = Ipv6(header);
     let mut params = lookup_params(ctx, AF_INET6, ip.next_header());
     params.__bindgen_anon_1.tot_len = ipv6::LEN as u16 + ip.payload_len();
     // Traffic class and flow label, without the version nibble.
@@ -59,8 +79,11 @@ pub fn ipv6(ctx: &XdpContext, cfg: &ConfigBlock, ip: &[u8; ipv6::LEN]) -> u32 {
         wire::bytes(&ip.0, ipv6::field::VERSION_CLASS_FLOW);
     params.__bindgen_anon_2.flowinfo =
         u32::from_ne_bytes([version_class & 0x0f, class_flow, flow1, flow2]);
-    params.__bindgen_anon_3.ipv6_src = words(ip.src());
-    params.__bindgen_anon_4.ipv6_dst = words(ip.dst());
+    // SAFETY: 16 bytes as four words, as they lie in memory (network order).
+    params.__bindgen_anon_3.ipv6_src =
+        unsafe { core::mem::transmute::<[u8; 16], [u32; 4]>(ip.src()) };
+    params.__bindgen_anon_4.ipv6_dst =
+        unsafe { core::mem::transmute::<[u8; 16], [u32; 4]>(ip.dst()) };
     redirect(ctx, &mut params)
 }
 
@@ -72,16 +95,6 @@ fn lookup_params(ctx: &XdpContext, family: u8, l4_protocol: u8) -> bpf_fib_looku
     params.l4_protocol = l4_protocol;
     params.ifindex = ctx.ingress_ifindex() as u32;
     params
-}
-
-/// An IPv6 address as the helper's four words (network order in memory).
-#[inline(always)]
-fn words(a: [u8; 16]) -> [u32; 4] {
-    let mut out = [0u32; 4];
-    for (w, chunk) in out.iter_mut().zip(a.chunks_exact(4)) {
-        *w = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    }
-    out
 }
 
 /// Looks the route up (neighbour included) and redirects through the device map.

@@ -42,81 +42,61 @@ pub fn handle(ctx: &XdpContext) -> u32 {
     if let Err(outcome) = echo::check_checksum(&Frame(ctx), ETH_HEADER_LEN, v6) {
         return pass(outcome);
     }
-    if v6 {
+    let next = if v6 {
         six_to_four(ctx, cfg)
     } else {
         four_to_six(ctx, cfg)
+    };
+    // Sent on from here, not from the direction's subprogram: the route lookup's stack
+    // frame then follows this one, not the planner's.
+    match next {
+        Next::Forward(ethertype::IPV4) => forward::ipv4(ctx, cfg),
+        Next::Forward(_) => forward::ipv6(ctx, cfg),
+        Next::Done(action) => action,
     }
 }
 
-// One BPF subprogram per direction, as in the TC program: each has its own stack frame. The
-// plan lives in a per-CPU map: planner, plan, applier and route lookup together do not fit
-// the 512 bytes of stack a BPF call chain has.
-#[inline(never)]
-fn six_to_four(ctx: &XdpContext, cfg: &ConfigBlock) -> u32 {
-    let Some(plan) = maps::NAT64_XDP_PLAN_V4.get_ptr_mut(0) else {
-        return pass(Outcome::DroppedHelperFailed);
-    };
-    // SAFETY: this CPU's slot, used by this program run alone; all zeroes is a valid plan.
-    let plan = unsafe { &mut *plan };
-    let stamp = match plan_v6(ctx, cfg, plan) {
-        Ok(stamp) => stamp,
-        Err(outcome) => return pass(outcome),
-    };
-    match apply(ctx, plan, stamp, ethertype::IPV4) {
-        Ok(()) => forward::ipv4(ctx, cfg, &plan.header),
-        Err(outcome) => refuse(outcome),
-    }
+/// What a direction's subprogram leaves to do.
+enum Next {
+    /// Translated: send it on; the frame now carries this ethertype.
+    Forward(u16),
+    /// An XDP action, counted.
+    Done(u32),
 }
 
+// One BPF subprogram per direction, as in the TC program: each has its own stack frame.
 #[inline(never)]
-fn four_to_six(ctx: &XdpContext, cfg: &ConfigBlock) -> u32 {
-    let Some(plan) = maps::NAT64_XDP_PLAN_V6.get_ptr_mut(0) else {
-        return pass(Outcome::DroppedHelperFailed);
-    };
-    // SAFETY: as above.
-    let plan = unsafe { &mut *plan };
-    let stamp = match plan_v4(ctx, cfg, plan) {
-        Ok(stamp) => stamp,
-        Err(outcome) => return pass(outcome),
-    };
-    match apply(ctx, plan, stamp, ethertype::IPV6) {
-        Ok(()) => forward::ipv6(ctx, cfg, &plan.header),
-        Err(outcome) => refuse(outcome),
-    }
-}
-
-#[inline(never)]
-fn plan_v6(
-    ctx: &XdpContext,
-    cfg: &ConfigBlock,
-    out: &mut Plan<{ ipv4::LEN }, ()>,
-) -> Result<LastUse, Outcome> {
+fn six_to_four(ctx: &XdpContext, cfg: &ConfigBlock) -> Next {
     let mut map = KernelMapper::new(cfg, Destinations::Mapped);
-    let stamp;
-    (*out, stamp) = six_to_four::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, &mut map)?.take_stamp();
-    Ok(stamp)
+    let plan = match six_to_four::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, &mut map) {
+        Ok(plan) => plan,
+        Err(outcome) => return Next::Done(pass(outcome)),
+    };
+    match apply(ctx, &plan, ethertype::IPV4) {
+        Ok(()) => Next::Forward(ethertype::IPV4),
+        Err(outcome) => Next::Done(refuse(outcome)),
+    }
 }
 
 #[inline(never)]
-fn plan_v4(
-    ctx: &XdpContext,
-    cfg: &ConfigBlock,
-    out: &mut Plan<{ ipv6::LEN }, ()>,
-) -> Result<LastUse, Outcome> {
+fn four_to_six(ctx: &XdpContext, cfg: &ConfigBlock) -> Next {
     let mut map = KernelMapper::new(cfg, Destinations::Mapped);
-    let stamp;
-    (*out, stamp) = four_to_six::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, &mut map)?.take_stamp();
-    Ok(stamp)
+    let plan = match four_to_six::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, &mut map) {
+        Ok(plan) => plan,
+        Err(outcome) => return Next::Done(pass(outcome)),
+    };
+    match apply(ctx, &plan, ethertype::IPV6) {
+        Ok(()) => Next::Forward(ethertype::IPV6),
+        Err(outcome) => Next::Done(refuse(outcome)),
+    }
 }
 
 /// Rewrites the frame as `plan` says: the IP header grows or shrinks by 20 bytes, so the
 /// frame's head moves and the Ethernet header is written anew in front of the new one.
-#[inline(never)]
+#[inline(always)]
 fn apply<const H: usize>(
     ctx: &XdpContext,
-    plan: &Plan<H, ()>,
-    stamp: LastUse,
+    plan: &Plan<H, LastUse>,
     ethertype: u16,
 ) -> Result<(), Outcome> {
     let frame = Frame(ctx);
@@ -150,7 +130,7 @@ fn apply<const H: usize>(
         at,
         &plan.new_checksum(u16::from_be_bytes(check)).to_be_bytes(),
     )?;
-    stamp.stamp();
+    plan.stamp.stamp();
     count(plan.outcome);
     Ok(())
 }
