@@ -1,28 +1,18 @@
 //! IPv4 → IPv6 (RFC 7915 §4) for TCP, UDP with a checksum and ICMPv4 echo, unfragmented and
 //! without options.
 
-use super::{Mapped, Mapper, Packet, Plan};
+use super::{Mapped, Mapper, Packet, Plan, Transport};
 use crate::{
     address_policy, checksum,
     counters::Outcome,
     maps::ConfigBlock,
     wire::{
-        self, icmp,
+        icmp,
         ipv4::{self, Ipv4},
         ipv6::{self, Ipv6},
-        l4, proto, tcp,
+        l4, proto,
     },
 };
-
-/// The outer IPv4 header of a packet that can be translated, its addresses mapped.
-pub struct Outer<S> {
-    pub ip: Ipv4,
-    pub payload_len: u32,
-    pub trailer: u32,
-    pub src6: [u8; 16],
-    pub dst6: [u8; 16],
-    pub stamp: S,
-}
 
 /// The IPv4 header at `l3`, checked: what a translation needs before it maps addresses.
 pub struct Checked {
@@ -94,30 +84,6 @@ pub fn map_addresses<M: Mapper>(map: &mut M, ip: &Ipv4) -> Result<Mapped<16, M::
     Ok(Mapped { src, dst, stamp })
 }
 
-/// Checks the IPv4 header at `l3` and maps its addresses.
-#[inline(always)]
-pub fn outer<P: Packet, M: Mapper>(
-    pkt: &P,
-    l3: usize,
-    cfg: &ConfigBlock,
-    map: &mut M,
-) -> Result<Outer<M::Stamp>, Outcome> {
-    let Checked {
-        ip,
-        payload_len,
-        trailer,
-    } = check(pkt, l3, cfg)?;
-    let mapped = map_addresses(map, &ip)?;
-    Ok(Outer {
-        ip,
-        payload_len,
-        trailer,
-        src6: mapped.src,
-        dst6: mapped.dst,
-        stamp: mapped.stamp,
-    })
-}
-
 /// Decides the translation of the IPv4 packet at `l3`; nothing is changed yet.
 #[inline(always)]
 pub fn plan<P: Packet, M: Mapper>(
@@ -126,47 +92,29 @@ pub fn plan<P: Packet, M: Mapper>(
     cfg: &ConfigBlock,
     map: &mut M,
 ) -> Result<Plan<{ ipv6::LEN }, M::Stamp>, Outcome> {
-    let Outer {
+    let Checked {
         ip,
         payload_len,
         trailer,
-        src6,
-        dst6,
-        stamp,
-    } = outer(pkt, l3, cfg, map)?;
+    } = check(pkt, l3, cfg)?;
     let protocol = ip.proto();
     let proto6 = if protocol == proto::ICMP {
         proto::ICMPV6
     } else {
         protocol
     };
+    let l4 = Transport::read(pkt, l3 + ipv4::LEN, protocol, true)?;
+    let Mapped {
+        src: src6,
+        dst: dst6,
+        stamp,
+    } = map_addresses(map, &ip)?;
 
-    let l4 = l3 + ipv4::LEN;
-    let head: [u8; 8] = pkt.load(l4)?;
-    let mut icmp_type = 0;
-    let mut tcp_header_len = 0;
-    match protocol {
-        proto::UDP if wire::be16(&head, l4::checksum_offset(proto::UDP)) == 0 => {
-            return Err(Outcome::PassUdpZeroChecksum);
-        }
-        proto::TCP => {
-            let offset: [u8; 1] = pkt.load(l4 + tcp::field::DATA_OFFSET)?;
-            tcp_header_len = tcp::header_len(offset[0]) as u32;
-        }
-        proto::ICMP => {
-            icmp_type = match icmp::Icmp(head).ty() {
-                icmp::v4::ECHO_REQUEST => icmp::v6::ECHO_REQUEST,
-                icmp::v4::ECHO_REPLY => icmp::v6::ECHO_REPLY,
-                _ => return Err(Outcome::PassIcmpType),
-            };
-        }
-        _ => {}
-    }
     // Userspace answers Fragmentation Needed (DF) or fragments (no DF) beyond these.
     let out_len = pkt.wire_len(
         ipv6::LEN as u32 + payload_len,
         ipv6::LEN as u32,
-        tcp_header_len.max(8),
+        l4.segment_header_len(),
     );
     let limit = if ip.dont_fragment() {
         cfg.ipv6_mtu
@@ -191,9 +139,9 @@ pub fn plan<P: Packet, M: Mapper>(
         // ICMPv6 covers a pseudo-header: out goes the old type, in the pseudo-header and the
         // new type.
         let pseudo = checksum::pseudo_header_v6(&src6, &dst6, proto::ICMPV6, payload_len);
-        let added = checksum::add_word(pseudo, u16::from(icmp_type) << 8);
+        let added = checksum::add_word(pseudo, u16::from(l4.icmp_type) << 8);
         (
-            u32::from(icmp::Icmp(head).ty()) << 8,
+            u32::from(icmp::Icmp(l4.head).ty()) << 8,
             added,
             Outcome::TranslatedV4ToV6Icmp,
         )
@@ -210,7 +158,7 @@ pub fn plan<P: Packet, M: Mapper>(
     Ok(Plan {
         header: header.0,
         proto: protocol,
-        icmp_type,
+        icmp_type: l4.icmp_type,
         removed,
         added,
         trailer,

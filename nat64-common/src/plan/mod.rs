@@ -17,7 +17,11 @@ pub mod echo;
 pub mod four_to_six;
 pub mod six_to_four;
 
-use crate::{checksum, counters::Outcome, wire::proto};
+use crate::{
+    checksum,
+    counters::Outcome,
+    wire::{self, icmp, l4, proto, tcp},
+};
 
 /// Read access to the packet a plan is made for.
 // A packet is never empty where it gets here: its length is only compared with its headers'.
@@ -35,6 +39,17 @@ pub trait Packet {
 
     /// Segment size of a GSO packet, 0 when it is not one: the MTU applies per segment.
     fn gso_size(&self) -> u32;
+
+    /// One's-complement partial sum of the bytes `[from, to)`. The kernel's way by default
+    /// ([`echo::sum_range`]: fixed-size loads the verifier accepts, up to a bound); a
+    /// datapath that holds the packet as a slice sums it at once.
+    #[inline(always)]
+    fn sum(&self, from: usize, to: usize) -> Result<u32, Outcome>
+    where
+        Self: Sized,
+    {
+        echo::sum_range(self, from, to)
+    }
 
     /// Length of the largest packet this one becomes on the wire: the whole packet, or for
     /// GSO one segment (`l4_header_len` plus the segment payload) behind an `l3_header_len`
@@ -66,6 +81,57 @@ pub trait Mapper {
     /// An IPv4 Identification for a packet without DF (RFC 6864); `count` consecutive ones
     /// for the segments of a GSO packet, which the kernel numbers from the first.
     fn ipv4_id(&mut self, count: u32) -> u16;
+}
+
+/// What a plan reads of the transport header, before any address lookup (the cheap refusals
+/// first): the first 8 bytes, the ICMP type the message becomes, TCP's header length (0 for
+/// the others).
+pub struct Transport {
+    pub head: [u8; 8],
+    pub icmp_type: u8,
+    pub tcp_header_len: u32,
+}
+
+impl Transport {
+    /// The transport header at `l4` of a packet carrying `protocol` (TCP, UDP, or `from`'s
+    /// ICMP: an echo, whose type becomes the other family's); `to_v6` names the direction.
+    #[inline(always)]
+    pub fn read<P: Packet>(pkt: &P, l4: usize, protocol: u8, to_v6: bool) -> Result<Self, Outcome> {
+        let head: [u8; 8] = pkt.load(l4)?;
+        let mut icmp_type = 0;
+        let mut tcp_header_len = 0;
+        match protocol {
+            proto::UDP if wire::be16(&head, l4::checksum_offset(proto::UDP)) == 0 => {
+                return Err(Outcome::PassUdpZeroChecksum);
+            }
+            proto::TCP => {
+                let offset: [u8; 1] = pkt.load(l4 + tcp::field::DATA_OFFSET)?;
+                tcp_header_len = tcp::header_len(offset[0]) as u32;
+            }
+            proto::ICMP | proto::ICMPV6 => {
+                icmp_type = match (to_v6, icmp::Icmp(head).ty()) {
+                    (true, icmp::v4::ECHO_REQUEST) => icmp::v6::ECHO_REQUEST,
+                    (true, icmp::v4::ECHO_REPLY) => icmp::v6::ECHO_REPLY,
+                    (false, icmp::v6::ECHO_REQUEST) => icmp::v4::ECHO_REQUEST,
+                    (false, icmp::v6::ECHO_REPLY) => icmp::v4::ECHO_REPLY,
+                    _ => return Err(Outcome::PassIcmpType),
+                };
+            }
+            _ => {}
+        }
+        Ok(Transport {
+            head,
+            icmp_type,
+            tcp_header_len,
+        })
+    }
+
+    /// The bytes of transport header that come again in every GSO segment (UDP's 8 for
+    /// anything not TCP).
+    #[inline(always)]
+    pub fn segment_header_len(&self) -> u32 {
+        self.tcp_header_len.max(8)
+    }
 }
 
 /// Both addresses of a packet in the other family, and the mapping to stamp.

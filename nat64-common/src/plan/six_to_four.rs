@@ -1,26 +1,17 @@
 //! IPv6 → IPv4 (RFC 7915 §5) for TCP, UDP and ICMPv6 echo without extension headers.
 
-use super::{Mapped, Mapper, Packet, Plan};
+use super::{Mapped, Mapper, Packet, Plan, Transport};
 use crate::{
     address_policy, checksum,
     counters::Outcome,
     maps::ConfigBlock,
     wire::{
-        self, icmp,
+        icmp,
         ipv4::{self, Ipv4},
         ipv6::{self, Ipv6},
-        l4, proto, tcp,
+        l4, proto,
     },
 };
-
-/// The outer IPv6 header of a packet that can be translated, its addresses mapped.
-pub struct Outer<S> {
-    pub ip: Ipv6,
-    pub payload_len: u32,
-    pub src4: [u8; 4],
-    pub dst4: [u8; 4],
-    pub stamp: S,
-}
 
 /// The IPv6 header at `l3`, checked: what a translation needs before it maps addresses.
 pub struct Checked {
@@ -75,25 +66,6 @@ pub fn map_addresses<M: Mapper>(map: &mut M, ip: &Ipv6) -> Result<Mapped<4, M::S
     Ok(Mapped { src, dst, stamp })
 }
 
-/// Checks the IPv6 header at `l3` and maps its addresses.
-#[inline(always)]
-pub fn outer<P: Packet, M: Mapper>(
-    pkt: &P,
-    l3: usize,
-    cfg: &ConfigBlock,
-    map: &mut M,
-) -> Result<Outer<M::Stamp>, Outcome> {
-    let Checked { ip, payload_len } = check(pkt, l3, cfg)?;
-    let mapped = map_addresses(map, &ip)?;
-    Ok(Outer {
-        ip,
-        payload_len,
-        src4: mapped.src,
-        dst4: mapped.dst,
-        stamp: mapped.stamp,
-    })
-}
-
 /// Decides the translation of the IPv6 packet at `l3`; nothing is changed yet.
 #[inline(always)]
 pub fn plan<P: Packet, M: Mapper>(
@@ -102,44 +74,22 @@ pub fn plan<P: Packet, M: Mapper>(
     cfg: &ConfigBlock,
     map: &mut M,
 ) -> Result<Plan<{ ipv4::LEN }, M::Stamp>, Outcome> {
-    let Outer {
-        ip,
-        payload_len,
-        src4,
-        dst4,
-        stamp,
-    } = outer(pkt, l3, cfg, map)?;
+    let Checked { ip, payload_len } = check(pkt, l3, cfg)?;
     let next_header = ip.next_header();
     let proto4 = if next_header == proto::ICMPV6 {
         proto::ICMP
     } else {
         next_header
     };
+    let l4 = Transport::read(pkt, l3 + ipv6::LEN, next_header, false)?;
+    let Mapped {
+        src: src4,
+        dst: dst4,
+        stamp,
+    } = map_addresses(map, &ip)?;
 
-    let l4 = l3 + ipv6::LEN;
-    let head: [u8; 8] = pkt.load(l4)?;
-    let head_icmp = icmp::Icmp(head);
-    let mut icmp_type = 0;
-    let mut tcp_header_len = 0;
-    match next_header {
-        proto::UDP if wire::be16(&head, l4::checksum_offset(proto::UDP)) == 0 => {
-            return Err(Outcome::PassUdpZeroChecksum);
-        }
-        proto::TCP => {
-            let offset: [u8; 1] = pkt.load(l4 + tcp::field::DATA_OFFSET)?;
-            tcp_header_len = tcp::header_len(offset[0]) as u32;
-        }
-        proto::ICMPV6 => {
-            icmp_type = match head_icmp.ty() {
-                icmp::v6::ECHO_REQUEST => icmp::v4::ECHO_REQUEST,
-                icmp::v6::ECHO_REPLY => icmp::v4::ECHO_REPLY,
-                _ => return Err(Outcome::PassIcmpType),
-            };
-        }
-        _ => {}
-    }
     let total_len = ipv4::LEN as u32 + payload_len;
-    let segment_len = pkt.wire_len(total_len, ipv4::LEN as u32, tcp_header_len.max(8));
+    let segment_len = pkt.wire_len(total_len, ipv4::LEN as u32, l4.segment_header_len());
     if segment_len > u32::from(cfg.ipv4_mtu) {
         return Err(Outcome::PassTooBig);
     }
@@ -148,7 +98,7 @@ pub fn plan<P: Packet, M: Mapper>(
         0 => 1,
         // A data offset beyond the payload gives one (the segmenter refuses such a packet).
         seg => payload_len
-            .saturating_sub(tcp_header_len.max(8))
+            .saturating_sub(l4.segment_header_len())
             .div_ceil(seg)
             .max(1),
     };
@@ -166,8 +116,8 @@ pub fn plan<P: Packet, M: Mapper>(
     let (removed, added, outcome) = if next_header == proto::ICMPV6 {
         // ICMPv4 has no pseudo-header: out go IPv6's and the old type, in the new type.
         let pseudo = checksum::pseudo_header_v6(&src6, &dst6, proto::ICMPV6, payload_len);
-        let removed = checksum::add_word(pseudo, u16::from(head_icmp.ty()) << 8);
-        let added = u32::from(icmp_type) << 8;
+        let removed = checksum::add_word(pseudo, u16::from(icmp::Icmp(l4.head).ty()) << 8);
+        let added = u32::from(l4.icmp_type) << 8;
         (removed, added, Outcome::TranslatedV6ToV4Icmp)
     } else {
         // Length and protocol are the same in both pseudo-headers; only addresses change.
@@ -183,7 +133,7 @@ pub fn plan<P: Packet, M: Mapper>(
     Ok(Plan {
         header: header.0,
         proto: next_header,
-        icmp_type,
+        icmp_type: l4.icmp_type,
         removed,
         added,
         trailer: 0,

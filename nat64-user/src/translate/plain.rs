@@ -31,6 +31,13 @@ impl Packet for Slice<'_> {
     fn gso_size(&self) -> u32 {
         0
     }
+
+    fn sum(&self, from: usize, to: usize) -> Result<u32, Outcome> {
+        self.0
+            .get(from..to)
+            .map(|bytes| nat64_common::checksum::sum(bytes, 0))
+            .ok_or(Outcome::PassTruncated)
+    }
 }
 
 /// This translator's tables as the plan asks them: lookups only (a host without an address
