@@ -1,5 +1,7 @@
 //! A small IP parser of the fuzzer's own: strict for what the translator writes, lenient
-//! for what it was given, independent of the translator's `wire` module it checks.
+//! for what it was given, independent of the translator's `wire` module it checks (a wrong
+//! number there must not be shared by the check). The generators take their numbers from
+//! here too.
 
 use crate::inet;
 
@@ -7,10 +9,10 @@ pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 pub const PROTO_ICMPV6: u8 = 58;
-const HOP_BY_HOP: u8 = 0;
-const ROUTING: u8 = 43;
-const FRAGMENT: u8 = 44;
-const DEST_OPTS: u8 = 60;
+pub const HOP_BY_HOP: u8 = 0;
+pub const ROUTING: u8 = 43;
+pub const FRAGMENT: u8 = 44;
+pub const DEST_OPTS: u8 = 60;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frag {

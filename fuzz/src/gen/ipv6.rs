@@ -9,10 +9,7 @@ use super::l4::{self, Upper};
 use super::{chance, icmp, pick, random_bytes, Flow};
 use crate::inet;
 
-const HOP_BY_HOP: u8 = 0;
-const ROUTING: u8 = 43;
-const FRAGMENT: u8 = 44;
-const DEST_OPTS: u8 = 60;
+use crate::check::ip::{DEST_OPTS, FRAGMENT, HOP_BY_HOP, ROUTING};
 /// Extension headers RFC 7915 does not skip: ESP, AH, Mobility, HIP, Shim6, experimental.
 const OTHER_EXTENSIONS: [u8; 6] = [50, 51, 135, 139, 140, 253];
 

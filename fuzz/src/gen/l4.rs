@@ -6,10 +6,7 @@ use rand::{rngs::StdRng, Rng};
 use super::{chance, random_bytes, random_payload, Fill};
 use crate::inet;
 
-pub(crate) const PROTO_ICMP: u8 = 1;
-pub(crate) const PROTO_TCP: u8 = 6;
-pub(crate) const PROTO_UDP: u8 = 17;
-pub(crate) const PROTO_ICMPV6: u8 = 58;
+pub(crate) use crate::check::ip::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 
 /// An upper-layer message and how its checksum is to be filled in.
 #[derive(Clone, Debug)]

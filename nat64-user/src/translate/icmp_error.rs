@@ -200,17 +200,17 @@ pub(crate) fn icmp4_to_icmp6<M: DynamicMap>(
 
 /// Fills in the checksum of a complete ICMPv4 message.
 pub(crate) fn finish_icmp4(icmp: &mut [u8]) {
-    wire::set_u16(icmp, 2, 0);
+    wire::set_u16(icmp, icmp::field::CHECKSUM, 0);
     let c = checksum::finish(checksum::sum(icmp, 0));
-    wire::set_u16(icmp, 2, c);
+    wire::set_u16(icmp, icmp::field::CHECKSUM, c);
 }
 
 /// Fills in the checksum of a complete ICMPv6 message.
 pub(crate) fn finish_icmp6(icmp: &mut [u8], src: &[u8; 16], dst: &[u8; 16]) {
-    wire::set_u16(icmp, 2, 0);
+    wire::set_u16(icmp, icmp::field::CHECKSUM, 0);
     let pseudo = checksum::pseudo_header_v6(src, dst, proto::ICMPV6, icmp.len() as u32);
     let c = checksum::finish(checksum::sum(icmp, pseudo));
-    wire::set_u16(icmp, 2, c);
+    wire::set_u16(icmp, icmp::field::CHECKSUM, c);
 }
 
 /// Translates the IPv6 packet quoted in an ICMPv6 error into `out` (header and whatever part

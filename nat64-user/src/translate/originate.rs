@@ -1,7 +1,12 @@
 //! ICMP errors the translator sends itself, from its own address, back to the sender of a
 //! packet it would not translate (hop limit, size, segments left, policy).
 
-use nat64_common::wire::{icmp, proto};
+use nat64_common::wire::{
+    icmp::{self, Icmp},
+    ipv4::Ipv4,
+    ipv6::Ipv6,
+    proto,
+};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nat64_common::address_policy;
@@ -69,7 +74,7 @@ pub(crate) fn icmp6_error(
     out: &mut Output,
 ) -> Verdict {
     let src = tr.cfg.ipv6_addr.octets();
-    let Some(dst) = wire::array_at::<16>(offending, 8) else {
+    let Some(dst) = Ipv6::from_slice(offending).map(|ip| ip.src()) else {
         return Verdict::Drop(reason);
     };
     if tr.cfg.ipv6_addr == Ipv6Addr::UNSPECIFIED
@@ -86,11 +91,7 @@ pub(crate) fn icmp6_error(
         .unwrap_or(&[]);
     write_own_icmp6_header(tr, 0, 8 + quote.len(), &dst, out);
     let at = out.buf.len();
-    let mut header = [0u8; 8];
-    header[0] = ty;
-    header[1] = code;
-    header[4..8].copy_from_slice(&rest.to_be_bytes());
-    out.buf.extend_from_slice(&header);
+    out.buf.extend_from_slice(&Icmp::new(ty, code, rest).0);
     out.buf.extend_from_slice(quote);
     finish_icmp6(out.buf.get_mut(at..).unwrap_or(&mut []), &src, &dst);
     out.end_packet();
@@ -108,7 +109,7 @@ pub(crate) fn icmp4_error(
     reason: DropReason,
     out: &mut Output,
 ) -> Verdict {
-    let Some(dst) = wire::array_at::<4>(offending, 12) else {
+    let Some(dst) = Ipv4::from_slice(offending).map(|ip| ip.src()) else {
         return Verdict::Drop(reason);
     };
     if tr.cfg.ipv4_addr == Ipv4Addr::UNSPECIFIED
@@ -125,11 +126,8 @@ pub(crate) fn icmp4_error(
         .unwrap_or(&[]);
     write_own_icmp4_header(tr, 0, 8 + quote.len(), dst, out);
     let at = out.buf.len();
-    let mut header = [0u8; 8];
-    header[0] = ty;
-    header[1] = code;
-    header[4..8].copy_from_slice(&rest);
-    out.buf.extend_from_slice(&header);
+    out.buf
+        .extend_from_slice(&Icmp::new(ty, code, u32::from_be_bytes(rest)).0);
     out.buf.extend_from_slice(quote);
     finish_icmp4(out.buf.get_mut(at..).unwrap_or(&mut []));
     out.end_packet();

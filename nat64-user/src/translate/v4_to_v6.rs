@@ -4,7 +4,7 @@ use nat64_common::address_policy;
 use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
-use nat64_common::wire::{icmp, l4, proto};
+use nat64_common::wire::{icmp, ipv6, l4, proto};
 
 use super::addr_map::End;
 use super::config::UdpChecksumMode;
@@ -204,13 +204,13 @@ pub(crate) fn translate<M: DynamicMap>(
         out.buf.extend_from_slice(payload);
     }
 
-    let payload_len = out.buf.len() - start - 40;
+    let payload_len = out.buf.len() - start - ipv6::LEN;
     if payload_len > 0xffff {
         out.abandon_packet();
         return Verdict::Drop(DropReason::TooLarge);
     }
     if let Some(header) = out.buf.get_mut(start..l4_start) {
-        wire::set_u16(header, 4, payload_len as u16);
+        wire::set_u16(header, ipv6::field::PAYLOAD_LEN, payload_len as u16);
     }
     match split_at {
         Some(limit) => fragment::split_v6(out, limit),

@@ -4,7 +4,11 @@ use nat64_common::address_policy;
 use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
-use nat64_common::wire::{icmp, ipv4, l4, proto};
+use nat64_common::wire::{
+    icmp,
+    ipv4::{self, Ipv4},
+    l4, proto,
+};
 
 use super::addr_map::End;
 use super::config::UdpChecksumMode;
@@ -174,23 +178,27 @@ pub(crate) fn translate<M: DynamicMap>(
         out.buf.extend_from_slice(payload);
     }
 
-    total_len = 20 + (out.buf.len() - l4_start);
+    total_len = ipv4::LEN + (out.buf.len() - l4_start);
     let Some(header) = out.buf.get_mut(start..l4_start) else {
         return Verdict::Drop(DropReason::TooLarge);
     };
-    wire::set_u16(header, 2, total_len as u16);
+    let Some(mut ip) = Ipv4::from_slice(header) else {
+        return Verdict::Drop(DropReason::TooLarge);
+    };
+    ip.set_total_len(total_len as u16);
     let id = match h.frag {
         Some(f) => f.id as u16,
         None if ipv4::dont_fragment_for(total_len) => {
-            wire::set_u8(header, 6, 0x40);
+            ip.set_dont_fragment(true);
             0
         }
         None => tr.next_ipv4_id(),
     };
-    wire::set_u16(header, 4, id);
-    wire::set_u16(header, 10, 0);
-    let c = checksum::finish(checksum::sum(header, 0));
-    wire::set_u16(header, 10, c);
+    ip.set_id(id);
+    ip.fill_checksum();
+    if let Some(fixed) = header.get_mut(..ipv4::LEN) {
+        fixed.copy_from_slice(&ip.0);
+    }
     out.end_packet();
     Verdict::Translated
 }
