@@ -9,7 +9,9 @@ use nat64_common::icmp_tables::{self, IcmpAction};
 use nat64_common::mtu;
 use nat64_common::wire::{
     icmp::{self, Icmp, LengthField},
-    ipv4, ipv6, proto,
+    ipv4,
+    ipv6::{self, Ipv6},
+    proto,
 };
 
 use super::addr_map::End;
@@ -322,18 +324,12 @@ fn quote_v4_to_v6<M: DynamicMap>(
     let fragmented = h.frag.is_fragmented();
     let payload_len = (l4_len + if fragmented { 8 } else { 0 }).min(0xffff) as u16;
     if fragmented {
-        wire::write_v6_header(
-            out,
-            h.tos,
-            payload_len,
-            proto::FRAGMENT,
-            h.ttl,
-            &src6,
-            &dst6,
+        out.extend_from_slice(
+            &Ipv6::build(h.tos, payload_len, proto::FRAGMENT, h.ttl, &src6, &dst6).0,
         );
         wire::write_fragment_header(out, proto6, h.frag.offset, h.frag.more, h.frag.id);
     } else {
-        wire::write_v6_header(out, h.tos, payload_len, proto6, h.ttl, &src6, &dst6);
+        out.extend_from_slice(&Ipv6::build(h.tos, payload_len, proto6, h.ttl, &src6, &dst6).0);
     }
     let at = out.len();
     out.extend_from_slice(quote.get(h.header_len..).unwrap_or(&[]));

@@ -51,14 +51,16 @@ pub(crate) fn write_own_icmp6_header(
     dst: &[u8; 16],
     out: &mut Output,
 ) {
-    wire::write_v6_header(
-        &mut out.buf,
-        traffic_class,
-        icmp_len as u16,
-        proto::ICMPV6,
-        ORIGINATED_HOP_LIMIT,
-        &tr.cfg.ipv6_addr.octets(),
-        dst,
+    out.buf.extend_from_slice(
+        &Ipv6::build(
+            traffic_class,
+            icmp_len as u16,
+            proto::ICMPV6,
+            ORIGINATED_HOP_LIMIT,
+            &tr.cfg.ipv6_addr.octets(),
+            dst,
+        )
+        .0,
     );
 }
 

@@ -4,7 +4,11 @@ use nat64_common::address_policy;
 use nat64_common::checksum;
 use nat64_common::counters::DropReason;
 use nat64_common::icmp_tables::{self, IcmpAction};
-use nat64_common::wire::{icmp, ipv6, l4, proto};
+use nat64_common::wire::{
+    icmp,
+    ipv6::{self, Ipv6},
+    l4, proto,
+};
 
 use super::addr_map::End;
 use super::config::UdpChecksumMode;
@@ -170,18 +174,12 @@ pub(crate) fn translate<M: DynamicMap>(
     let start = out.buf.len();
     let hop_limit = h.ttl - 1;
     if fragmented || split_at.is_some() {
-        wire::write_v6_header(
-            &mut out.buf,
-            h.tos,
-            0,
-            proto::FRAGMENT,
-            hop_limit,
-            &src6,
-            &dst6,
-        );
+        out.buf
+            .extend_from_slice(&Ipv6::build(h.tos, 0, proto::FRAGMENT, hop_limit, &src6, &dst6).0);
         wire::write_fragment_header(&mut out.buf, proto6, h.frag.offset, h.frag.more, h.frag.id);
     } else {
-        wire::write_v6_header(&mut out.buf, h.tos, 0, proto6, hop_limit, &src6, &dst6);
+        out.buf
+            .extend_from_slice(&Ipv6::build(h.tos, 0, proto6, hop_limit, &src6, &dst6).0);
     }
     let l4_start = out.buf.len();
 

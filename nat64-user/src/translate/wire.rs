@@ -233,21 +233,6 @@ pub(crate) fn write_v4_header(
     );
 }
 
-/// Writes a 40-byte IPv6 header (flow label zero).
-pub(crate) fn write_v6_header(
-    out: &mut Vec<u8>,
-    traffic_class: u8,
-    payload_len: u16,
-    next_header: u8,
-    hop_limit: u8,
-    src: &[u8; 16],
-    dst: &[u8; 16],
-) {
-    out.extend_from_slice(
-        &Ipv6::build(traffic_class, payload_len, next_header, hop_limit, src, dst).0,
-    );
-}
-
 /// Writes an IPv6 Fragment header.
 pub(crate) fn write_fragment_header(
     out: &mut Vec<u8>,
