@@ -80,6 +80,21 @@ drop_reasons! {
     /// A fragment that cannot be part of any datagram: past 65,535 bytes, a non-last
     /// fragment whose length is not a multiple of 8, or a second Fragment header.
     BadFragment = "bad_fragment",
+    /// Stateful NAT64: an IPv4 packet to a pool4 address and port no binding holds, or IPv6
+    /// TCP other than a SYN with no session (RFC 6146 §3.5).
+    NoBinding = "no_binding",
+    /// Stateful NAT64: address-dependent filtering refused an IPv4 packet (RFC 6146 §3.5.1).
+    Filtered = "filtered",
+    /// Stateful NAT64: the subscriber holds all the port blocks it may, all full, or the pool
+    /// has no block left (RFC 6888 REQ-4).
+    PortsExhausted = "ports_exhausted",
+    /// Stateful NAT64: an IPv4 SYN held for a simultaneous open (RFC 6146 §3.5.2.2): answered
+    /// later, when the incoming-SYN timer runs out without an IPv6 SYN.
+    SynHeld = "syn_held",
+    /// Stateful NAT64: a fragment that is not the first (its ports are in the first).
+    StatefulFragment = "stateful_fragment",
+    /// Stateful NAT64: an IPv4 destination outside pool4, or an IPv6 one outside the prefix.
+    NotForTranslator = "not_for_translator",
     /// Neither IPv4 nor IPv6.
     UnknownVersion = "unknown_version",
 }

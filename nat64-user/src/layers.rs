@@ -21,6 +21,11 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // What operators read: the daemon serves it, not the other way round.
     ("ops", &["gateway", "cli"]),
     ("pool", &["gateway", "ops", "cli", "tun", "offload"]),
+    // RFC 6146 on top of the RFC 7915 core: no device, no daemon.
+    (
+        "stateful",
+        &["tun", "offload", "gateway", "ops", "cli", "host", "pool"],
+    ),
     ("config", &["gateway", "ops", "cli", "tun", "offload"]),
     ("host", &["gateway", "ops", "cli"]),
     ("pins", &["gateway", "ops", "cli"]),

@@ -28,6 +28,8 @@ pub enum Direction {
     SixErrorBack,
     /// IPv4 in, ICMPv4 error back.
     FourErrorBack,
+    /// IPv4 in (held), then IPv6 in, IPv4 out (Jool NAT64's simultaneous open).
+    FourThenSix,
 }
 
 impl Direction {
@@ -46,11 +48,15 @@ pub struct Case {
     /// Path of the sent packet, relative to the vectors directory (the case's name).
     pub sent_file: String,
     pub sent: Vec<u8>,
+    /// A second packet sent after the first (`a then b` in the sent column).
+    pub then_sent: Option<Vec<u8>>,
     pub expected_files: Vec<String>,
     pub expected: Vec<Vec<u8>>,
     pub ignore_offsets: Vec<usize>,
     /// `key=value` pairs, in file order.
     pub settings: Vec<(String, String)>,
+    /// The settings column as written.
+    pub settings_text: String,
 }
 
 impl Case {
@@ -123,11 +129,24 @@ pub fn vectors_dir() -> PathBuf {
 /// Loads every case; panics with a clear message when the vectors are missing or malformed
 /// (a test must not silently pass without them).
 pub fn load_cases() -> Vec<Case> {
-    let dir = vectors_dir();
-    match try_load_cases(&dir) {
+    load_cases_from(&vectors_dir())
+}
+
+/// The Jool NAT64 vectors: `$NAT64_NAT64_VECTORS_DIR`, else `../shared/vectors/jool-nat64`.
+pub fn nat64_vectors_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("NAT64_NAT64_VECTORS_DIR") {
+        return PathBuf::from(dir);
+    }
+    vectors_dir().with_file_name("jool-nat64")
+}
+
+/// The cases of a vectors directory in the shared `cases.tsv` layout, in order.
+pub fn load_cases_from(dir: &Path) -> Vec<Case> {
+    match try_load_cases(dir) {
         Ok(cases) => cases,
         Err(e) => panic!(
-            "cannot load the Jool SIIT vectors from {} (set NAT64_VECTORS_DIR to override): {e:#}",
+            "cannot load the Jool vectors from {} (set NAT64_VECTORS_DIR or \
+             NAT64_NAT64_VECTORS_DIR to override): {e:#}",
             dir.display()
         ),
     }
@@ -147,7 +166,12 @@ pub fn try_load_cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        let [direction, sent, expected, ignore, settings] = cols.as_slice() else {
+        // The NAT64 vectors lead with the order they run in, which is the row order.
+        let cols = match cols.as_slice() {
+            [_order, rest @ ..] if rest.len() == 5 => rest,
+            all => all,
+        };
+        let [direction, sent, expected, ignore, settings] = cols else {
             bail!("cases.tsv line {}: expected 5 tab-separated columns", n + 1);
         };
         let direction = match *direction {
@@ -155,9 +179,18 @@ pub fn try_load_cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
             "46" => Direction::FourToSix,
             "66" => Direction::SixErrorBack,
             "44" => Direction::FourErrorBack,
+            "46+64" => Direction::FourThenSix,
             other => bail!("cases.tsv line {}: unknown direction {other:?}", n + 1),
         };
-        let expected_files: Vec<String> = expected.split(',').map(str::to_owned).collect();
+        let (sent, then_sent) = match sent.split_once(" then ") {
+            Some((first, second)) => (first, Some(read(second)?)),
+            None => (*sent, None),
+        };
+        let expected_files: Vec<String> = expected
+            .split([',', ' '])
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect();
         let expected = expected_files
             .iter()
             .map(|f| read(f))
@@ -170,19 +203,24 @@ pub fn try_load_cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
                     .with_context(|| format!("cases.tsv line {}: offset {s:?}", n + 1))
             })
             .collect::<anyhow::Result<_>>()?;
+        let settings_text = (*settings).to_owned();
         let settings = settings
             .split(';')
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && *s != "-")
+            // A note without `=` (the NAT64 vectors' prose) is kept as a key of its own;
+            // a translator's configuration refuses keys it does not know.
             .map(|kv| match kv.split_once('=') {
-                Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
-                None => Err(anyhow!("cases.tsv line {}: setting {kv:?}", n + 1)),
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (kv.to_owned(), String::new()),
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect();
         cases.push(Case {
             row: n,
             direction,
-            sent_file: (*sent).to_owned(),
+            settings_text,
+            sent_file: sent.to_owned(),
             sent: read(sent)?,
+            then_sent,
             expected_files,
             expected,
             ignore_offsets,

@@ -12,7 +12,7 @@ use aya_ebpf::{
 };
 use nat64_common::{counters::Outcome, maps::ConfigBlock};
 
-use nat64_common::wire::{ethertype, ipv4, ipv6};
+use nat64_common::wire::ethertype;
 
 use crate::{
     maps,

@@ -36,6 +36,12 @@ pub enum NativeCommand {
     Status(StatsArgs),
     /// List the dynamic mappings of the running daemon, most recently used first.
     Mappings(StatsArgs),
+    /// Stateful NAT64: list the bindings (BIB) of the running daemon.
+    Bib(StatsArgs),
+    /// Stateful NAT64: list the sessions of the running daemon.
+    Sessions(StatsArgs),
+    /// Stateful NAT64: list the port blocks held by subscribers.
+    Blocks(StatsArgs),
     /// Check the host before a start and say what to fix, line by line.
     Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).

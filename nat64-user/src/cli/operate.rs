@@ -92,6 +92,87 @@ pub fn mappings(args: &StatsArgs) -> Result<()> {
     Ok(())
 }
 
+/// Which of stateful NAT64's tables to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    Bib,
+    Sessions,
+    Blocks,
+}
+
+pub fn stateful(args: &StatsArgs, listing: Listing) -> Result<()> {
+    let config = config_of(args.config.as_deref())?;
+    let device = args.device.clone().unwrap_or(config.tun_device);
+    let tables = control_socket::ask_stateful(&device)
+        .with_context(|| format!("asking the nat64 daemon serving {device}"))?;
+    if args.json {
+        return match listing {
+            Listing::Bib => print_json(&tables.bib),
+            Listing::Sessions => print_json(&tables.sessions),
+            Listing::Blocks => print_json(&tables.blocks),
+        };
+    }
+    let mut out = std::io::stdout().lock();
+    match listing {
+        Listing::Bib => {
+            writeln!(
+                out,
+                "{:<5} {:<46} {:<22} {:<7} sessions",
+                "proto", "ipv6", "ipv4", "static"
+            )?;
+            for b in &tables.bib {
+                writeln!(
+                    out,
+                    "{:<5} {:<46} {:<22} {:<7} {}",
+                    b.protocol,
+                    format!("[{}]:{}", b.v6, b.port6),
+                    format!("{}:{}", b.v4, b.port4),
+                    b.is_static,
+                    b.sessions
+                )?;
+            }
+        }
+        Listing::Sessions => {
+            writeln!(
+                out,
+                "{:<5} {:<46} {:<22} {:<22} {:<16} expires",
+                "proto", "ipv6", "ipv4", "remote", "tcp state"
+            )?;
+            for s in &tables.sessions {
+                writeln!(
+                    out,
+                    "{:<5} {:<46} {:<22} {:<22} {:<16} {}s",
+                    s.protocol,
+                    format!("[{}]:{}", s.v6, s.port6),
+                    format!("{}:{}", s.v4, s.port4),
+                    format!("{}:{}", s.remote, s.remote_port),
+                    s.tcp_state.map_or("-".to_owned(), |t| format!("{t:?}")),
+                    s.expires_in_secs
+                )?;
+            }
+        }
+        Listing::Blocks => {
+            writeln!(
+                out,
+                "{:<5} {:<40} {:<16} {:<13} in use",
+                "proto", "subscriber", "ipv4", "ports"
+            )?;
+            for b in &tables.blocks {
+                writeln!(
+                    out,
+                    "{:<5} {:<40} {:<16} {:<13} {}",
+                    b.protocol,
+                    b.subscriber,
+                    b.addr,
+                    format!("{}-{}", b.first_port, b.last_port),
+                    b.in_use
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Prints the report; fails (exit status 1) when something blocks a start.
 pub fn doctor(args: &DoctorArgs) -> Result<()> {
     let config = config_of(args.config.as_deref())?;

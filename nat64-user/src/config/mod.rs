@@ -31,6 +31,7 @@ mod error;
 pub mod map_file;
 mod net;
 mod raw;
+mod stateful_toml;
 pub mod tayga_conf;
 pub mod toml_file;
 mod validate;
@@ -193,6 +194,9 @@ pub struct Config {
     pub pin_dir: PathBuf,
     /// (nat64 `metrics`) Where the Prometheus endpoint listens (`GET /metrics`). Default off.
     pub metrics: Option<std::net::SocketAddr>,
+    /// (nat64 `[stateful]`) Stateful NAT64 (RFC 6146) on pool4 instead of the dynamic pool.
+    /// Default off.
+    pub stateful: Option<crate::stateful::StatefulConfig>,
     /// Warnings found while reading (deprecated directives, risky addresses), for the caller
     /// to log once. Not part of the configuration's meaning.
     pub warnings: Vec<Diagnostic>,
@@ -260,6 +264,7 @@ impl Config {
             keep: false,
             pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
             metrics: None,
+            stateful: None,
             warnings: Vec::new(),
         }
     }

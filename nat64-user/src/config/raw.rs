@@ -51,6 +51,7 @@ pub(crate) struct RawConfig {
     pub keep: Option<Located<bool>>,
     pub pin_dir: Option<Located<PathBuf>>,
     pub metrics: Option<Located<std::net::SocketAddr>>,
+    pub stateful: Option<Located<crate::stateful::StatefulConfig>>,
 }
 
 /// A value to show in a fix, rendered in the syntax of the file being read.

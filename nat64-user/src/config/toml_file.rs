@@ -35,6 +35,9 @@
 //! pin_dir = "/sys/fs/bpf/nat64"        # absolute, on a bpf filesystem; maps pinned in <pin_dir>/<tun_device>/
 //! metrics = "127.0.0.1:9464"           # Prometheus endpoint (GET /metrics); default off
 //!
+//! [stateful]                           # stateful NAT64 (RFC 6146) instead of the dynamic
+//! pool4 = ["198.51.100.1"]             # pool; the rest of the table: config::stateful_toml
+//!
 //! [[map]]                              # repeatable; RFC 7757: 32 - n = 128 - m
 //! ipv4 = "192.168.5.42"                # /32 when no length is given
 //! ipv6 = "2001:db8:1:4444::1"          # /128 when no length is given
@@ -90,6 +93,7 @@ struct TomlFile {
     keep: Option<Spanned<bool>>,
     pin_dir: Option<Spanned<String>>,
     metrics: Option<Spanned<String>>,
+    stateful: Option<Spanned<super::stateful_toml::TomlStateful>>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +131,7 @@ const KEYS: &[&str] = &[
     "keep",
     "pin_dir",
     "metrics",
+    "stateful",
 ];
 
 /// Parses and validates TOML text; `file` names it in messages.
@@ -339,6 +344,9 @@ fn convert(doc: TomlFile, text: &str, d: &mut Diagnostics) -> RawConfig {
             s.parse::<std::net::SocketAddr>()
                 .map_err(|_| format!("\"{s}\" is not an address:port"))
         }),
+        stateful: doc
+            .stateful
+            .and_then(|t| super::stateful_toml::convert(t, |span| line_of(text, span.start), d)),
         ..RawConfig::default()
     };
     if let Some(log) = doc.log {

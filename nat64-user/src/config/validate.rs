@@ -291,6 +291,32 @@ fn check_native(raw: &RawConfig, c: &mut Config, fmt: Format, d: &mut Diagnostic
     if let Some(addr) = &raw.metrics {
         c.metrics = Some(addr.value);
     }
+    if let Some(stateful) = &raw.stateful {
+        let exclusive = "stateful NAT64 shares pool4 among all IPv6 hosts";
+        if let Some(pool) = &raw.dynamic_pool {
+            d.error(
+                pool.line,
+                format!("dynamic_pool and [stateful] exclude each other: {exclusive}"),
+                Some("remove dynamic_pool".into()),
+            );
+        }
+        if let Some(map) = raw.maps.first() {
+            d.error(
+                map.line,
+                format!("[[map]] and [stateful] exclude each other: {exclusive}"),
+                Some("remove the [[map]] entries (use [[stateful.static]] for servers)".into()),
+            );
+        }
+        if let Some(file) = &raw.map_file {
+            d.error(
+                file.line,
+                format!("map_file and [stateful] exclude each other: {exclusive}"),
+                Some("remove map_file".into()),
+            );
+        }
+        c.dynamic_pool = None;
+        c.stateful = Some(stateful.value.clone());
+    }
 }
 
 /// A directory setting must be absolute; the fix puts `base` in front of what was written.

@@ -211,6 +211,14 @@ fn native_routes(config: &Config, tun: u32, egress_mtu: u32) -> Vec<OwnedRoute> 
     if let Some(pool) = config.dynamic_pool {
         routes.push(route(pool.network().into(), pool.prefix_len(), v4_mtu));
     }
+    if let Some(stateful) = &config.stateful {
+        let mut pool4: Vec<_> = stateful.pool4.iter().map(|r| r.addr).collect();
+        pool4.sort();
+        pool4.dedup();
+        for addr in pool4 {
+            routes.push(route(addr.into(), 32, v4_mtu));
+        }
+    }
     let in_pool = config
         .dynamic_pool
         .is_some_and(|pool| pool.contains(config.ipv4_addr));

@@ -49,6 +49,21 @@ impl Choice {
         if config.datapath == Datapath::Tun {
             return Ok(Choice::Tun("chosen with datapath tun".into()));
         }
+        if config.stateful.is_some() {
+            // The kernel programs translate with the stateless tables only; stateful NAT64
+            // in them is not built yet (issue 13), so its state lives in the TUN workers.
+            if config.datapath == Datapath::Tc || !config.interfaces.is_empty() {
+                anyhow::bail!(
+                    "[stateful] runs in the TUN workers only for now: remove datapath = \"tc\" \
+                     and interfaces (XDP)"
+                );
+            }
+            return Ok(Choice::Tun(
+                "stateful NAT64 keeps its tables in the TUN workers; the kernel programs do not \
+                 hold its state yet"
+                    .into(),
+            ));
+        }
         let refusal = if privileges.uid.is_some() || privileges.gid.is_some() {
             // After -u/-g the daemon may not be allowed to update the kernel's tables, and a
             // mapping it could not remove there would send a reused address's traffic to its

@@ -8,6 +8,7 @@ pub mod kernel_start;
 pub mod mappings;
 pub mod observe;
 pub mod pool_lookup;
+pub mod stateful_path;
 pub mod translator_setup;
 pub mod tun_workers;
 
@@ -182,6 +183,14 @@ async fn serve_on_host(
     // TAYGA takes both sides' MTU from the device, once, at start.
     let mtu = device_mtu(netlink, &config.tun_device).await?;
     translator_setup::set_link_mtu(&mut translator_config, mtu);
+    let stateful = match &config.stateful {
+        Some(cfg) => {
+            let nat64 = crate::stateful::Nat64::new(translator_config.clone(), cfg.clone())
+                .context("starting stateful NAT64")?;
+            Some(stateful_path::StatefulPath::new(nat64))
+        }
+        None => None,
+    };
     let translator = Translator::new(translator_config)?;
     let choice = Choice::make(config, privileges)?;
     drop_privileges(config, privileges)?;
@@ -194,6 +203,7 @@ async fn serve_on_host(
         counters: TunCounters::default(),
         stop: Default::default(),
         log: config.log,
+        stateful,
     });
     let kernel = Arc::new(KernelPath::default());
     let queue_count = queues.len();

@@ -40,6 +40,16 @@ impl DaemonState for Observed {
     fn mappings(&self) -> Vec<MappingEntry> {
         mappings(&self.shared)
     }
+
+    fn stateful(&self) -> Option<crate::ops::control_socket::StatefulTables> {
+        let path = self.shared.stateful.as_ref()?;
+        Some(crate::ops::control_socket::StatefulTables {
+            bib: path.bindings(),
+            sessions: path.sessions(),
+            blocks: path.blocks(),
+            ..Default::default()
+        })
+    }
 }
 
 /// The running daemon's snapshot.

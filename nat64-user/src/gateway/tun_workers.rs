@@ -92,6 +92,9 @@ pub struct WorkerShared {
     pub stop: AtomicBool,
     /// tayga.conf's `log`: which packet events are logged one line each.
     pub log: LogOptions,
+    /// Stateful NAT64 (`[stateful]`): every packet goes through its tables instead of the
+    /// translator's mappings.
+    pub stateful: Option<super::stateful_path::StatefulPath>,
 }
 
 /// Starts one worker per queue; each hands its queue back when it stops.
@@ -122,6 +125,10 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
     let (uso4, uso6) = queue.takes_uso();
     let mut batch = (uso4 || uso6).then(|| Coalescer::new(uso4, uso6));
     while !shared.stop.load(Ordering::Relaxed) {
+        if let Some(stateful) = &shared.stateful {
+            stateful.sweep_if_due(&mut out);
+            send(&out, queue, shared, None);
+        }
         match wait_readable(queue) {
             Ok(true) => {}
             Ok(false) => continue,
@@ -239,7 +246,12 @@ fn handle_offloaded(
         counters.gso_super_packets.fetch_add(1, Ordering::Relaxed);
     }
     let mut lookup = PoolLookup::new(&shared.mappings, unix_now());
-    let outcome = gso::translate(translator, buf, len, &mut lookup);
+    // Stateful NAT64 sees every segment: each may open, refresh or close a session.
+    let outcome = if shared.stateful.is_some() {
+        Offloaded::PerPacket
+    } else {
+        gso::translate(translator, buf, len, &mut lookup)
+    };
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
     }
@@ -312,13 +324,16 @@ fn handle_packet(
     shared: &WorkerShared,
     translator: &Translator,
     out: &mut Output,
-    mut batch: Option<&mut Coalescer>,
+    batch: Option<&mut Coalescer>,
 ) {
     if is_quiet_ipv6_control(packet) {
         return;
     }
     let mut lookup = PoolLookup::new(&shared.mappings, unix_now());
-    let verdict = translator.translate(packet, &mut lookup, out);
+    let verdict = match &shared.stateful {
+        Some(stateful) => stateful.translate(packet, out),
+        None => translator.translate(packet, &mut lookup, out),
+    };
     if lookup.pool_full {
         warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
     }
@@ -349,6 +364,11 @@ fn handle_packet(
             return;
         }
     }
+    send(out, queue, shared, batch);
+}
+
+/// Writes what a call produced, through the batch when there is one.
+fn send(out: &Output, queue: &TunQueue, shared: &WorkerShared, mut batch: Option<&mut Coalescer>) {
     for result in out.packets() {
         if let Some(batch) = batch.as_deref_mut() {
             batch.push(result);

@@ -48,6 +48,18 @@ pub trait DaemonState: Send + Sync {
     fn snapshot(&self) -> Snapshot;
     /// Every dynamic mapping, most recently used first.
     fn mappings(&self) -> Vec<MappingEntry>;
+    /// Stateful NAT64's tables; `None` when it is off.
+    fn stateful(&self) -> Option<StatefulTables>;
+}
+
+/// Stateful NAT64's tables as `nat64 bib`, `sessions` and `blocks` list them.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct StatefulTables {
+    pub schema: u32,
+    pub device: String,
+    pub bib: Vec<crate::stateful::BindingInfo>,
+    pub sessions: Vec<crate::stateful::SessionInfo>,
+    pub blocks: Vec<crate::stateful::BlockInfo>,
 }
 
 /// What the daemon serves its readers from.
@@ -73,6 +85,14 @@ impl DaemonView {
                 mappings: self.state.mappings(),
             })
             .map_err(|e| e.to_string()),
+            "stateful" => match self.state.stateful() {
+                Some(mut tables) => {
+                    tables.schema = SCHEMA;
+                    tables.device = self.device.clone();
+                    serde_json::to_string(&tables).map_err(|e| e.to_string())
+                }
+                None => Err("stateful NAT64 is off (no [stateful] in the configuration)".into()),
+            },
             other => Err(format!("unknown request {other:?}")),
         }
     }
@@ -164,6 +184,12 @@ pub fn ask_snapshot(device: &str) -> Result<Snapshot> {
 /// The daemon's mappings.
 pub fn ask_mappings(device: &str) -> Result<MappingList> {
     let text = ask(device, "mappings")?;
+    decode(&text)
+}
+
+/// The daemon's stateful NAT64 tables.
+pub fn ask_stateful(device: &str) -> Result<StatefulTables> {
+    let text = ask(device, "stateful")?;
     decode(&text)
 }
 

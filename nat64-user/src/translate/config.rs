@@ -130,6 +130,9 @@ pub struct TranslatorConfig {
     /// IPv6 sources allowed to be translated, as (prefix, length); empty: every source
     /// (nat64's `allow_source`). Others are answered with administratively prohibited.
     pub allow_source: Vec<(Ipv6Addr, u8)>,
+    /// Stateful NAT64 has no IPv4 address of its own: the ICMPv4 errors it sends about a
+    /// packet come from the pool4 address that packet was sent to, as Jool's do.
+    pub v4_errors_from_destination: bool,
 }
 
 impl Default for TranslatorConfig {
@@ -149,6 +152,7 @@ impl Default for TranslatorConfig {
             ipv4_mtu: 1500,
             ipv6_mtu: 1500,
             allow_source: Vec::new(),
+            v4_errors_from_destination: false,
         }
     }
 }

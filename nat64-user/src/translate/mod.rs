@@ -129,10 +129,27 @@ impl Output {
         self.ends.is_empty()
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
         self.scratch.clear();
+    }
+
+    /// Changes each packet of the last call in place (stateful NAT64's ports and hosts).
+    pub(crate) fn for_each_packet_mut(&mut self, mut change: impl FnMut(&mut [u8])) {
+        let mut start = 0;
+        for &end in &self.ends {
+            if let Some(packet) = self.buf.get_mut(start..end) {
+                change(packet);
+            }
+            start = end;
+        }
+    }
+
+    /// Appends a finished packet.
+    pub(crate) fn push_packet(&mut self, packet: &[u8]) {
+        self.buf.extend_from_slice(packet);
+        self.end_packet();
     }
 
     /// Start offset of the packet being written.
@@ -206,6 +223,31 @@ impl Translator {
             out.clear();
         }
         verdict
+    }
+
+    /// An ICMPv4 error about `offending` to its sender, appended to `out`: stateful NAT64's
+    /// answer to a packet no binding takes (RFC 6146 §3.5).
+    pub(crate) fn icmp4_error(
+        &self,
+        offending: &[u8],
+        ty: u8,
+        code: u8,
+        reason: DropReason,
+        out: &mut Output,
+    ) -> Verdict {
+        originate::icmp4_error(self, offending, ty, code, [0; 4], reason, out)
+    }
+
+    /// An ICMPv6 error about `offending` to its sender, appended to `out`.
+    pub(crate) fn icmp6_error(
+        &self,
+        offending: &[u8],
+        ty: u8,
+        code: u8,
+        reason: DropReason,
+        out: &mut Output,
+    ) -> Verdict {
+        originate::icmp6_error(self, offending, ty, code, 0, reason, out)
     }
 
     /// Whether `src` may be translated under the `allow_source` list.

@@ -19,9 +19,10 @@ use super::{Output, Translator, Verdict};
 /// Hop limit / TTL of errors the translator originates (as a host would).
 const ORIGINATED_HOP_LIMIT: u8 = 64;
 
-/// The IPv4 header of an ICMP message the translator sends from `ipv4-addr`.
+/// The IPv4 header of an ICMP message the translator sends from `src`.
 pub(crate) fn write_own_icmp4_header(
     tr: &Translator,
+    src: [u8; 4],
     tos: u8,
     icmp_len: usize,
     dst: [u8; 4],
@@ -38,7 +39,7 @@ pub(crate) fn write_own_icmp4_header(
         false,
         ORIGINATED_HOP_LIMIT,
         proto::ICMP,
-        tr.cfg.ipv4_addr.octets(),
+        src,
         dst,
     );
 }
@@ -111,10 +112,15 @@ pub(crate) fn icmp4_error(
     reason: DropReason,
     out: &mut Output,
 ) -> Verdict {
-    let Some(dst) = Ipv4::from_slice(offending).map(|ip| ip.src()) else {
+    let Some((dst, to)) = Ipv4::from_slice(offending).map(|ip| (ip.src(), ip.dst())) else {
         return Verdict::Drop(reason);
     };
-    if tr.cfg.ipv4_addr == Ipv4Addr::UNSPECIFIED
+    let src = if tr.cfg.v4_errors_from_destination {
+        to
+    } else {
+        tr.cfg.ipv4_addr.octets()
+    };
+    if src == Ipv4Addr::UNSPECIFIED.octets()
         || !address_policy::v4_translatable(dst)
         || about_icmp4_other_than_echo_request(offending)
     {
@@ -126,7 +132,7 @@ pub(crate) fn icmp4_error(
     let quote = offending
         .get(..offending.len().min(576 - 28))
         .unwrap_or(&[]);
-    write_own_icmp4_header(tr, 0, 8 + quote.len(), dst, out);
+    write_own_icmp4_header(tr, src, 0, 8 + quote.len(), dst, out);
     let at = out.buf.len();
     out.buf
         .extend_from_slice(&Icmp::new(ty, code, u32::from_be_bytes(rest)).0);

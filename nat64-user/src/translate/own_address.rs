@@ -54,7 +54,7 @@ pub(crate) fn answer_v4(tr: &Translator, pkt: &[u8], h: &V4Header, out: &mut Out
     if icmp.first() != Some(&icmp::v4::ECHO_REQUEST) || icmp.len() < 8 {
         return Verdict::Drop(DropReason::AddressedToTranslator);
     }
-    originate::write_own_icmp4_header(tr, h.tos, icmp.len(), h.src, out);
+    originate::write_own_icmp4_header(tr, h.dst, h.tos, icmp.len(), h.src, out);
     let at = out.buf.len();
     out.buf.extend_from_slice(icmp);
     let reply = out.buf.get_mut(at..).unwrap_or(&mut []);

@@ -1,8 +1,9 @@
 //! The TUN datapath: the device itself (`device`), `nat64 run` on TUN between namespaces
 //! (`gateway`), GSO/USO offloads (`offload`), and what must hold on TUN and TC alike
-//! (`behaviour`). Root.
+//! (`behaviour`), stateful NAT64 in the workers (`stateful`). Root.
 
 mod behaviour;
 mod device;
 mod gateway;
 mod offload;
+mod stateful;

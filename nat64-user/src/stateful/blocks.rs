@@ -1,0 +1,339 @@
+//! Port blocks per subscriber (RFC 6888 REQ-4, RFC 7422): pool4's ports of one protocol cut
+//! into blocks; a subscriber (an IPv6 prefix) is handed whole blocks, more on demand up to a
+//! limit, and each new binding takes a port inside its own blocks. A block assigned and a
+//! block released are one log line each: the record a carrier keeps instead of one per
+//! session.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::config::{Pool4Range, PortBlocks, Protocol};
+
+/// A subscriber: the IPv6 address masked to the configured prefix length.
+pub type Subscriber = Ipv6Addr;
+
+pub fn subscriber_of(v6: Ipv6Addr, prefix_len: u8) -> Subscriber {
+    let mask = u128::MAX
+        .checked_shl(128 - u32::from(prefix_len.min(128)))
+        .unwrap_or(0);
+    Ipv6Addr::from(u128::from(v6) & mask)
+}
+
+#[derive(Debug)]
+struct Block {
+    addr: Ipv4Addr,
+    first: u16,
+    len: u16,
+    /// One bit per port: taken by a binding (dynamic or static).
+    taken: Vec<u64>,
+    /// Dynamic bindings in the block (static ones never make a block busy).
+    in_use: u32,
+    owner: Option<Subscriber>,
+    /// Where the next search for a free port starts.
+    hint: u16,
+}
+
+impl Block {
+    fn contains(&self, addr: Ipv4Addr, port: u16) -> bool {
+        self.addr == addr && port >= self.first && u32::from(port) < self.end()
+    }
+
+    fn end(&self) -> u32 {
+        u32::from(self.first) + u32::from(self.len)
+    }
+
+    fn is_taken(&self, port: u16) -> bool {
+        let i = usize::from(port - self.first);
+        self.taken[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn set(&mut self, port: u16, on: bool) {
+        let i = usize::from(port - self.first);
+        if on {
+            self.taken[i / 64] |= 1 << (i % 64);
+        } else {
+            self.taken[i / 64] &= !(1 << (i % 64));
+        }
+    }
+
+    /// A free port, `preferred` when it is free here.
+    fn free_port(&mut self, preferred: u16) -> Option<u16> {
+        if self.contains(self.addr, preferred) && !self.is_taken(preferred) {
+            return Some(preferred);
+        }
+        for step in 0..self.len {
+            let offset = (u32::from(self.hint) + u32::from(step)) % u32::from(self.len);
+            let port = self.first + offset as u16;
+            if !self.is_taken(port) {
+                self.hint = ((offset + 1) % u32::from(self.len)) as u16;
+                return Some(port);
+            }
+        }
+        None
+    }
+}
+
+/// A block as listed by `nat64 blocks`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BlockInfo {
+    pub protocol: String,
+    pub subscriber: Ipv6Addr,
+    pub addr: Ipv4Addr,
+    pub first_port: u16,
+    pub last_port: u16,
+    pub in_use: u32,
+}
+
+/// Why no port was handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exhausted {
+    /// The subscriber holds its limit of blocks, all full.
+    SubscriberLimit,
+    /// pool4 has no free block left.
+    PoolEmpty,
+}
+
+/// One protocol's port space.
+#[derive(Debug)]
+pub struct PortSpace {
+    protocol: Protocol,
+    blocks: Vec<Block>,
+    free: VecDeque<usize>,
+    held: HashMap<Subscriber, Vec<usize>>,
+    rules: PortBlocks,
+}
+
+impl PortSpace {
+    pub fn new(protocol: Protocol, pool4: &[Pool4Range], rules: PortBlocks) -> PortSpace {
+        let mut blocks = Vec::new();
+        for range in pool4.iter().filter(|r| r.protocol == protocol) {
+            let end = u32::from(*range.ports.end()) + 1;
+            let mut first = u32::from(*range.ports.start());
+            while first < end {
+                let len = (end - first).min(u32::from(rules.block_size)) as u16;
+                blocks.push(Block {
+                    addr: range.addr,
+                    first: first as u16,
+                    len,
+                    taken: vec![0; usize::from(len).div_ceil(64)],
+                    in_use: 0,
+                    owner: None,
+                    hint: 0,
+                });
+                first += u32::from(len);
+            }
+        }
+        PortSpace {
+            protocol,
+            free: (0..blocks.len()).collect(),
+            blocks,
+            held: HashMap::new(),
+            rules,
+        }
+    }
+
+    fn block_of(&self, addr: Ipv4Addr, port: u16) -> Option<usize> {
+        self.blocks.iter().position(|b| b.contains(addr, port))
+    }
+
+    /// Marks a static binding's port taken for good. A port outside pool4 needs nothing.
+    pub fn reserve_static(&mut self, addr: Ipv4Addr, port: u16) {
+        if let Some(i) = self.block_of(addr, port) {
+            self.blocks[i].set(port, true);
+        }
+    }
+
+    /// A port for a new binding of `v6`'s subscriber: `preferred` (the IPv6 side's own
+    /// port) when it is free in one of its blocks, else any free port in them, else in a
+    /// block newly assigned.
+    pub fn take(&mut self, v6: Ipv6Addr, preferred: u16) -> Result<(Ipv4Addr, u16), Exhausted> {
+        let sub = subscriber_of(v6, self.rules.subscriber_prefix_len);
+        let held = self.held.get(&sub).cloned().unwrap_or_default();
+        let with_preferred = held.iter().copied().find(|&i| {
+            let b = &self.blocks[i];
+            b.contains(b.addr, preferred) && !b.is_taken(preferred)
+        });
+        let candidates = with_preferred.into_iter().chain(held.iter().copied());
+        for i in candidates {
+            if let Some(port) = self.blocks[i].free_port(preferred) {
+                return Ok(self.mark(i, port));
+            }
+        }
+        if held.len() >= usize::from(self.rules.max_blocks) {
+            return Err(Exhausted::SubscriberLimit);
+        }
+        let i = self.assign_block(sub, preferred)?;
+        let port = self.blocks[i]
+            .free_port(preferred)
+            .ok_or(Exhausted::PoolEmpty)?;
+        Ok(self.mark(i, port))
+    }
+
+    fn mark(&mut self, i: usize, port: u16) -> (Ipv4Addr, u16) {
+        let b = &mut self.blocks[i];
+        b.set(port, true);
+        b.in_use += 1;
+        (b.addr, port)
+    }
+
+    /// A free block for `sub` (one holding `preferred` if there is one, so a port is kept
+    /// where it can be), logged.
+    fn assign_block(&mut self, sub: Subscriber, preferred: u16) -> Result<usize, Exhausted> {
+        let usable = |b: &Block| (0..b.len).any(|o| !b.is_taken(b.first + o));
+        let pick = self
+            .free
+            .iter()
+            .position(|&i| {
+                let b = &self.blocks[i];
+                b.contains(b.addr, preferred) && !b.is_taken(preferred)
+            })
+            .or_else(|| self.free.iter().position(|&i| usable(&self.blocks[i])))
+            .ok_or(Exhausted::PoolEmpty)?;
+        let i = self.free.remove(pick).ok_or(Exhausted::PoolEmpty)?;
+        let b = &mut self.blocks[i];
+        b.owner = Some(sub);
+        b.hint = 0;
+        self.held.entry(sub).or_default().push(i);
+        tracing::info!(
+            target: "nat64::port_blocks",
+            "port block assigned: subscriber {sub}/{} {} {} ports {}-{}",
+            self.rules.subscriber_prefix_len,
+            self.protocol.name(),
+            b.addr,
+            b.first,
+            b.end() - 1
+        );
+        Ok(i)
+    }
+
+    /// Gives a dynamic binding's port back.
+    pub fn release(&mut self, addr: Ipv4Addr, port: u16) {
+        if let Some(i) = self.block_of(addr, port) {
+            let b = &mut self.blocks[i];
+            if b.is_taken(port) {
+                b.set(port, false);
+                b.in_use = b.in_use.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Takes back every block no binding uses any more, logged.
+    pub fn release_idle_blocks(&mut self) {
+        for i in 0..self.blocks.len() {
+            let b = &mut self.blocks[i];
+            let Some(sub) = b.owner else { continue };
+            if b.in_use != 0 {
+                continue;
+            }
+            b.owner = None;
+            tracing::info!(
+                target: "nat64::port_blocks",
+                "port block released: subscriber {sub}/{} {} {} ports {}-{}",
+                self.rules.subscriber_prefix_len,
+                self.protocol.name(),
+                b.addr,
+                b.first,
+                b.end() - 1
+            );
+            if let Some(list) = self.held.get_mut(&sub) {
+                list.retain(|&j| j != i);
+                if list.is_empty() {
+                    self.held.remove(&sub);
+                }
+            }
+            self.free.push_back(i);
+        }
+    }
+
+    pub fn listing(&self) -> Vec<BlockInfo> {
+        self.blocks
+            .iter()
+            .filter_map(|b| {
+                Some(BlockInfo {
+                    protocol: self.protocol.name().to_owned(),
+                    subscriber: b.owner?,
+                    addr: b.addr,
+                    first_port: b.first,
+                    last_port: (b.end() - 1) as u16,
+                    in_use: b.in_use,
+                })
+            })
+            .collect()
+    }
+
+    /// (blocks assigned, blocks in pool4)
+    pub fn usage(&self) -> (usize, usize) {
+        (self.blocks.len() - self.free.len(), self.blocks.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space(block_size: u16, max_blocks: u16, ports: std::ops::RangeInclusive<u16>) -> PortSpace {
+        PortSpace::new(
+            Protocol::Udp,
+            &[Pool4Range {
+                protocol: Protocol::Udp,
+                addr: Ipv4Addr::new(192, 0, 2, 2),
+                ports,
+            }],
+            PortBlocks {
+                subscriber_prefix_len: 64,
+                block_size,
+                max_blocks,
+            },
+        )
+    }
+
+    fn host(n: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, n)
+    }
+
+    #[test]
+    fn a_port_is_kept_when_it_is_free_in_the_subscribers_block() {
+        let mut s = space(100, 2, 1000..=1999);
+        assert_eq!(s.take(host(1), 1050).unwrap().1, 1050);
+        // Same /64: the same block, the preferred port taken, another one given.
+        let (_, p) = s.take(host(2), 1050).unwrap();
+        assert!((1000..1100).contains(&p) && p != 1050);
+        assert_eq!(s.usage().0, 1);
+    }
+
+    #[test]
+    fn a_subscriber_past_its_blocks_is_refused_and_others_carry_on() {
+        let mut s = space(2, 2, 1000..=1009);
+        for _ in 0..4 {
+            s.take(host(1), 0).unwrap();
+        }
+        assert_eq!(s.take(host(1), 0), Err(Exhausted::SubscriberLimit));
+        let other = Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1);
+        assert!(s.take(other, 0).is_ok());
+    }
+
+    #[test]
+    fn idle_blocks_go_back_to_the_pool() {
+        let mut s = space(10, 1, 1000..=1019);
+        let (a, p) = s.take(host(1), 0).unwrap();
+        s.release_idle_blocks();
+        assert_eq!(s.usage().0, 1, "a block in use stays");
+        s.release(a, p);
+        s.release_idle_blocks();
+        assert_eq!(s.usage().0, 0);
+        assert!(s.listing().is_empty());
+    }
+
+    #[test]
+    fn static_ports_are_never_handed_out() {
+        let mut s = space(3, 1, 1000..=1002);
+        s.reserve_static(Ipv4Addr::new(192, 0, 2, 2), 1001);
+        let mut got = vec![
+            s.take(host(1), 1001).unwrap().1,
+            s.take(host(1), 1001).unwrap().1,
+        ];
+        got.sort();
+        assert_eq!(got, vec![1000, 1002]);
+        assert!(s.take(host(1), 0).is_err());
+    }
+}

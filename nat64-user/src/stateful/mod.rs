@@ -1,0 +1,386 @@
+//! Stateful NAT64 (RFC 6146): every IPv6 client behind the addresses of pool4, each new
+//! flow given a binding (a pool4 address and port, or ICMP identifier) from its
+//! subscriber's port blocks, kept alive by sessions and their timers.
+//!
+//! Layered on the stateless translator: the flow decides the binding (plan), the RFC 7915
+//! translator translates the headers with the binding's addresses, and the binding's port
+//! (and on the IPv6 side its host) is then written into the packet or into the packet an
+//! ICMP error quotes (apply). Hairpinning (§3.8) is the IPv4 result translated once more.
+
+pub mod blocks;
+pub mod config;
+mod flow;
+mod rewrite;
+mod tables;
+pub mod tcp;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Instant;
+
+use anyhow::{ensure, Context as _};
+use nat64_common::counters::DropReason;
+use nat64_common::rfc6052::Prefix;
+use nat64_common::wire::{icmp, ipv4, ipv6};
+
+pub use blocks::BlockInfo;
+pub use config::{
+    Filtering, Pool4Range, PortBlocks, Protocol, StatefulConfig, StaticBinding, Timeouts,
+};
+pub use tables::{BindingInfo, SessionInfo};
+
+use crate::translate::{DynamicMap, NoDynamicMap, Output, Translator, TranslatorConfig, Verdict};
+use flow::Kind;
+use tables::{End4, Table};
+use tcp::Side;
+
+/// The stateless translator's pool for one packet: every IPv6 host outside the prefix is
+/// the binding's pool4 address (the packet's own host, or a router quoting it).
+struct BindingAddress(Ipv4Addr);
+
+impl DynamicMap for BindingAddress {
+    fn lookup_v6(&mut self, _v6: &Ipv6Addr) -> Option<Ipv4Addr> {
+        Some(self.0)
+    }
+    fn lookup_v4(&mut self, _v4: &Ipv4Addr) -> Option<Ipv6Addr> {
+        None
+    }
+}
+
+/// An IPv4 SYN with no binding to take it, held for a simultaneous open (§3.5.2.2).
+#[derive(Debug)]
+struct HeldSyn {
+    local: End4,
+    remote: End4,
+    packet: Vec<u8>,
+    /// When the SYN is a hairpinned IPv6 one, the packet its IPv6 sender sent: the error
+    /// goes back to it, from the translator's IPv6 address.
+    from_v6: Option<Vec<u8>>,
+    deadline: Instant,
+}
+
+/// Counts of the tables, for `nat64 stats` and the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableCounts {
+    pub bindings: [usize; 3],
+    pub sessions: [usize; 3],
+    pub blocks_assigned: [usize; 3],
+    pub blocks_total: [usize; 3],
+    pub held_syns: usize,
+}
+
+/// The stateful translator: the RFC 7915 translator plus the state of RFC 6146.
+#[derive(Debug)]
+pub struct Nat64 {
+    translator: Translator,
+    cfg: StatefulConfig,
+    prefix: Prefix,
+    pool4: Vec<Ipv4Addr>,
+    tables: [Table; 3],
+    held: Vec<HeldSyn>,
+    /// Working space for the first crossing of a hairpinned packet.
+    hairpin: Output,
+}
+
+impl Nat64 {
+    /// `translator` gives the prefix, the translator's IPv6 address, MTUs and checksum
+    /// policy; its IPv4 address, explicit mappings and dynamic pool have no place here.
+    pub fn new(mut translator: TranslatorConfig, cfg: StatefulConfig) -> anyhow::Result<Nat64> {
+        cfg.validate()?;
+        let prefix = translator
+            .prefix
+            .context("stateful NAT64 needs a prefix (pool6), e.g. 64:ff9b::/96")?;
+        ensure!(
+            translator.eam.is_empty() && translator.dynamic_pool.is_none(),
+            "stateful NAT64 takes no explicit address mappings and no dynamic pool: pool4 is \
+             where IPv6 hosts get their IPv4 address and port"
+        );
+        translator.ipv4_addr = Ipv4Addr::UNSPECIFIED;
+        translator.rfc6791_v4 = None;
+        translator.v4_errors_from_destination = true;
+        let mut pool4: Vec<Ipv4Addr> = cfg.pool4.iter().map(|r| r.addr).collect();
+        pool4.sort();
+        pool4.dedup();
+        let tables =
+            Protocol::ALL.map(|p| Table::new(p, &cfg.pool4, cfg.blocks, &cfg.static_bindings));
+        Ok(Nat64 {
+            translator: Translator::new(translator)?,
+            cfg,
+            prefix,
+            pool4,
+            tables,
+            held: Vec::new(),
+            hairpin: Output::new(),
+        })
+    }
+
+    pub fn translator(&self) -> &Translator {
+        &self.translator
+    }
+
+    fn in_pool4(&self, a: Ipv4Addr) -> bool {
+        self.pool4.binary_search(&a).is_ok()
+    }
+
+    /// Translates one packet (starting at its IP header) at time `now`.
+    pub fn translate(&mut self, pkt: &[u8], now: Instant, out: &mut Output) -> Verdict {
+        out.clear();
+        match pkt.first().map(|b| b >> 4) {
+            Some(6) => self.six_to_four(pkt, now, out),
+            Some(4) => self.four_to_six(pkt, now, None, out),
+            Some(_) => Verdict::Drop(DropReason::UnknownVersion),
+            None => Verdict::Drop(DropReason::Truncated),
+        }
+    }
+
+    fn six_to_four(&mut self, pkt: &[u8], now: Instant, out: &mut Output) -> Verdict {
+        let dst = crate::translate::wire::array_at::<16>(pkt, ipv6::field::DST);
+        if dst.is_some_and(|d| !self.prefix.contains(&d)) {
+            // Not through the translator: only its own address is answered (an echo).
+            return if dst == Some(self.translator.config().ipv6_addr.octets()) {
+                self.translator.translate(pkt, &mut NoDynamicMap, out)
+            } else {
+                Verdict::Drop(DropReason::NotForTranslator)
+            };
+        }
+        let flow = match flow::of_v6(pkt, &self.prefix) {
+            Ok(f) => f,
+            Err(reason) => return Verdict::Drop(reason),
+        };
+        let table = &mut self.tables[flow.protocol.index()];
+        let (local, made) = match flow.kind {
+            Kind::Query { opens: true, .. } => match table.bind(flow.local) {
+                Ok(b) => b,
+                Err(_) => {
+                    return self.translator.icmp6_error(
+                        pkt,
+                        icmp::v6::DEST_UNREACHABLE,
+                        1,
+                        DropReason::PortsExhausted,
+                        out,
+                    )
+                }
+            },
+            _ => match table.v4_of(flow.local) {
+                Some(v4) => (v4, false),
+                None => return Verdict::Drop(DropReason::NoBinding),
+            },
+        };
+        if let Kind::Query { opens: false, .. } = flow.kind {
+            if !table.has_session(local, flow.remote) {
+                return Verdict::Drop(DropReason::NoBinding);
+            }
+        }
+        let verdict = self
+            .translator
+            .translate(pkt, &mut BindingAddress(local.0), out);
+        if verdict != Verdict::Translated {
+            if made {
+                table.unbind(local);
+            }
+            return verdict;
+        }
+        match flow.kind {
+            Kind::Query { flags, .. } => {
+                out.for_each_packet_mut(|p| rewrite::v4_source_port(p, local.1));
+                table.touch(
+                    local,
+                    flow.remote,
+                    Side::V6,
+                    flags,
+                    true,
+                    now,
+                    &self.cfg.timeouts,
+                );
+                if flow.protocol == Protocol::Tcp && flags.syn {
+                    // §3.5.2.2: the IPv6 SYN completes a simultaneous open; the held IPv4
+                    // SYN is not answered.
+                    self.held
+                        .retain(|h| (h.local, h.remote) != (local, flow.remote));
+                }
+            }
+            Kind::Error => {
+                out.for_each_packet_mut(|p| rewrite::v4_quoted_destination_port(p, local.1))
+            }
+        }
+        if self.in_pool4(flow.remote.0) {
+            return self.hairpin(pkt, now, out);
+        }
+        Verdict::Translated
+    }
+
+    /// §3.8: a packet from an IPv6 host to a pool4 address goes back in as IPv4.
+    fn hairpin(&mut self, from_v6: &[u8], now: Instant, out: &mut Output) -> Verdict {
+        let mut first: Vec<Vec<u8>> = out.packets().map(<[u8]>::to_vec).collect();
+        out.clear();
+        let mut scratch = std::mem::take(&mut self.hairpin);
+        let mut verdict = Verdict::Drop(DropReason::NoBinding);
+        for p in &mut first {
+            rewrite::give_back_ttl(p);
+            verdict = self.four_to_six(p, now, Some(from_v6), &mut scratch);
+            for q in scratch.packets() {
+                out.push_packet(q);
+            }
+        }
+        self.hairpin = scratch;
+        verdict
+    }
+
+    fn four_to_six(
+        &mut self,
+        pkt: &[u8],
+        now: Instant,
+        from_v6: Option<&[u8]>,
+        out: &mut Output,
+    ) -> Verdict {
+        out.clear();
+        let dst = crate::translate::wire::array_at::<4>(pkt, ipv4::field::DST).map(Ipv4Addr::from);
+        if !dst.is_some_and(|d| self.in_pool4(d)) {
+            return Verdict::Drop(DropReason::NotForTranslator);
+        }
+        let flow = match flow::of_v4(pkt) {
+            Ok(f) => f,
+            Err(reason) => return Verdict::Drop(reason),
+        };
+        let table = &self.tables[flow.protocol.index()];
+        let Some(host) = table.v6_of(flow.local) else {
+            return match flow.kind {
+                Kind::Query { flags, .. } if flow.protocol == Protocol::Tcp && flags.syn => {
+                    self.hold(pkt, flow.local, flow.remote, from_v6, now)
+                }
+                // §3.5.1.1 / Jool: a UDP packet no binding takes is answered port
+                // unreachable.
+                Kind::Query { .. } if flow.protocol == Protocol::Udp => {
+                    self.translator.icmp4_error(
+                        pkt,
+                        icmp::v4::DEST_UNREACHABLE,
+                        3,
+                        DropReason::NoBinding,
+                        out,
+                    )
+                }
+                _ => Verdict::Drop(DropReason::NoBinding),
+            };
+        };
+        if let Kind::Query { flags, opens } = flow.kind {
+            if !table.has_session(flow.local, flow.remote) {
+                if !opens {
+                    return Verdict::Drop(DropReason::NoBinding);
+                }
+                if !table.admits(flow.local, flow.remote, self.cfg.filtering) {
+                    return if flow.protocol == Protocol::Tcp && flags.syn {
+                        self.hold(pkt, flow.local, flow.remote, from_v6, now)
+                    } else {
+                        Verdict::Drop(DropReason::Filtered)
+                    };
+                }
+            }
+        }
+        let verdict = self.translator.translate(pkt, &mut NoDynamicMap, out);
+        if verdict != Verdict::Translated {
+            return verdict;
+        }
+        let table = &mut self.tables[flow.protocol.index()];
+        match flow.kind {
+            Kind::Query { flags, .. } => {
+                out.for_each_packet_mut(|p| rewrite::v6_destination(p, host.0.octets(), host.1));
+                table.touch(
+                    flow.local,
+                    flow.remote,
+                    Side::V4,
+                    flags,
+                    true,
+                    now,
+                    &self.cfg.timeouts,
+                );
+            }
+            Kind::Error => out
+                .for_each_packet_mut(|p| rewrite::v6_error_destination(p, host.0.octets(), host.1)),
+        }
+        Verdict::Translated
+    }
+
+    fn hold(
+        &mut self,
+        pkt: &[u8],
+        local: End4,
+        remote: End4,
+        from_v6: Option<&[u8]>,
+        now: Instant,
+    ) -> Verdict {
+        if self
+            .held
+            .iter()
+            .any(|h| (h.local, h.remote) == (local, remote))
+        {
+            return Verdict::Drop(DropReason::SynHeld);
+        }
+        if self.held.len() >= self.cfg.max_held_syns {
+            return Verdict::Drop(DropReason::NoBinding);
+        }
+        self.held.push(HeldSyn {
+            local,
+            remote,
+            packet: pkt.to_vec(),
+            from_v6: from_v6.map(<[u8]>::to_vec),
+            deadline: now + self.cfg.timeouts.tcp_incoming_syn,
+        });
+        Verdict::Drop(DropReason::SynHeld)
+    }
+
+    /// Runs the timers: held SYNs whose time ran out are answered port unreachable (into
+    /// `out`), sessions that ran out are removed, then bindings and blocks left idle.
+    /// Returns the sessions removed.
+    pub fn expire(&mut self, now: Instant, out: &mut Output) -> usize {
+        out.clear();
+        let (due, kept): (Vec<HeldSyn>, Vec<HeldSyn>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.deadline <= now);
+        self.held = kept;
+        for h in due {
+            match &h.from_v6 {
+                Some(v6) => self.translator.icmp6_error(
+                    v6,
+                    icmp::v6::DEST_UNREACHABLE,
+                    4,
+                    DropReason::NoBinding,
+                    out,
+                ),
+                None => self.translator.icmp4_error(
+                    &h.packet,
+                    icmp::v4::DEST_UNREACHABLE,
+                    3,
+                    DropReason::NoBinding,
+                    out,
+                ),
+            };
+        }
+        self.tables.iter_mut().map(|t| t.expire(now)).sum()
+    }
+
+    pub fn bindings(&self) -> Vec<BindingInfo> {
+        self.tables.iter().flat_map(Table::bindings).collect()
+    }
+
+    pub fn sessions(&self, now: Instant) -> Vec<SessionInfo> {
+        self.tables.iter().flat_map(|t| t.sessions(now)).collect()
+    }
+
+    pub fn blocks(&self) -> Vec<BlockInfo> {
+        self.tables.iter().flat_map(Table::blocks).collect()
+    }
+
+    pub fn counts(&self) -> TableCounts {
+        let mut c = TableCounts {
+            held_syns: self.held.len(),
+            ..TableCounts::default()
+        };
+        for (i, t) in self.tables.iter().enumerate() {
+            (c.bindings[i], c.sessions[i]) = t.counts();
+            (c.blocks_assigned[i], c.blocks_total[i]) = t.block_usage();
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,280 @@
+//! One protocol's BIB and session table (RFC 6146 §3.1–3.2): bindings of an IPv6 host's
+//! port to a pool4 address and port, and the sessions that keep each binding alive.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Instant;
+
+use super::blocks::{BlockInfo, Exhausted, PortSpace};
+use super::config::{Filtering, Pool4Range, PortBlocks, Protocol, StaticBinding, Timeouts};
+use super::tcp::{Flags, Side, TcpState};
+
+pub(crate) type End6 = (Ipv6Addr, u16);
+pub(crate) type End4 = (Ipv4Addr, u16);
+
+#[derive(Clone, Copy, Debug)]
+struct Binding {
+    v6: End6,
+    is_static: bool,
+    sessions: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    tcp: Option<TcpState>,
+    expires: Instant,
+}
+
+/// A binding as `nat64 bib` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BindingInfo {
+    pub protocol: String,
+    pub v6: Ipv6Addr,
+    pub port6: u16,
+    pub v4: Ipv4Addr,
+    pub port4: u16,
+    pub is_static: bool,
+    pub sessions: u32,
+}
+
+/// A session as `nat64 sessions` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionInfo {
+    pub protocol: String,
+    pub v6: Ipv6Addr,
+    pub port6: u16,
+    pub v4: Ipv4Addr,
+    pub port4: u16,
+    pub remote: Ipv4Addr,
+    pub remote_port: u16,
+    pub tcp_state: Option<TcpState>,
+    pub expires_in_secs: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Table {
+    protocol: Protocol,
+    by_v6: HashMap<End6, End4>,
+    by_v4: HashMap<End4, Binding>,
+    /// Keyed by (pool4 end, remote end): the pool4 end names the binding.
+    sessions: HashMap<(End4, End4), Session>,
+    /// Sessions per (binding, remote address), for address-dependent filtering.
+    remote_hosts: HashMap<(End4, Ipv4Addr), u32>,
+    ports: PortSpace,
+}
+
+impl Table {
+    pub fn new(
+        protocol: Protocol,
+        pool4: &[Pool4Range],
+        blocks: PortBlocks,
+        statics: &[StaticBinding],
+    ) -> Table {
+        let mut t = Table {
+            protocol,
+            by_v6: HashMap::new(),
+            by_v4: HashMap::new(),
+            sessions: HashMap::new(),
+            remote_hosts: HashMap::new(),
+            ports: PortSpace::new(protocol, pool4, blocks),
+        };
+        for s in statics.iter().filter(|s| s.protocol == protocol) {
+            let v6 = (s.v6, s.port6);
+            let v4 = (s.v4, s.port4);
+            t.ports.reserve_static(s.v4, s.port4);
+            t.by_v6.insert(v6, v4);
+            t.by_v4.insert(
+                v4,
+                Binding {
+                    v6,
+                    is_static: true,
+                    sessions: 0,
+                },
+            );
+        }
+        t
+    }
+
+    pub fn v4_of(&self, v6: End6) -> Option<End4> {
+        self.by_v6.get(&v6).copied()
+    }
+
+    pub fn v6_of(&self, v4: End4) -> Option<End6> {
+        self.by_v4.get(&v4).map(|b| b.v6)
+    }
+
+    /// `v6`'s binding, made (its port from the subscriber's blocks) when it has none.
+    /// `true` with a binding made now.
+    pub fn bind(&mut self, v6: End6) -> Result<(End4, bool), Exhausted> {
+        if let Some(v4) = self.v4_of(v6) {
+            return Ok((v4, false));
+        }
+        let v4 = self.ports.take(v6.0, v6.1)?;
+        self.by_v6.insert(v6, v4);
+        self.by_v4.insert(
+            v4,
+            Binding {
+                v6,
+                is_static: false,
+                sessions: 0,
+            },
+        );
+        Ok((v4, true))
+    }
+
+    /// Takes back a binding made for a packet that was then not translated.
+    pub fn unbind(&mut self, v4: End4) {
+        if let Some(b) = self.by_v4.get(&v4) {
+            if b.is_static || b.sessions != 0 {
+                return;
+            }
+            self.by_v6.remove(&b.v6);
+            self.by_v4.remove(&v4);
+            self.ports.release(v4.0, v4.1);
+        }
+    }
+
+    pub fn has_session(&self, local: End4, remote: End4) -> bool {
+        self.sessions.contains_key(&(local, remote))
+    }
+
+    /// Whether an IPv4 packet from `remote` may use binding `local` (RFC 6146 §3.5.1.1).
+    pub fn admits(&self, local: End4, remote: End4, filtering: Filtering) -> bool {
+        match filtering {
+            Filtering::EndpointIndependent => true,
+            Filtering::AddressDependent => {
+                self.has_session(local, remote)
+                    || self.remote_hosts.contains_key(&(local, remote.0))
+            }
+        }
+    }
+
+    /// Opens (`open`) or refreshes the session of a packet from `side`; `false` when there
+    /// is none and `open` is not set.
+    #[allow(clippy::too_many_arguments)]
+    pub fn touch(
+        &mut self,
+        local: End4,
+        remote: End4,
+        side: Side,
+        flags: Flags,
+        open: bool,
+        now: Instant,
+        timeouts: &Timeouts,
+    ) -> bool {
+        let key = (local, remote);
+        let lifetime_of = |tcp: Option<TcpState>| match tcp {
+            Some(state) => state.lifetime(timeouts),
+            None if self.protocol == Protocol::Udp => timeouts.udp,
+            None => timeouts.icmp,
+        };
+        if let Some(s) = self.sessions.get_mut(&key) {
+            s.tcp = s.tcp.map(|state| state.next(side, flags));
+            s.expires = now + lifetime_of(s.tcp);
+            return true;
+        }
+        if !open {
+            return false;
+        }
+        let tcp = (self.protocol == Protocol::Tcp).then(|| TcpState::opened_by(side));
+        self.sessions.insert(
+            key,
+            Session {
+                tcp,
+                expires: now + lifetime_of(tcp),
+            },
+        );
+        if let Some(b) = self.by_v4.get_mut(&local) {
+            b.sessions += 1;
+        }
+        *self.remote_hosts.entry((local, remote.0)).or_default() += 1;
+        true
+    }
+
+    /// Removes the sessions that ran out, then the dynamic bindings left without one, then
+    /// the blocks left without a binding. Returns the sessions removed.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let gone: Vec<(End4, End4)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.expires <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for (local, remote) in &gone {
+            self.sessions.remove(&(*local, *remote));
+            if let Some(n) = self.remote_hosts.get_mut(&(*local, remote.0)) {
+                *n -= 1;
+                if *n == 0 {
+                    self.remote_hosts.remove(&(*local, remote.0));
+                }
+            }
+            if let Some(b) = self.by_v4.get_mut(local) {
+                b.sessions = b.sessions.saturating_sub(1);
+            }
+        }
+        let idle: Vec<End4> = self
+            .by_v4
+            .iter()
+            .filter(|(_, b)| !b.is_static && b.sessions == 0)
+            .map(|(k, _)| *k)
+            .collect();
+        for v4 in idle {
+            self.unbind(v4);
+        }
+        self.ports.release_idle_blocks();
+        gone.len()
+    }
+
+    pub fn bindings(&self) -> Vec<BindingInfo> {
+        let mut list: Vec<BindingInfo> = self
+            .by_v4
+            .iter()
+            .map(|(v4, b)| BindingInfo {
+                protocol: self.protocol.name().to_owned(),
+                v6: b.v6.0,
+                port6: b.v6.1,
+                v4: v4.0,
+                port4: v4.1,
+                is_static: b.is_static,
+                sessions: b.sessions,
+            })
+            .collect();
+        list.sort_by_key(|b| (b.v4, b.port4));
+        list
+    }
+
+    pub fn sessions(&self, now: Instant) -> Vec<SessionInfo> {
+        let mut list: Vec<SessionInfo> = self
+            .sessions
+            .iter()
+            .filter_map(|((local, remote), s)| {
+                let b = self.by_v4.get(local)?;
+                Some(SessionInfo {
+                    protocol: self.protocol.name().to_owned(),
+                    v6: b.v6.0,
+                    port6: b.v6.1,
+                    v4: local.0,
+                    port4: local.1,
+                    remote: remote.0,
+                    remote_port: remote.1,
+                    tcp_state: s.tcp,
+                    expires_in_secs: s.expires.saturating_duration_since(now).as_secs(),
+                })
+            })
+            .collect();
+        list.sort_by_key(|s| (s.v4, s.port4, s.remote, s.remote_port));
+        list
+    }
+
+    pub fn blocks(&self) -> Vec<BlockInfo> {
+        self.ports.listing()
+    }
+
+    pub fn block_usage(&self) -> (usize, usize) {
+        self.ports.usage()
+    }
+
+    pub fn counts(&self) -> (usize, usize) {
+        (self.by_v4.len(), self.sessions.len())
+    }
+}

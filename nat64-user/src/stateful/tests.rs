@@ -1,0 +1,242 @@
+//! What the Jool NAT64 vectors do not cover: dynamic bindings and their replies, the
+//! subscriber's port blocks and their limit, expiry, address-dependent filtering, and that a
+//! packet the translator refuses leaves no binding behind.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
+use nat64_common::rfc6052::WELL_KNOWN_PREFIX;
+
+use super::*;
+
+const POOL: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const SERVER: [u8; 4] = [203, 0, 113, 9];
+
+fn client(subnet: u16, host: u16) -> [u8; 16] {
+    Ipv6Addr::new(0x2001, 0xdb8, 0, subnet, 0, 0, 0, host).octets()
+}
+
+fn nat64(tweak: impl FnOnce(&mut StatefulConfig)) -> Nat64 {
+    let mut cfg = StatefulConfig::on_address(POOL);
+    cfg.blocks = PortBlocks {
+        subscriber_prefix_len: 64,
+        block_size: 4,
+        max_blocks: 2,
+    };
+    tweak(&mut cfg);
+    let translator = TranslatorConfig {
+        prefix: Some(WELL_KNOWN_PREFIX),
+        ipv6_addr: Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1),
+        // The documentation addresses these tests use are not global.
+        wkpf_strict: false,
+        ..TranslatorConfig::default()
+    };
+    Nat64::new(translator, cfg).unwrap()
+}
+
+fn udp6(src: [u8; 16], sport: u16, ttl: u8) -> Vec<u8> {
+    let mut buf = Vec::new();
+    PacketBuilder::ipv6(src, WELL_KNOWN_PREFIX.embed(SERVER), ttl)
+        .udp(sport, 53)
+        .write(&mut buf, b"query")
+        .unwrap();
+    buf
+}
+
+fn udp4(from: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let mut buf = Vec::new();
+    PacketBuilder::ipv4(from, POOL.octets(), 64)
+        .udp(sport, dport)
+        .write(&mut buf, b"answer")
+        .unwrap();
+    buf
+}
+
+/// (source address, source port) of a translated IPv4 UDP packet, its checksum verified.
+fn v4_source(pkt: &[u8]) -> (Ipv4Addr, u16) {
+    let sliced = SlicedPacket::from_ip(pkt).unwrap();
+    let Some(etherparse::NetSlice::Ipv4(ip)) = sliced.net else {
+        panic!("not IPv4")
+    };
+    let Some(TransportSlice::Udp(udp)) = sliced.transport else {
+        panic!("not UDP")
+    };
+    let expected = udp
+        .to_header()
+        .calc_checksum_ipv4(&ip.header().to_header(), udp.payload())
+        .unwrap();
+    assert_eq!(
+        udp.checksum(),
+        expected,
+        "UDP checksum after the port rewrite"
+    );
+    (ip.header().source_addr(), udp.source_port())
+}
+
+/// (destination address, destination port) of a translated IPv6 UDP packet, checksum verified.
+fn v6_destination(pkt: &[u8]) -> (Ipv6Addr, u16) {
+    let sliced = SlicedPacket::from_ip(pkt).unwrap();
+    let Some(etherparse::NetSlice::Ipv6(ip)) = sliced.net else {
+        panic!("not IPv6")
+    };
+    let Some(TransportSlice::Udp(udp)) = sliced.transport else {
+        panic!("not UDP")
+    };
+    let expected = udp
+        .to_header()
+        .calc_checksum_ipv6(&ip.header().to_header(), udp.payload())
+        .unwrap();
+    assert_eq!(
+        udp.checksum(),
+        expected,
+        "UDP checksum after the host rewrite"
+    );
+    (ip.header().destination_addr(), udp.destination_port())
+}
+
+#[test]
+fn a_client_gets_a_binding_and_the_reply_finds_it() {
+    let mut n = nat64(|_| {});
+    let mut out = Output::new();
+    let now = Instant::now();
+    let c = client(1, 5);
+    assert_eq!(
+        n.translate(&udp6(c, 40000, 64), now, &mut out),
+        Verdict::Translated
+    );
+    let (addr, port) = v4_source(out.packets().next().unwrap());
+    assert_eq!(addr, POOL);
+    assert_eq!(
+        n.translate(&udp4(SERVER, 53, port), now, &mut out),
+        Verdict::Translated
+    );
+    assert_eq!(
+        v6_destination(out.packets().next().unwrap()),
+        (Ipv6Addr::from(c), 40000)
+    );
+    // The same flow keeps its binding.
+    n.translate(&udp6(c, 40000, 64), now, &mut out);
+    assert_eq!(v4_source(out.packets().next().unwrap()).1, port);
+    assert_eq!(n.counts().bindings[Protocol::Udp.index()], 1);
+    assert_eq!(n.counts().sessions[Protocol::Udp.index()], 1);
+}
+
+#[test]
+fn a_subscriber_past_its_blocks_is_refused_and_the_others_carry_on() {
+    let mut n = nat64(|_| {});
+    let mut out = Output::new();
+    let now = Instant::now();
+    // Two /128s of one /64 share its 2 blocks of 4 ports.
+    for i in 0..8 {
+        let host = client(1, 1 + i % 2);
+        assert_eq!(
+            n.translate(&udp6(host, 50000 + i, 64), now, &mut out),
+            Verdict::Translated
+        );
+    }
+    let refused = n.translate(&udp6(client(1, 3), 50000, 64), now, &mut out);
+    assert_eq!(refused, Verdict::IcmpError(DropReason::PortsExhausted));
+    let error = out.packets().next().unwrap();
+    assert_eq!(
+        (error[40], error[41]),
+        (1, 1),
+        "ICMPv6 administratively prohibited"
+    );
+    assert_eq!(
+        n.translate(&udp6(client(2, 1), 50000, 64), now, &mut out),
+        Verdict::Translated,
+        "another subscriber is not affected"
+    );
+    assert_eq!(n.blocks().len(), 3);
+}
+
+#[test]
+fn sessions_bindings_and_blocks_expire_with_their_timers() {
+    let mut n = nat64(|cfg| cfg.timeouts.udp = Duration::from_secs(3));
+    let mut out = Output::new();
+    let start = Instant::now();
+    n.translate(&udp6(client(1, 5), 40000, 64), start, &mut out);
+    let port = v4_source(out.packets().next().unwrap()).1;
+    assert_eq!(n.expire(start + Duration::from_secs(2), &mut out), 0);
+    assert_eq!(n.expire(start + Duration::from_secs(3), &mut out), 1);
+    assert!(n.bindings().is_empty() && n.blocks().is_empty());
+    assert_eq!(
+        n.translate(&udp4(SERVER, 53, port), start, &mut out),
+        Verdict::IcmpError(DropReason::NoBinding),
+        "a UDP packet no binding takes is answered port unreachable"
+    );
+}
+
+#[test]
+fn address_dependent_filtering_lets_in_only_the_remotes_the_client_sent_to() {
+    let mut n = nat64(|cfg| cfg.filtering = Filtering::AddressDependent);
+    let mut out = Output::new();
+    let now = Instant::now();
+    n.translate(&udp6(client(1, 5), 40000, 64), now, &mut out);
+    let port = v4_source(out.packets().next().unwrap()).1;
+    assert_eq!(
+        n.translate(&udp4([192, 0, 2, 77], 53, port), now, &mut out),
+        Verdict::Drop(DropReason::Filtered)
+    );
+    assert_eq!(
+        n.translate(&udp4(SERVER, 5353, port), now, &mut out),
+        Verdict::Translated,
+        "the same remote address, another port"
+    );
+    let mut eif = nat64(|_| {});
+    eif.translate(&udp6(client(1, 5), 40000, 64), now, &mut out);
+    let port = v4_source(out.packets().next().unwrap()).1;
+    assert_eq!(
+        eif.translate(&udp4([192, 0, 2, 77], 53, port), now, &mut out),
+        Verdict::Translated
+    );
+}
+
+#[test]
+fn a_packet_that_is_not_translated_leaves_no_binding() {
+    let mut n = nat64(|_| {});
+    let mut out = Output::new();
+    let verdict = n.translate(&udp6(client(1, 5), 40000, 1), Instant::now(), &mut out);
+    assert_eq!(verdict, Verdict::IcmpError(DropReason::HopLimitExceeded));
+    assert!(n.bindings().is_empty());
+    assert!(n.blocks().iter().all(|b| b.in_use == 0));
+}
+
+#[test]
+fn a_tcp_segment_other_than_a_syn_opens_nothing() {
+    let mut n = nat64(|_| {});
+    let mut out = Output::new();
+    let mut buf = Vec::new();
+    PacketBuilder::ipv6(client(1, 5), WELL_KNOWN_PREFIX.embed(SERVER), 64)
+        .tcp(40000, 80, 1, 1000)
+        .ack(1)
+        .write(&mut buf, b"")
+        .unwrap();
+    assert_eq!(
+        n.translate(&buf, Instant::now(), &mut out),
+        Verdict::Drop(DropReason::NoBinding)
+    );
+    assert!(n.bindings().is_empty());
+}
+
+#[test]
+fn arbitrary_input_never_panics_and_keeps_the_tables_consistent() {
+    let mut n = nat64(|_| {});
+    let mut out = Output::new();
+    let seeds = [udp6(client(1, 5), 40000, 64), udp4(SERVER, 53, 1024)];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let now = Instant::now();
+    for round in 0..20_000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut p = seeds[round % 2].clone();
+        let at = (state as usize) % p.len();
+        p[at] = (state >> 32) as u8;
+        let _ = n.translate(&p, now, &mut out);
+    }
+    n.expire(now + Duration::from_secs(3600 * 3), &mut out);
+    assert!(n.bindings().is_empty(), "every dynamic binding expires");
+    assert!(n.blocks().is_empty(), "and every block goes back");
+}

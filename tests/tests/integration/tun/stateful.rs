@@ -1,0 +1,245 @@
+//! Stateful NAT64 (`[stateful]`) in the TUN workers, between real namespaces: IPv6 clients of
+//! two subscribers behind one pool4 address, a static binding reached from IPv4, a
+//! subscriber past its port blocks refused while another carries on, and expiry with a
+//! shortened UDP timer giving the bindings and the block back.
+
+use std::time::Duration;
+
+use nat64_tests::{
+    gateway_bed::{self, GatewayBed, SERVER_VIA_PREFIX},
+    privileges::require_root,
+    tempdir::TempDir,
+};
+
+const POOL4: &str = "198.51.100.1";
+/// A second subscriber (another /64) on the client's link.
+const OTHER_SUBSCRIBER: &str = "2001:db8:1:2::2";
+
+fn config(data_dir: &std::path::Path) -> String {
+    format!(
+        r#"prefix = "{prefix}"
+data_dir = "{data_dir}"
+
+[stateful]
+pool4 = ["{POOL4}"]
+subscriber_prefix_len = 64
+block_size = 8
+max_blocks = 1
+udp_timeout_secs = 3
+
+[[stateful.static]]
+protocol = "tcp"
+ipv4 = "{POOL4}:8080"
+ipv6 = "[2001:db8:1::2]:8000"
+"#,
+        prefix = gateway_bed::PREFIX,
+        data_dir = data_dir.display(),
+    )
+}
+
+/// One UDP datagram from `src`#`sport` to the echo server; "ok", "refused <errno>" or
+/// "timeout".
+fn udp_from(bed: &GatewayBed, src: &str, sport: u16) -> String {
+    let script = format!(
+        r#"
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("{src}", {sport}))
+s.settimeout(2)
+s.connect(("{SERVER_VIA_PREFIX}", 7777))
+s.send(b"hello")
+try:
+    print("ok" if s.recv(100) == b"hello" else "wrong")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("refused", e.errno)
+"#
+    );
+    let out = bed
+        .client
+        .command("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn json(bed: &GatewayBed, what: &str) -> serde_json::Value {
+    let binary = nat64_tests::binary::nat64();
+    let out = bed
+        .gateway
+        .exec(&[
+            binary.to_str().unwrap(),
+            what,
+            "--json",
+            "--device",
+            "nat64",
+        ])
+        .unwrap_or_else(|e| panic!("nat64 {what}: {e:#}"));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "nat64 {what} --json: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn clients_share_one_ipv4_address_with_fair_port_blocks() {
+    let Some(_root) = require_root() else {
+        return;
+    };
+    let mut bed = GatewayBed::new().expect("namespaces");
+    bed.client
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:1::3/64",
+            "dev",
+            "c0",
+            "nodad",
+            "preferred_lft",
+            "0",
+        ])
+        .expect("a second client in the first /64");
+    // Deprecated (preferred_lft 0): used only where a socket binds to them, so the ping and
+    // echoes below leave from 2001:db8:1::2.
+    bed.client
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:1:2::2/64",
+            "dev",
+            "c0",
+            "nodad",
+            "preferred_lft",
+            "0",
+        ])
+        .expect("a client of another subscriber");
+    bed.gateway
+        .exec(&[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:1:2::/64",
+            "via",
+            "2001:db8:1::2",
+        ])
+        .expect("route to the other subscriber");
+    bed.server
+        .exec(&["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])
+        .expect("route to pool4");
+    gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
+    // The IPv6 server behind the static binding.
+    bed.client
+        .spawn(&[
+            "python3",
+            "-c",
+            "import socket\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('2001:db8:1::2', 8000))\ns.listen()\nwhile True:\n    c,_=s.accept()\n    c.sendall(c.recv(100)[::-1])\n    c.close()",
+        ])
+        .expect("IPv6 server");
+    let data_dir = TempDir::new("stateful").expect("data-dir");
+    let file = data_dir.path().join("nat64.toml");
+    std::fs::write(&file, config(data_dir.path())).expect("config written");
+    bed.start_until_serving(&["run", "-c", file.to_str().unwrap()])
+        .expect("gateway starts");
+    let log = bed.gateway.last_child_output();
+    assert!(
+        log.contains("datapath tun (stateful NAT64 keeps its tables in the TUN workers"),
+        "{log}"
+    );
+
+    // Ping, UDP and TCP from the first client; the server sees pool4.
+    gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 3);
+    gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200]);
+    let bib = json(&bed, "bib");
+    let dynamic: Vec<_> = bib
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|b| b["is_static"] == false)
+        .collect();
+    assert!(
+        dynamic
+            .iter()
+            .all(|b| b["v4"] == POOL4 && b["v6"] == "2001:db8:1::2"),
+        "{bib}"
+    );
+    for protocol in ["tcp", "udp", "icmp"] {
+        assert!(
+            dynamic.iter().any(|b| b["protocol"] == protocol),
+            "a {protocol} binding: {bib}"
+        );
+    }
+
+    // A static binding: IPv4 reaches the IPv6 server at pool4:8080.
+    let reached = bed
+        .server
+        .command("python3")
+        .args([
+            "-c",
+            &format!("import socket\ns=socket.create_connection(('{POOL4}', 8080), timeout=3)\ns.sendall(b'abc')\nprint(s.recv(10).decode())"),
+        ])
+        .output()
+        .expect("python3 runs");
+    assert_eq!(
+        String::from_utf8_lossy(&reached.stdout).trim(),
+        "cba",
+        "{}\n{}",
+        String::from_utf8_lossy(&reached.stderr),
+        bed.gateway.last_child_output()
+    );
+
+    // The /64 holds one block of 8 UDP ports, some taken by the echoes above: as many more
+    // flows (from the second client of the same /64), then a refusal.
+    let used = dynamic.iter().filter(|b| b["protocol"] == "udp").count();
+    assert!((1..8).contains(&used), "{bib}");
+    let free = 8 - used;
+    let answers: Vec<String> = (0..=free as u16)
+        .map(|i| udp_from(&bed, "2001:db8:1::3", 42000 + i))
+        .collect();
+    assert!(answers[..free].iter().all(|a| a == "ok"), "{answers:?}");
+    assert!(
+        answers[free].starts_with("refused"),
+        "the ninth flow of the /64 is refused (ICMPv6 administratively prohibited): {answers:?}\n{}",
+        bed.gateway.last_child_output()
+    );
+    assert_eq!(
+        udp_from(&bed, OTHER_SUBSCRIBER, 42000),
+        "ok",
+        "another subscriber carries on"
+    );
+    let blocks = json(&bed, "blocks");
+    let udp_blocks: Vec<_> = blocks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["protocol"] == "udp")
+        .collect();
+    assert_eq!(udp_blocks.len(), 2, "{blocks}");
+    let stats = bed.stats().expect("stats");
+    assert!(stats.to_string().contains("ports_exhausted"), "{stats}");
+
+    // Past the 3 s UDP timer the UDP bindings and their blocks go, each block release logged.
+    std::thread::sleep(Duration::from_secs(5));
+    let bib = json(&bed, "bib");
+    assert!(
+        !bib.as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["protocol"] == "udp"),
+        "{bib}"
+    );
+    let log = bed.gateway.last_child_output();
+    assert!(
+        log.contains("port block assigned: subscriber 2001:db8:1::/64 udp 198.51.100.1")
+            && log.contains("port block released: subscriber 2001:db8:1::/64 udp 198.51.100.1"),
+        "{log}"
+    );
+}
