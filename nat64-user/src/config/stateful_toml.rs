@@ -266,3 +266,94 @@ pub(crate) fn convert(
     }
     (d.error_count() == before).then(|| Located::new(cfg, table_line))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::toml_file::parse;
+    use crate::stateful::{Filtering, Protocol};
+
+    fn errors(text: &str) -> Vec<String> {
+        parse(text, Path::new("nat64.toml"))
+            .unwrap_err()
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_stateful_table_replaces_the_dynamic_pool() {
+        let text = r#"
+[stateful]
+pool4 = ["198.51.100.1", "198.51.100.2"]
+udp_ports = "2000-2999"
+subscriber_prefix_len = 56
+block_size = 256
+max_blocks = 4
+filtering = "address-dependent"
+udp_timeout_secs = 120
+
+[[stateful.static]]
+protocol = "tcp"
+ipv4 = "198.51.100.2:443"
+ipv6 = "[2001:db8::5]:8443"
+"#;
+        let c = parse(text, Path::new("n.toml")).unwrap();
+        assert_eq!(c.dynamic_pool, None);
+        let s = c.stateful.unwrap();
+        assert_eq!(s.pool4.len(), 6);
+        let udp = s
+            .pool4
+            .iter()
+            .find(|r| r.protocol == Protocol::Udp)
+            .unwrap();
+        assert_eq!(udp.ports, 2000..=2999);
+        assert_eq!(s.blocks.subscriber_prefix_len, 56);
+        assert_eq!(s.blocks.block_size, 256);
+        assert_eq!(s.filtering, Filtering::AddressDependent);
+        assert_eq!(s.timeouts.udp.as_secs(), 120);
+        assert_eq!(s.static_bindings[0].port6, 8443);
+    }
+
+    #[test]
+    fn stateful_errors_name_the_line_and_the_fix() {
+        let e = errors(
+            "[stateful]\npool4 = [\"198.51.100.300\"]\ntcp_ports = \"9-2\"\nblock_size = 0\nfiltering = \"open\"\n",
+        );
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(e[0].starts_with("nat64.toml:2: stateful.pool4: \"198.51.100.300\" is not an IPv4 address; write e.g."), "{}", e[0]);
+        assert!(
+            e[1].starts_with("nat64.toml:3: stateful.tcp_ports: \"9-2\" runs backwards"),
+            "{}",
+            e[1]
+        );
+        assert!(e[2].starts_with("nat64.toml:4: stateful.block_size 0 is not within 1..=65535; write e.g. block_size = 512"), "{}", e[2]);
+        assert!(
+            e[3].starts_with("nat64.toml:5: stateful.filtering \"open\""),
+            "{}",
+            e[3]
+        );
+    }
+
+    #[test]
+    fn stateful_excludes_the_dynamic_pool_and_maps() {
+        let e =
+            errors("dynamic_pool = \"100.64.0.0/10\"\n[stateful]\npool4 = [\"198.51.100.1\"]\n");
+        assert!(
+            e[0].starts_with("nat64.toml:1: dynamic_pool and [stateful] exclude each other"),
+            "{}",
+            e[0]
+        );
+        assert!(e[0].ends_with("remove dynamic_pool"), "{}", e[0]);
+        let e = errors("[stateful]\npool4 = [\"224.0.0.1\"]\n");
+        assert!(e[0].contains("is never translated"), "{}", e[0]);
+        let e = errors("[stateful]\npool4 = [\"198.51.100.1\"]\n[[stateful.static]]\nprotocol = \"tcp\"\nipv4 = \"198.51.100.9:80\"\nipv6 = \"[2001:db8::5]:80\"\n");
+        assert!(
+            e[0].starts_with("nat64.toml:5: stateful.static: 198.51.100.9 is not in pool4"),
+            "{}",
+            e[0]
+        );
+    }
+}

@@ -183,17 +183,23 @@ async fn serve_on_host(
     // TAYGA takes both sides' MTU from the device, once, at start.
     let mtu = device_mtu(netlink, &config.tun_device).await?;
     translator_setup::set_link_mtu(&mut translator_config, mtu);
-    let stateful = match &config.stateful {
-        Some(cfg) => {
-            let nat64 = crate::stateful::Nat64::new(translator_config.clone(), cfg.clone())
-                .context("starting stateful NAT64")?;
-            Some(stateful_path::StatefulPath::new(nat64))
-        }
-        None => None,
-    };
+    let stateful_config = translator_config.clone();
     let translator = Translator::new(translator_config)?;
     let choice = Choice::make(config, privileges)?;
     drop_privileges(config, privileges)?;
+    // After the chroot, as dynamic.map: the state file is where the daemon now sees data-dir.
+    let stateful = match &config.stateful {
+        Some(cfg) => {
+            let nat64 = crate::stateful::Nat64::new(stateful_config, cfg.clone())
+                .context("starting stateful NAT64")?;
+            let file = config
+                .data_dir
+                .as_ref()
+                .map(|dir| dir.join(stateful_path::STATE_FILE));
+            Some(stateful_path::StatefulPath::new(nat64, file))
+        }
+        None => None,
+    };
 
     // After the chroot: dynamic.map is where the daemon now sees data-dir.
     let mappings = Mappings::new(pool, persistence::dynamic_map_path(config));
@@ -269,6 +275,11 @@ async fn serve_on_host(
     }
     drop(stopped);
     save(&shared.mappings);
+    if let Some(stateful) = &shared.stateful {
+        if let Err(err) = stateful.save() {
+            error!("stateful: not kept for the next run: {err:#}");
+        }
+    }
     log_counters(&shared, &kernel);
     // Detach the programs (or leave them pinned) before the routes go.
     kernel.stop(config.keep);

@@ -169,6 +169,53 @@ impl PortSpace {
         Ok(self.mark(i, port))
     }
 
+    /// Takes `addr#port` for `v6`'s subscriber, as a restart restores it: the block holding
+    /// it becomes the subscriber's if it is free (logged), and must be its own otherwise.
+    /// `false` when that cannot be (outside pool4, another's block, taken, past the limit).
+    pub fn claim(&mut self, v6: Ipv6Addr, addr: Ipv4Addr, port: u16) -> bool {
+        let sub = subscriber_of(v6, self.rules.subscriber_prefix_len);
+        let Some(i) = self.block_of(addr, port) else {
+            return false;
+        };
+        match self.blocks[i].owner {
+            Some(owner) if owner != sub => return false,
+            Some(_) => {}
+            None => {
+                let held = self.held.get(&sub).map_or(0, Vec::len);
+                let Some(at) = self.free.iter().position(|&j| j == i) else {
+                    return false;
+                };
+                if held >= usize::from(self.rules.max_blocks) {
+                    return false;
+                }
+                self.free.remove(at);
+                self.blocks[i].owner = Some(sub);
+                self.held.entry(sub).or_default().push(i);
+                self.log_block("assigned", i);
+            }
+        }
+        if self.blocks[i].is_taken(port) {
+            return false;
+        }
+        self.mark(i, port);
+        true
+    }
+
+    fn log_block(&self, what: &str, i: usize) {
+        let b = &self.blocks[i];
+        if let Some(sub) = b.owner {
+            tracing::info!(
+                target: "nat64::port_blocks",
+                "port block {what}: subscriber {sub}/{} {} {} ports {}-{}",
+                self.rules.subscriber_prefix_len,
+                self.protocol.name(),
+                b.addr,
+                b.first,
+                b.end() - 1
+            );
+        }
+    }
+
     fn mark(&mut self, i: usize, port: u16) -> (Ipv4Addr, u16) {
         let b = &mut self.blocks[i];
         b.set(port, true);
@@ -194,15 +241,7 @@ impl PortSpace {
         b.owner = Some(sub);
         b.hint = 0;
         self.held.entry(sub).or_default().push(i);
-        tracing::info!(
-            target: "nat64::port_blocks",
-            "port block assigned: subscriber {sub}/{} {} {} ports {}-{}",
-            self.rules.subscriber_prefix_len,
-            self.protocol.name(),
-            b.addr,
-            b.first,
-            b.end() - 1
-        );
+        self.log_block("assigned", i);
         Ok(i)
     }
 
@@ -220,21 +259,13 @@ impl PortSpace {
     /// Takes back every block no binding uses any more, logged.
     pub fn release_idle_blocks(&mut self) {
         for i in 0..self.blocks.len() {
-            let b = &mut self.blocks[i];
+            let b = &self.blocks[i];
             let Some(sub) = b.owner else { continue };
             if b.in_use != 0 {
                 continue;
             }
-            b.owner = None;
-            tracing::info!(
-                target: "nat64::port_blocks",
-                "port block released: subscriber {sub}/{} {} {} ports {}-{}",
-                self.rules.subscriber_prefix_len,
-                self.protocol.name(),
-                b.addr,
-                b.first,
-                b.end() - 1
-            );
+            self.log_block("released", i);
+            self.blocks[i].owner = None;
             if let Some(list) = self.held.get_mut(&sub) {
                 list.retain(|&j| j != i);
                 if list.is_empty() {

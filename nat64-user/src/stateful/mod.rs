@@ -11,6 +11,7 @@ pub mod blocks;
 pub mod config;
 mod flow;
 mod rewrite;
+pub mod saved;
 mod tables;
 pub mod tcp;
 
@@ -355,6 +356,28 @@ impl Nat64 {
             };
         }
         self.tables.iter_mut().map(|t| t.expire(now)).sum()
+    }
+
+    /// The state a restart carries over.
+    pub fn save(&self, now: Instant) -> saved::SavedState {
+        let mut state = saved::SavedState {
+            version: saved::VERSION,
+            ..Default::default()
+        };
+        for t in &self.tables {
+            t.save(now, &mut state);
+        }
+        state
+    }
+
+    /// Takes back a saved state: the bindings the configuration still allows, with their
+    /// ports and blocks, and their sessions with the time they had left.
+    pub fn restore(&mut self, state: &saved::SavedState, now: Instant) -> saved::Restored {
+        let mut restored = saved::Restored::default();
+        for t in &mut self.tables {
+            t.restore(state, now, &mut restored);
+        }
+        restored
     }
 
     pub fn bindings(&self) -> Vec<BindingInfo> {

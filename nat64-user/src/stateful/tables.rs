@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::blocks::{BlockInfo, Exhausted, PortSpace};
 use super::config::{Filtering, Pool4Range, PortBlocks, Protocol, StaticBinding, Timeouts};
+use super::saved::{Restored, SavedBinding, SavedSession, SavedState};
 use super::tcp::{Flags, Side, TcpState};
 
 pub(crate) type End6 = (Ipv6Addr, u16);
@@ -268,6 +269,74 @@ impl Table {
 
     pub fn blocks(&self) -> Vec<BlockInfo> {
         self.ports.listing()
+    }
+
+    /// The dynamic bindings and every session, for a restart.
+    pub fn save(&self, now: Instant, into: &mut SavedState) {
+        let protocol = self.protocol.name();
+        for (v4, b) in self.by_v4.iter().filter(|(_, b)| !b.is_static) {
+            into.bindings.push(SavedBinding {
+                protocol: protocol.to_owned(),
+                v6: b.v6.0,
+                port6: b.v6.1,
+                v4: v4.0,
+                port4: v4.1,
+            });
+        }
+        for ((local, remote), s) in &self.sessions {
+            into.sessions.push(SavedSession {
+                protocol: protocol.to_owned(),
+                v4: local.0,
+                port4: local.1,
+                remote: remote.0,
+                remote_port: remote.1,
+                tcp_state: s.tcp,
+                expires_in_ms: s.expires.saturating_duration_since(now).as_millis() as u64,
+            });
+        }
+    }
+
+    /// Takes back what [`Table::save`] wrote, as far as the configuration allows.
+    pub fn restore(&mut self, saved: &SavedState, now: Instant, restored: &mut Restored) {
+        let protocol = self.protocol.name();
+        for b in saved.bindings.iter().filter(|b| b.protocol == protocol) {
+            let (v6, v4) = ((b.v6, b.port6), (b.v4, b.port4));
+            if self.by_v6.contains_key(&v6)
+                || self.by_v4.contains_key(&v4)
+                || !self.ports.claim(b.v6, b.v4, b.port4)
+            {
+                restored.dropped += 1;
+                continue;
+            }
+            self.by_v6.insert(v6, v4);
+            self.by_v4.insert(
+                v4,
+                Binding {
+                    v6,
+                    is_static: false,
+                    sessions: 0,
+                },
+            );
+            restored.bindings += 1;
+        }
+        for s in saved.sessions.iter().filter(|s| s.protocol == protocol) {
+            let (local, remote) = ((s.v4, s.port4), (s.remote, s.remote_port));
+            if !self.by_v4.contains_key(&local) || self.sessions.contains_key(&(local, remote)) {
+                continue;
+            }
+            self.sessions.insert(
+                (local, remote),
+                Session {
+                    tcp: s.tcp_state,
+                    expires: now + std::time::Duration::from_millis(s.expires_in_ms),
+                },
+            );
+            if let Some(b) = self.by_v4.get_mut(&local) {
+                b.sessions += 1;
+            }
+            *self.remote_hosts.entry((local, remote.0)).or_default() += 1;
+            restored.sessions += 1;
+        }
     }
 
     pub fn block_usage(&self) -> (usize, usize) {

@@ -240,3 +240,41 @@ fn arbitrary_input_never_panics_and_keeps_the_tables_consistent() {
     assert!(n.bindings().is_empty(), "every dynamic binding expires");
     assert!(n.blocks().is_empty(), "and every block goes back");
 }
+
+#[test]
+fn a_restart_keeps_bindings_sessions_and_blocks() {
+    let mut n = nat64(|_| {});
+    let mut out = Output::new();
+    let now = Instant::now();
+    let c = client(1, 5);
+    n.translate(&udp6(c, 40000, 64), now, &mut out);
+    let port = v4_source(out.packets().next().unwrap()).1;
+    let text = serde_json::to_string(&n.save(now + Duration::from_secs(10))).unwrap();
+
+    let mut after = nat64(|_| {});
+    let later = Instant::now() + Duration::from_secs(60);
+    let restored = after.restore(&serde_json::from_str(&text).unwrap(), later);
+    assert_eq!(
+        (restored.bindings, restored.sessions, restored.dropped),
+        (1, 1, 0)
+    );
+    assert_eq!(after.blocks(), n.blocks());
+    assert_eq!(
+        after.translate(&udp4(SERVER, 53, port), later, &mut out),
+        Verdict::Translated,
+        "the reply finds the binding made before the restart"
+    );
+    assert_eq!(
+        v6_destination(out.packets().next().unwrap()),
+        (Ipv6Addr::from(c), 40000)
+    );
+    // The session keeps the time it had left (5 min less the 10 s), not a fresh 5 min.
+    let expires = after.sessions(later)[0].expires_in_secs;
+    assert!((285..=300).contains(&expires), "{expires}");
+
+    // A binding the new configuration cannot hold is dropped, not forced in.
+    let mut elsewhere =
+        nat64(|cfg| *cfg = StatefulConfig::on_address(Ipv4Addr::new(198, 51, 100, 2)));
+    let restored = elsewhere.restore(&serde_json::from_str(&text).unwrap(), later);
+    assert_eq!((restored.bindings, restored.dropped), (0, 1));
+}
