@@ -10,6 +10,7 @@
 pub mod blocks;
 pub mod config;
 mod flow;
+mod fragments;
 mod rewrite;
 pub mod saved;
 mod tables;
@@ -29,8 +30,10 @@ pub use config::{
 };
 pub use tables::{BindingInfo, SessionInfo};
 
+use crate::translate::wire::{self, parse_v4, parse_v6};
 use crate::translate::{DynamicMap, NoDynamicMap, Output, Translator, TranslatorConfig, Verdict};
 use flow::Kind;
+use fragments::{DatagramKey, Found};
 use tables::{End4, Table};
 use tcp::Side;
 
@@ -78,7 +81,9 @@ pub struct Nat64 {
     pool4: Vec<Ipv4Addr>,
     tables: [Table; 3],
     held: Vec<HeldSyn>,
-    /// Working space for the first crossing of a hairpinned packet.
+    fragments: fragments::Fragments,
+    /// Working space for the first crossing of a hairpinned packet, and for fragments that
+    /// waited for their first.
     hairpin: Output,
 }
 
@@ -110,6 +115,7 @@ impl Nat64 {
             pool4,
             tables,
             held: Vec::new(),
+            fragments: fragments::Fragments::default(),
             hairpin: Output::new(),
         })
     }
@@ -134,7 +140,7 @@ impl Nat64 {
     }
 
     fn six_to_four(&mut self, pkt: &[u8], now: Instant, out: &mut Output) -> Verdict {
-        let dst = crate::translate::wire::array_at::<16>(pkt, ipv6::field::DST);
+        let dst = wire::array_at::<16>(pkt, ipv6::field::DST);
         if dst.is_some_and(|d| !self.prefix.contains(&d)) {
             // Not through the translator: only its own address is answered (an echo).
             return if dst == Some(self.translator.config().ipv6_addr.octets()) {
@@ -142,6 +148,13 @@ impl Nat64 {
             } else {
                 Verdict::Drop(DropReason::NotForTranslator)
             };
+        }
+        let datagram = match parse_v6(pkt) {
+            Ok(h) => h.frag.map(|f| ((h.src, h.dst, f.id, h.proto), f)),
+            Err(_) => None,
+        };
+        if let Some((key, _)) = datagram.filter(|(_, f)| f.offset != 0) {
+            return self.later_fragment(key, pkt, now, out);
         }
         let flow = match flow::of_v6(pkt, &self.prefix) {
             Ok(f) => f,
@@ -206,7 +219,74 @@ impl Nat64 {
         if self.in_pool4(flow.remote.0) {
             return self.hairpin(pkt, now, out);
         }
+        if let Some((key, _)) = datagram.filter(|(_, f)| f.more) {
+            self.first_fragment(key, Found::Six(local), now, out);
+        }
         Verdict::Translated
+    }
+
+    /// A datagram's first fragment went through with `found`: its later fragments follow it,
+    /// and those that came before it go now, after it.
+    fn first_fragment(&mut self, key: DatagramKey, found: Found, now: Instant, out: &mut Output) {
+        self.fragments.first_seen(key, found, now);
+        let mut scratch = std::mem::take(&mut self.hairpin);
+        for waited in self.fragments.take_waiting(&key) {
+            if self.translate_later_fragment(&waited, found, &mut scratch) == Verdict::Translated {
+                for p in scratch.packets() {
+                    out.push_packet(p);
+                }
+            }
+        }
+        self.hairpin = scratch;
+    }
+
+    /// A fragment other than the first: through its datagram's binding, or kept until the
+    /// first fragment has found one.
+    fn later_fragment(
+        &mut self,
+        key: DatagramKey,
+        pkt: &[u8],
+        now: Instant,
+        out: &mut Output,
+    ) -> Verdict {
+        match self.fragments.found(&key, now) {
+            Some(found) => self.translate_later_fragment(pkt, found, out),
+            None => {
+                self.fragments.wait(key, pkt, now);
+                Verdict::Drop(DropReason::StatefulFragment)
+            }
+        }
+    }
+
+    fn translate_later_fragment(&self, pkt: &[u8], found: Found, out: &mut Output) -> Verdict {
+        match found {
+            Found::Six(local) => {
+                let verdict = self
+                    .translator
+                    .translate(pkt, &mut BindingAddress(local.0), out);
+                // A hairpinned datagram's later fragments would need its second crossing's
+                // binding too; they are not followed.
+                if verdict == Verdict::Translated
+                    && out.packets().any(|p| {
+                        wire::array_at::<4>(p, ipv4::field::DST)
+                            .is_some_and(|d| self.in_pool4(Ipv4Addr::from(d)))
+                    })
+                {
+                    out.clear();
+                    return Verdict::Drop(DropReason::StatefulFragment);
+                }
+                verdict
+            }
+            Found::Four(host) => {
+                let verdict = self.translator.translate(pkt, &mut NoDynamicMap, out);
+                if verdict == Verdict::Translated {
+                    out.for_each_packet_mut(|p| {
+                        rewrite::v6_destination(p, host.0.octets(), host.1)
+                    });
+                }
+                verdict
+            }
+        }
     }
 
     /// §3.8: a packet from an IPv6 host to a pool4 address goes back in as IPv4.
@@ -234,9 +314,14 @@ impl Nat64 {
         out: &mut Output,
     ) -> Verdict {
         out.clear();
-        let dst = crate::translate::wire::array_at::<4>(pkt, ipv4::field::DST).map(Ipv4Addr::from);
+        let dst = wire::array_at::<4>(pkt, ipv4::field::DST).map(Ipv4Addr::from);
         if !dst.is_some_and(|d| self.in_pool4(d)) {
             return Verdict::Drop(DropReason::NotForTranslator);
+        }
+        let datagram =
+            parse_v4(pkt).map(|h| (fragments::v4_key(h.src, h.dst, h.frag.id, h.proto), h.frag));
+        if let Some((key, _)) = datagram.filter(|(_, f)| f.offset != 0) {
+            return self.later_fragment(key, pkt, now, out);
         }
         let flow = match flow::of_v4(pkt) {
             Ok(f) => f,
@@ -297,6 +382,9 @@ impl Nat64 {
             Kind::Error => out
                 .for_each_packet_mut(|p| rewrite::v6_error_destination(p, host.0.octets(), host.1)),
         }
+        if let Some((key, _)) = datagram.filter(|(_, f)| f.more) {
+            self.first_fragment(key, Found::Four(host), now, out);
+        }
         Verdict::Translated
     }
 
@@ -355,6 +443,7 @@ impl Nat64 {
                 ),
             };
         }
+        self.fragments.expire(now);
         self.tables.iter_mut().map(|t| t.expire(now)).sum()
     }
 

@@ -278,3 +278,87 @@ fn a_restart_keeps_bindings_sessions_and_blocks() {
     let restored = elsewhere.restore(&serde_json::from_str(&text).unwrap(), later);
     assert_eq!((restored.bindings, restored.dropped), (0, 1));
 }
+
+/// `pkt` (IPv6, no extension headers) cut into two fragments at `at` bytes of its payload (a
+/// multiple of 8).
+fn fragments_v6(pkt: &[u8], at: usize, id: u32) -> [Vec<u8>; 2] {
+    let (header, payload) = pkt.split_at(40);
+    let next = header[6];
+    let piece = |offset: usize, data: &[u8], more: bool| {
+        let mut p = header.to_vec();
+        p[6] = 44;
+        p[4..6].copy_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[next, 0]);
+        p.extend_from_slice(&(((offset / 8) as u16) << 3 | u16::from(more)).to_be_bytes());
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(data);
+        p
+    };
+    [
+        piece(0, &payload[..at], true),
+        piece(at, &payload[at..], false),
+    ]
+}
+
+/// `pkt` (IPv4, no options) cut into two fragments at `at` bytes of its payload.
+fn fragments_v4(pkt: &[u8], at: usize) -> [Vec<u8>; 2] {
+    let (header, payload) = pkt.split_at(20);
+    let piece = |offset: usize, data: &[u8], more: bool| {
+        let mut p = header.to_vec();
+        p[2..4].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+        p[6..8].copy_from_slice(&((offset / 8) as u16 | if more { 0x2000 } else { 0 }).to_be_bytes());
+        p[10..12].fill(0);
+        let c = nat64_common::checksum::finish(nat64_common::checksum::sum(&p, 0));
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        p.extend_from_slice(data);
+        p
+    };
+    [
+        piece(0, &payload[..at], true),
+        piece(at, &payload[at..], false),
+    ]
+}
+
+#[test]
+fn later_fragments_follow_their_first_and_wait_for_it() {
+    let mut n = nat64(|_| {});
+    let mut out = Output::new();
+    let now = Instant::now();
+    let c = client(1, 5);
+    let mut big = Vec::new();
+    PacketBuilder::ipv6(c, WELL_KNOWN_PREFIX.embed(SERVER), 64)
+        .udp(40000, 53)
+        .write(&mut big, &[7u8; 2000])
+        .unwrap();
+    let [first, second] = fragments_v6(&big, 1000, 0x1234);
+    // The second comes first: it waits, unanswered.
+    assert_eq!(
+        n.translate(&second, now, &mut out),
+        Verdict::Drop(DropReason::StatefulFragment)
+    );
+    assert!(out.is_empty());
+    assert_eq!(n.translate(&first, now, &mut out), Verdict::Translated);
+    let packets: Vec<&[u8]> = out.packets().collect();
+    assert_eq!(packets.len(), 2, "the first, then the one that waited");
+    let port = u16::from_be_bytes([packets[0][20], packets[0][21]]);
+    assert_eq!(&packets[1][12..16], &POOL.octets(), "the later fragment from pool4");
+    assert_ne!(u16::from_be_bytes([packets[1][6], packets[1][7]]) & 0x1fff, 0);
+
+    // The reply, fragmented the other way, in order this time.
+    let mut reply = Vec::new();
+    PacketBuilder::ipv4(SERVER, POOL.octets(), 64)
+        .udp(53, port)
+        .write(&mut reply, &[9u8; 2000])
+        .unwrap();
+    let [first, second] = fragments_v4(&reply, 1000);
+    assert_eq!(n.translate(&first, now, &mut out), Verdict::Translated);
+    assert_eq!(n.translate(&second, now, &mut out), Verdict::Translated);
+    let later = out.packets().next().unwrap();
+    assert_eq!(&later[24..40], &c, "the later fragment to the IPv6 host");
+
+    // A later fragment whose first never comes is dropped once its time runs out.
+    let [_, orphan] = fragments_v6(&big, 1000, 0x9999);
+    n.translate(&orphan, now, &mut out);
+    n.expire(now + Duration::from_secs(3), &mut out);
+    assert!(out.is_empty());
+}
