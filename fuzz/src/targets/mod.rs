@@ -4,16 +4,18 @@ pub mod config;
 pub mod dynamic_map;
 pub mod kernel;
 pub mod recording_pool;
+pub mod stateful;
 pub mod translator;
 
 use crate::runner::Target;
 use crate::setups;
 
 /// Every target, in the order `--target all` runs them.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "translator",
     "config",
     "dynamic_map",
+    "stateful",
     "kernel_tc",
     "kernel_xdp",
 ];
@@ -35,6 +37,7 @@ pub fn make(name: &str) -> anyhow::Result<Made> {
         "translator" => Box::new(translator::TranslatorTarget::new(setups)?),
         "config" => Box::new(config::ConfigTarget::new(&setups)),
         "dynamic_map" => Box::new(dynamic_map::DynamicMapTarget::new(&setups)?),
+        "stateful" => Box::new(stateful::StatefulTarget::new()?),
         "kernel_tc" | "kernel_xdp" => {
             if !is_root() {
                 return Ok(Made::Skipped(format!(

@@ -276,6 +276,21 @@ impl PortSpace {
         }
     }
 
+    /// Whether `addr#port` is taken in a block `v6`'s subscriber holds (what every dynamic
+    /// binding must be).
+    pub fn held_by(&self, v6: Ipv6Addr, addr: Ipv4Addr, port: u16) -> bool {
+        let sub = subscriber_of(v6, self.rules.subscriber_prefix_len);
+        self.block_of(addr, port).is_some_and(|i| {
+            let b = &self.blocks[i];
+            b.owner == Some(sub) && b.is_taken(port)
+        })
+    }
+
+    /// Dynamic bindings counted in the blocks, all blocks together.
+    pub fn in_use(&self) -> u64 {
+        self.blocks.iter().map(|b| u64::from(b.in_use)).sum()
+    }
+
     pub fn listing(&self) -> Vec<BlockInfo> {
         self.blocks
             .iter()

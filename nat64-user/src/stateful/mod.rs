@@ -298,6 +298,18 @@ impl Nat64 {
         for p in &mut first {
             rewrite::give_back_ttl(p);
             verdict = self.four_to_six(p, now, Some(from_v6), &mut scratch);
+            if let Verdict::IcmpError(reason) = verdict {
+                // The second crossing refused it: the IPv6 sender hears it from the
+                // translator, about what it sent (as for a held SYN that runs out).
+                self.hairpin = scratch;
+                out.clear();
+                let (ty, code) = match reason {
+                    DropReason::NoBinding => (icmp::v6::DEST_UNREACHABLE, 4),
+                    DropReason::HopLimitExceeded => (icmp::v6::TIME_EXCEEDED, 0),
+                    _ => (icmp::v6::DEST_UNREACHABLE, 0),
+                };
+                return self.translator.icmp6_error(from_v6, ty, code, reason, out);
+            }
             for q in scratch.packets() {
                 out.push_packet(q);
             }
@@ -445,6 +457,11 @@ impl Nat64 {
         }
         self.fragments.expire(now);
         self.tables.iter_mut().map(|t| t.expire(now)).sum()
+    }
+
+    /// What must hold between the tables whatever packets came; empty when all does.
+    pub fn violations(&self) -> Vec<String> {
+        self.tables.iter().flat_map(Table::violations).collect()
     }
 
     /// The state a restart carries over.

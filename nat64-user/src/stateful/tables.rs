@@ -339,6 +339,44 @@ impl Table {
         }
     }
 
+    /// What must hold between the tables whatever packets came (for tests and the fuzzer):
+    /// each binding found from both ends, each dynamic one on a port its subscriber's block
+    /// holds, each session on a binding that counts it.
+    pub fn violations(&self) -> Vec<String> {
+        let p = self.protocol.name();
+        let mut found = Vec::new();
+        for (v4, b) in &self.by_v4 {
+            if self.by_v6.get(&b.v6) != Some(v4) {
+                found.push(format!("{p} binding {v4:?} not found from its IPv6 end"));
+            }
+            if !b.is_static && !self.ports.held_by(b.v6.0, v4.0, v4.1) {
+                found.push(format!(
+                    "{p} binding {v4:?} on a port its subscriber does not hold"
+                ));
+            }
+            let sessions = self.sessions.keys().filter(|(l, _)| l == v4).count();
+            if sessions != b.sessions as usize {
+                found.push(format!(
+                    "{p} binding {v4:?} counts {} sessions of {sessions}",
+                    b.sessions
+                ));
+            }
+        }
+        for (v6, v4) in &self.by_v6 {
+            if self.by_v4.get(v4).map(|b| b.v6) != Some(*v6) {
+                found.push(format!("{p} binding {v6:?} not found from its IPv4 end"));
+            }
+        }
+        let dynamic = self.by_v4.values().filter(|b| !b.is_static).count() as u64;
+        if self.ports.in_use() != dynamic {
+            found.push(format!(
+                "{p}: {} ports in use in the blocks, {dynamic} dynamic bindings",
+                self.ports.in_use()
+            ));
+        }
+        found
+    }
+
     pub fn block_usage(&self) -> (usize, usize) {
         self.ports.usage()
     }

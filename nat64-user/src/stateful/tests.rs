@@ -306,7 +306,8 @@ fn fragments_v4(pkt: &[u8], at: usize) -> [Vec<u8>; 2] {
     let piece = |offset: usize, data: &[u8], more: bool| {
         let mut p = header.to_vec();
         p[2..4].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
-        p[6..8].copy_from_slice(&((offset / 8) as u16 | if more { 0x2000 } else { 0 }).to_be_bytes());
+        p[6..8]
+            .copy_from_slice(&((offset / 8) as u16 | if more { 0x2000 } else { 0 }).to_be_bytes());
         p[10..12].fill(0);
         let c = nat64_common::checksum::finish(nat64_common::checksum::sum(&p, 0));
         p[10..12].copy_from_slice(&c.to_be_bytes());
@@ -341,8 +342,15 @@ fn later_fragments_follow_their_first_and_wait_for_it() {
     let packets: Vec<&[u8]> = out.packets().collect();
     assert_eq!(packets.len(), 2, "the first, then the one that waited");
     let port = u16::from_be_bytes([packets[0][20], packets[0][21]]);
-    assert_eq!(&packets[1][12..16], &POOL.octets(), "the later fragment from pool4");
-    assert_ne!(u16::from_be_bytes([packets[1][6], packets[1][7]]) & 0x1fff, 0);
+    assert_eq!(
+        &packets[1][12..16],
+        &POOL.octets(),
+        "the later fragment from pool4"
+    );
+    assert_ne!(
+        u16::from_be_bytes([packets[1][6], packets[1][7]]) & 0x1fff,
+        0
+    );
 
     // The reply, fragmented the other way, in order this time.
     let mut reply = Vec::new();
@@ -361,4 +369,17 @@ fn later_fragments_follow_their_first_and_wait_for_it() {
     n.translate(&orphan, now, &mut out);
     n.expire(now + Duration::from_secs(3), &mut out);
     assert!(out.is_empty());
+}
+
+#[test]
+fn the_tables_hold_together_after_every_kind_of_packet() {
+    let mut n = nat64(|cfg| cfg.timeouts.udp = Duration::from_secs(1));
+    let mut out = Output::new();
+    let now = Instant::now();
+    for i in 0..10 {
+        n.translate(&udp6(client(1, i), 40000 + i, 64), now, &mut out);
+        assert!(n.violations().is_empty(), "{:?}", n.violations());
+    }
+    n.expire(now + Duration::from_secs(2), &mut out);
+    assert!(n.violations().is_empty(), "{:?}", n.violations());
 }

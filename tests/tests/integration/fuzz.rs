@@ -100,3 +100,22 @@ fn a_replay_runs_one_input_under_a_named_setup() {
     assert!(checked.findings.is_empty(), "{:?}", checked.findings);
     assert!(runner::replay(t.as_mut(), "no-such-setup", &packet).is_err());
 }
+
+#[test]
+fn the_stateful_target_reaches_bindings_limits_and_hairpins() {
+    let mut t = target("stateful");
+    let report = runner::run(t.as_mut(), 7, inputs(6000)).unwrap();
+    assert_eq!(report.crashes, 0, "{:#?}", report.examples());
+    assert_eq!(report.disagreements, 0, "{:#?}", report.examples());
+    for outcome in [
+        "translated",
+        "drop:no_binding",
+        "icmp_error:ports_exhausted",
+    ] {
+        assert!(
+            report.share(outcome) > 0.0,
+            "{outcome}: {}",
+            report.outcome_line()
+        );
+    }
+}

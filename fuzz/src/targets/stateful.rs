@@ -1,0 +1,210 @@
+//! `stateful`: stateful NAT64 (`stateful::Nat64`) over generated packets, under
+//! configurations read from `[stateful]` TOML, with time moving on and the timers running:
+//! every output must be a well-formed translation or answer (checksums after the port
+//! rewrites included), and the tables must hold together after every input.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context as _};
+use nat64::config::{self, Format};
+use nat64::gateway::translator_setup;
+use nat64::stateful::Nat64;
+use nat64::translate::{Output, TranslatorConfig, Verdict};
+use rand::rngs::StdRng;
+
+use super::translator::verdict_name;
+use crate::check::translation;
+use crate::gen::{addresses::AddressBook, packet};
+use crate::report::Finding;
+use crate::runner::{guarded, Checked, Target};
+
+struct Source {
+    name: &'static str,
+    text: &'static str,
+}
+
+const SOURCES: &[Source] = &[
+    Source {
+        // Four pool4 addresses, blocks of 64, endpoint-independent, statics of each kind.
+        name: "stateful-eif",
+        text: "prefix = \"64:ff9b::/96\"\nwkpf_strict = false\n[stateful]\n\
+               pool4 = [\"198.51.100.0\", \"198.51.100.1\", \"198.51.100.2\", \"198.51.100.3\"]\n\
+               block_size = 64\nmax_blocks = 2\n\
+               [[stateful.static]]\nprotocol = \"tcp\"\nipv4 = \"198.51.100.1:8080\"\nipv6 = \"[2001:db8:a::1]:80\"\n\
+               [[stateful.static]]\nprotocol = \"udp\"\nipv4 = \"198.51.100.1:5353\"\nipv6 = \"[2001:db8:a::2]:53\"\n\
+               [[stateful.static]]\nprotocol = \"icmp\"\nipv4 = \"198.51.100.2:7\"\nipv6 = \"[2001:db8:a::3]:7\"\n",
+    },
+    Source {
+        // One address, few ports, address-dependent filtering, /128 subscribers: the
+        // subscriber limit and the pool's end are reached often.
+        name: "stateful-adf-small",
+        text: "prefix = \"2001:db8:64::/96\"\n[stateful]\npool4 = [\"192.0.2.1\"]\n\
+               tcp_ports = \"1024-1087\"\nudp_ports = \"1024-1087\"\nicmp_ids = \"1-64\"\n\
+               subscriber_prefix_len = 128\nblock_size = 8\nmax_blocks = 2\n\
+               filtering = \"address-dependent\"\nudp_timeout_secs = 2\nicmp_timeout_secs = 1\n\
+               tcp_transitory_timeout_secs = 3\n",
+    },
+];
+
+/// How far the clock moves per input, and how often the timers run.
+const TICK: Duration = Duration::from_millis(20);
+const EXPIRE_EVERY: u64 = 50;
+
+struct Setup {
+    name: &'static str,
+    translator: TranslatorConfig,
+    /// The translator's configuration with pool4 as a dynamic pool: what the packet
+    /// generator draws IPv4 destinations from.
+    for_addresses: TranslatorConfig,
+    stateful: nat64::stateful::StatefulConfig,
+}
+
+fn build(source: &Source) -> anyhow::Result<Setup> {
+    let config = config::parse_str(source.text, Path::new(source.name), Format::Toml)
+        .map_err(|e| anyhow!("setup {}: {e}", source.name))?;
+    let stateful = config
+        .stateful
+        .clone()
+        .with_context(|| format!("setup {} has no [stateful]", source.name))?;
+    let mut translator = translator_setup::translator_config(&config, &[])?;
+    translator_setup::set_link_mtu(&mut translator, 1500);
+    let mut for_addresses = translator.clone();
+    let first = stateful
+        .pool4
+        .first()
+        .map_or(Ipv4Addr::UNSPECIFIED, |r| r.addr);
+    for_addresses.dynamic_pool = Some((first, 30));
+    Ok(Setup {
+        name: source.name,
+        translator,
+        for_addresses,
+        stateful,
+    })
+}
+
+pub struct StatefulTarget {
+    setups: Vec<Setup>,
+    nat64: Vec<Nat64>,
+    books: Vec<AddressBook>,
+    out: Output,
+    timers_out: Output,
+    clock: Instant,
+    inputs: u64,
+}
+
+impl StatefulTarget {
+    pub fn new() -> anyhow::Result<StatefulTarget> {
+        let setups: Vec<Setup> = SOURCES.iter().map(build).collect::<anyhow::Result<_>>()?;
+        let mut nat64 = Vec::new();
+        let mut books = Vec::new();
+        for s in &setups {
+            nat64.push(Nat64::new(s.translator.clone(), s.stateful.clone())?);
+            let hosts: Vec<(Ipv6Addr, Ipv4Addr)> = s
+                .stateful
+                .static_bindings
+                .iter()
+                .map(|b| (b.v6, b.v4))
+                .collect();
+            books.push(AddressBook::new(&s.for_addresses, &hosts));
+        }
+        Ok(StatefulTarget {
+            setups,
+            nat64,
+            books,
+            out: Output::new(),
+            timers_out: Output::new(),
+            clock: Instant::now(),
+            inputs: 0,
+        })
+    }
+}
+
+impl Target for StatefulTarget {
+    fn name(&self) -> &'static str {
+        "stateful"
+    }
+
+    fn setups(&self) -> Vec<String> {
+        self.setups.iter().map(|s| s.name.to_string()).collect()
+    }
+
+    fn select(&mut self, _setup: usize) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn generate(&mut self, setup: usize, rng: &mut StdRng) -> Vec<u8> {
+        match self.books.get(setup) {
+            Some(book) => packet::packet(rng, book),
+            None => Vec::new(),
+        }
+    }
+
+    fn explain(&self) -> Vec<String> {
+        self.out
+            .packets()
+            .enumerate()
+            .map(|(i, p)| format!("output {i}: {}", crate::hex::encode(p)))
+            .collect()
+    }
+
+    fn check(&mut self, setup: usize, input: &[u8]) -> Checked {
+        let (Some(nat64), Some(s)) = (self.nat64.get_mut(setup), self.setups.get(setup)) else {
+            return Checked::default();
+        };
+        self.inputs += 1;
+        self.clock += TICK;
+        let now = self.clock;
+        let expire = self.inputs.is_multiple_of(EXPIRE_EVERY);
+        let (out, timers_out) = (&mut self.out, &mut self.timers_out);
+        let ran = guarded(|| {
+            let verdict = nat64.translate(input, now, out);
+            if expire {
+                nat64.expire(now, timers_out);
+            }
+            verdict
+        });
+        let verdict = match ran {
+            Ok(v) => v,
+            Err(panic) => {
+                return Checked {
+                    findings: vec![Finding::crash(panic)],
+                    outcome: "crash".into(),
+                    not_run: false,
+                    notes: Vec::new(),
+                }
+            }
+        };
+        // Errors about IPv4 packets come from the pool4 address they were sent to.
+        let mut cfg = s.translator.clone();
+        if let Some(dst) = input.get(16..20).filter(|_| input[0] >> 4 == 4) {
+            cfg.ipv4_addr = Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]);
+        }
+        let outputs: Vec<&[u8]> = self.out.packets().collect();
+        // A hairpinned packet comes out in its own family, translated twice.
+        let hairpin = verdict == Verdict::Translated
+            && outputs
+                .first()
+                .is_some_and(|p| p.first().map(|b| b >> 4) == input.first().map(|b| b >> 4));
+        let mut findings: Vec<Finding> = if hairpin {
+            Vec::new()
+        } else {
+            translation::violations(&cfg, input, verdict, &outputs)
+                .into_iter()
+                .map(Finding::disagreement)
+                .collect()
+        };
+        findings.extend(nat64.violations().into_iter().map(Finding::disagreement));
+        let outcome = match verdict {
+            Verdict::Translated if hairpin => "translated hairpin".into(),
+            other => verdict_name(other),
+        };
+        Checked {
+            findings,
+            outcome,
+            not_run: false,
+            notes: Vec::new(),
+        }
+    }
+}
