@@ -148,6 +148,10 @@ fn snapshot(
         active_hosts,
         recent_errors: recent,
         log_events,
+        stateful: shared
+            .stateful
+            .as_ref()
+            .map(|s| crate::ops::snapshot::StatefulUse::from_counts(&s.counts())),
     }
 }
 

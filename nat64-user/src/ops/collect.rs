@@ -133,5 +133,6 @@ pub fn from_pins(device: &str, pins: &PinDir) -> Result<Snapshot> {
         active_hosts: Vec::new(),
         recent_errors: Vec::new(),
         log_events: BTreeMap::new(),
+        stateful: None,
     })
 }

@@ -27,6 +27,7 @@ const FAMILIES: &[FamilyWriter] = &[
     tun_dropped,
     tun_offload,
     mappings_and_pool,
+    stateful_tables,
     xdp_interfaces,
     log_events,
 ];
@@ -237,6 +238,47 @@ fn mappings_and_pool(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
     Ok(())
 }
 
+fn stateful_tables(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
+    let Some(st) = &s.stateful else {
+        return Ok(());
+    };
+    for (name, help, values) in [
+        (
+            "nat64_stateful_bindings",
+            "Stateful NAT64 bindings (BIB entries), static ones included.",
+            &st.bindings,
+        ),
+        (
+            "nat64_stateful_sessions",
+            "Stateful NAT64 sessions.",
+            &st.sessions,
+        ),
+        (
+            "nat64_stateful_port_blocks_assigned",
+            "Port blocks held by subscribers.",
+            &st.blocks_assigned,
+        ),
+        (
+            "nat64_stateful_port_blocks",
+            "Port blocks pool4 is cut into.",
+            &st.blocks_total,
+        ),
+    ] {
+        let family = gauge_vec(r, name, help, &["protocol"])?;
+        for (protocol, value) in values {
+            family
+                .with_label_values(&[protocol.as_str()])
+                .set(as_gauge(*value));
+        }
+    }
+    gauge(
+        r,
+        "nat64_stateful_held_syns",
+        "IPv4 SYNs held for a simultaneous open.",
+        as_gauge(st.held_syns),
+    )
+}
+
 fn xdp_interfaces(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
     if s.xdp.is_empty() {
         return Ok(());
@@ -326,6 +368,11 @@ mod tests {
             active_hosts: Vec::new(),
             recent_errors: Vec::new(),
             log_events: BTreeMap::from([("warn".to_owned(), 1)]),
+            stateful: Some(crate::ops::snapshot::StatefulUse {
+                sessions: BTreeMap::from([("udp".to_owned(), 5)]),
+                blocks_assigned: BTreeMap::from([("tcp".to_owned(), 2)]),
+                ..Default::default()
+            }),
         }
     }
 
@@ -343,6 +390,11 @@ mod tests {
         ));
         assert!(text.contains("nat64_packets_total{datapath=\"tun\",outcome=\"translated\"} 7"));
         assert!(text.contains("nat64_pool_addresses_in_use{pool=\"100.64.0.0/10\"} 3"));
+        assert!(
+            text.contains("nat64_stateful_sessions{protocol=\"udp\"} 5"),
+            "{text}"
+        );
+        assert!(text.contains("nat64_stateful_port_blocks_assigned{protocol=\"tcp\"} 2"));
         // Label values are escaped, never break a line.
         assert!(text.contains("interface=\"eth\\\"0\""), "{text}");
     }

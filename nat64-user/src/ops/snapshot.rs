@@ -46,6 +46,38 @@ pub struct Snapshot {
     pub recent_errors: Vec<LogRecord>,
     /// Warnings and errors logged since the start, by level ("warn", "error").
     pub log_events: BTreeMap<String, u64>,
+    /// Stateful NAT64's tables; `None` when it is off.
+    #[serde(default)]
+    pub stateful: Option<StatefulUse>,
+}
+
+/// Stateful NAT64's tables by protocol ("tcp", "udp", "icmp").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatefulUse {
+    pub bindings: BTreeMap<String, u64>,
+    pub sessions: BTreeMap<String, u64>,
+    pub blocks_assigned: BTreeMap<String, u64>,
+    pub blocks_total: BTreeMap<String, u64>,
+    /// IPv4 SYNs held for a simultaneous open.
+    pub held_syns: u64,
+}
+
+impl StatefulUse {
+    pub fn from_counts(c: &crate::stateful::TableCounts) -> StatefulUse {
+        let by_protocol = |v: &[usize; 3]| {
+            crate::stateful::Protocol::ALL
+                .iter()
+                .map(|p| (p.name().to_owned(), v[p.index()] as u64))
+                .collect()
+        };
+        StatefulUse {
+            bindings: by_protocol(&c.bindings),
+            sessions: by_protocol(&c.sessions),
+            blocks_assigned: by_protocol(&c.blocks_assigned),
+            blocks_total: by_protocol(&c.blocks_total),
+            held_syns: c.held_syns as u64,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

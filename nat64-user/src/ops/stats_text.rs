@@ -70,6 +70,7 @@ pub fn render(s: &Snapshot) -> String {
                 pool.percent()
             );
         }
+        (Source::Daemon, None) if s.stateful.is_some() => {}
         (Source::Daemon, None) => {
             let _ = writeln!(out, "mappings 0 (no dynamic pool)");
         }
@@ -86,6 +87,28 @@ pub fn render(s: &Snapshot) -> String {
                 );
             }
         }
+    }
+    if let Some(st) = &s.stateful {
+        let line = |m: &std::collections::BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(p, n)| format!("{p} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(out, "stateful bindings: {}", line(&st.bindings));
+        let _ = writeln!(out, "stateful sessions: {}", line(&st.sessions));
+        let blocks: Vec<String> = st
+            .blocks_assigned
+            .iter()
+            .map(|(p, n)| {
+                format!(
+                    "{p} {n} of {}",
+                    st.blocks_total.get(p).copied().unwrap_or(0)
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "stateful port blocks assigned: {}", blocks.join(", "));
+        let _ = writeln!(out, "stateful held syns {}", st.held_syns);
     }
     out
 }
@@ -144,6 +167,7 @@ mod tests {
             active_hosts: Vec::new(),
             recent_errors: Vec::new(),
             log_events: BTreeMap::new(),
+            stateful: None,
         };
         let text = render(&snapshot);
         let lines: Vec<&str> = text.lines().collect();

@@ -225,6 +225,14 @@ fn clients_share_one_ipv4_address_with_fair_port_blocks() {
     assert_eq!(udp_blocks.len(), 2, "{blocks}");
     let stats = bed.stats().expect("stats");
     assert!(stats.to_string().contains("ports_exhausted"), "{stats}");
+    let tables = stats
+        .stateful
+        .as_ref()
+        .expect("stateful in nat64 stats --json");
+    assert!(
+        tables.bindings["udp"] >= 8 && tables.blocks_assigned["udp"] == 2,
+        "{stats}"
+    );
 
     // Past the 3 s UDP timer the UDP bindings and their blocks go, each block release logged.
     std::thread::sleep(Duration::from_secs(5));
