@@ -337,3 +337,86 @@ print("intact" if hashlib.sha256(got).digest() == hashlib.sha256(data).digest() 
     // --keep left the device and its routes: take them away as an operator would.
     let _ = bed.gateway.exec(&["ip", "link", "del", "nat64"]);
 }
+
+/// The same in an unprivileged container (`unshare --user --map-root-user --net`), where BPF
+/// is refused and nftables is not needed: ping and TCP from an IPv6 address to an IPv4 one,
+/// both on the container's loopback, through stateful NAT64 on pool4.
+#[test]
+fn an_unprivileged_container_runs_stateful_nat64() {
+    let Some(_root) = require_root() else {
+        return;
+    };
+    let nat64 = nat64_tests::binary::nat64();
+    let data_dir = TempDir::new("stateful-userns").expect("data-dir");
+    let data = data_dir.path().display().to_string();
+    std::fs::write(
+        data_dir.path().join("nat64.toml"),
+        format!(
+            "prefix = \"{}\"\ndata_dir = \"{data}\"\n[stateful]\npool4 = [\"{POOL4}\"]\n",
+            gateway_bed::PREFIX
+        ),
+    )
+    .expect("config");
+    let echo = "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('192.0.2.1', 7777))\ns.listen()\nc,_=s.accept()\nc.sendall(c.recv(100))";
+    let client = format!(
+        "import socket\ns=socket.socket(socket.AF_INET6)\ns.bind(('2001:db8:1::2', 0))\ns.settimeout(5)\ns.connect(('{SERVER}', 7777))\ns.sendall(b'stateful')\nprint(s.recv(100).decode())",
+        SERVER = "2001:db8:64::c000:201"
+    );
+    let script = format!(
+        "set -e\n\
+         ip link set lo up\n\
+         ip addr add 192.0.2.1/32 dev lo\n\
+         ip -6 addr add 2001:db8:1::2/128 dev lo\n\
+         {nat64} run -c {data}/nat64.toml > {data}/gateway.log 2>&1 &\n\
+         pid=$!\n\
+         for i in $(seq 50); do ip -6 route show {prefix} | grep -q nat64 && break; sleep 0.1; done\n\
+         python3 -c \"$ECHO\" &\n\
+         sleep 0.3\n\
+         ping -c 2 -i 0.2 -W 2 -I 2001:db8:1::2 2001:db8:64::c000:201\n\
+         python3 -c \"$CLIENT\"\n\
+         {nat64} sessions --json --device nat64 > {data}/sessions.json\n\
+         kill -TERM $pid; wait $pid\n",
+        nat64 = nat64.display(),
+        prefix = gateway_bed::PREFIX,
+    );
+    let out = std::process::Command::new("unshare")
+        .args([
+            "--user",
+            "--map-root-user",
+            "--net",
+            "--mount",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .env("ECHO", echo)
+        .env("CLIENT", client)
+        .output()
+        .expect("unshare runs");
+    let log = std::fs::read_to_string(data_dir.path().join("gateway.log")).unwrap_or_default();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "inside the container: {stdout}\n{}\ngateway log:\n{log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("stateful"), "the TCP echo: {stdout}");
+    assert!(log.contains("datapath tun"), "{log}");
+    let sessions: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.path().join("sessions.json")).unwrap_or_default(),
+    )
+    .expect("nat64 sessions --json");
+    for protocol in ["tcp", "icmp"] {
+        assert!(
+            sessions
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["protocol"] == protocol
+                    && s["v4"] == POOL4
+                    && s["remote"] == "192.0.2.1"),
+            "a {protocol} session on pool4: {sessions}"
+        );
+    }
+}
