@@ -35,6 +35,7 @@ pub enum Gateway {
     XdpRedirect,
     Tayga,
     Nat64Tun,
+    Nat64TunStateful,
     /// The kernel path: the TC program on the TUN device's egress.
     Nat64Tc,
     Nat64XdpStack,
@@ -42,12 +43,13 @@ pub enum Gateway {
 }
 
 impl Gateway {
-    pub const ALL: [Gateway; 8] = [
+    pub const ALL: [Gateway; 9] = [
         Gateway::GeneratorCeiling,
         Gateway::PlainIpv6Forwarding,
         Gateway::XdpRedirect,
         Gateway::Tayga,
         Gateway::Nat64Tun,
+        Gateway::Nat64TunStateful,
         Gateway::Nat64Tc,
         Gateway::Nat64XdpStack,
         Gateway::Nat64XdpDirect,
@@ -67,6 +69,7 @@ impl Gateway {
     fn nat64(self) -> Option<Datapath> {
         match self {
             Gateway::Nat64Tun => Some(Datapath::Tun),
+            Gateway::Nat64TunStateful => Some(Datapath::TunStateful),
             Gateway::Nat64Tc => Some(Datapath::Tc),
             Gateway::Nat64XdpStack => Some(Datapath::Xdp(XdpForward::Stack)),
             Gateway::Nat64XdpDirect => Some(Datapath::Xdp(XdpForward::Direct)),

@@ -18,6 +18,8 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Datapath {
     Tun,
+    /// Stateful NAT64 (`[stateful]`) in the TUN workers, pool4 one address of the pool.
+    TunStateful,
     /// The TC program on the TUN device only.
     Tc,
     /// The XDP program on `eth0` and `eth1`, the TC program behind it, sending what it
@@ -36,6 +38,7 @@ impl Datapath {
     pub fn label(self) -> &'static str {
         match self {
             Datapath::Tun => "nat64 TUN",
+            Datapath::TunStateful => "nat64 TUN stateful",
             Datapath::Tc => "nat64 TC",
             Datapath::Xdp(XdpForward::Stack) => "nat64 XDP (stack)",
             Datapath::Xdp(XdpForward::Direct) => "nat64 XDP (direct)",
@@ -46,7 +49,7 @@ impl Datapath {
     pub fn gateway_xdp(self) -> GatewayXdp {
         match self {
             Datapath::Xdp(_) => GatewayXdp::Gateways,
-            Datapath::Tun | Datapath::Tc => GatewayXdp::Pass,
+            Datapath::Tun | Datapath::TunStateful | Datapath::Tc => GatewayXdp::Pass,
         }
     }
 
@@ -54,12 +57,15 @@ impl Datapath {
     pub fn unavailable(self, binary: &FsPath) -> Option<String> {
         match self {
             Datapath::Xdp(_) => xdp_unsupported(binary),
-            Datapath::Tun | Datapath::Tc => None,
+            Datapath::Tun | Datapath::TunStateful | Datapath::Tc => None,
         }
     }
 }
 
 /// What a bench asks of the daemon beyond the test bed's fixed addresses.
+/// pool4 of the stateful rows: the first address of the pool the other rows hand out.
+pub const STATEFUL_POOL4: &str = "198.51.100.1";
+
 pub struct Options<'a> {
     pub datapath: Datapath,
     pub pool: &'a str,
@@ -94,20 +100,30 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
     let cpus = gateway_cpus();
     let mut argv: Vec<&str> = vec!["taskset", "-c", &cpus, &binary, "run"];
     let config_file;
-    if let Some(toml) = options.toml {
+    // Stateful NAT64 shares the pool's first address instead of handing out the pool.
+    let stateful = format!(
+        "{}[stateful]\npool4 = [\"{}\"]\n",
+        options.toml.unwrap_or(""),
+        STATEFUL_POOL4
+    );
+    let toml = match options.datapath {
+        Datapath::TunStateful => Some(stateful.as_str()),
+        _ => options.toml,
+    };
+    if let Some(toml) = toml {
         config_file = utf8(&dir.path().join("nat64.toml"))?;
         std::fs::write(&config_file, toml)?;
         argv.extend(["--config", &config_file]);
     }
     let datapath = match options.datapath {
-        Datapath::Tun => "tun",
+        Datapath::Tun | Datapath::TunStateful => "tun",
         Datapath::Tc | Datapath::Xdp(_) => "tc",
     };
+    argv.extend(["--prefix", PREFIX]);
+    if options.datapath != Datapath::TunStateful {
+        argv.extend(["--pool", options.pool]);
+    }
     argv.extend([
-        "--prefix",
-        PREFIX,
-        "--pool",
-        options.pool,
         "--datapath",
         datapath,
         "--data-dir",
@@ -118,7 +134,7 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
     // `--iface` attaches the XDP program, so only the XDP rows name interfaces; a direct
     // forward has no NAT44, and nat64 refuses `--egress` with it.
     match options.datapath {
-        Datapath::Tun | Datapath::Tc => argv.extend(["--egress", "eth1"]),
+        Datapath::Tun | Datapath::TunStateful | Datapath::Tc => argv.extend(["--egress", "eth1"]),
         Datapath::Xdp(XdpForward::Stack) => argv.extend([
             "--iface",
             "eth0",

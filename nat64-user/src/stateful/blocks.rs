@@ -101,6 +101,8 @@ pub struct PortSpace {
     free: VecDeque<usize>,
     held: HashMap<Subscriber, Vec<usize>>,
     rules: PortBlocks,
+    /// Dynamic bindings in all blocks together.
+    in_use: u64,
 }
 
 impl PortSpace {
@@ -129,6 +131,7 @@ impl PortSpace {
             blocks,
             held: HashMap::new(),
             rules,
+            in_use: 0,
         }
     }
 
@@ -220,6 +223,7 @@ impl PortSpace {
         let b = &mut self.blocks[i];
         b.set(port, true);
         b.in_use += 1;
+        self.in_use += 1;
         (b.addr, port)
     }
 
@@ -252,6 +256,7 @@ impl PortSpace {
             if b.is_taken(port) {
                 b.set(port, false);
                 b.in_use = b.in_use.saturating_sub(1);
+                self.in_use = self.in_use.saturating_sub(1);
             }
         }
     }
@@ -288,7 +293,7 @@ impl PortSpace {
 
     /// Dynamic bindings counted in the blocks, all blocks together.
     pub fn in_use(&self) -> u64 {
-        self.blocks.iter().map(|b| u64::from(b.in_use)).sum()
+        self.in_use
     }
 
     pub fn listing(&self) -> Vec<BlockInfo> {

@@ -345,6 +345,13 @@ impl Table {
     pub fn violations(&self) -> Vec<String> {
         let p = self.protocol.name();
         let mut found = Vec::new();
+        let mut counted: HashMap<End4, u32> = HashMap::new();
+        for (local, _) in self.sessions.keys() {
+            *counted.entry(*local).or_default() += 1;
+            if !self.by_v4.contains_key(local) {
+                found.push(format!("{p} session on {local:?}, which has no binding"));
+            }
+        }
         for (v4, b) in &self.by_v4 {
             if self.by_v6.get(&b.v6) != Some(v4) {
                 found.push(format!("{p} binding {v4:?} not found from its IPv6 end"));
@@ -354,8 +361,8 @@ impl Table {
                     "{p} binding {v4:?} on a port its subscriber does not hold"
                 ));
             }
-            let sessions = self.sessions.keys().filter(|(l, _)| l == v4).count();
-            if sessions != b.sessions as usize {
+            let sessions = counted.get(v4).copied().unwrap_or(0);
+            if sessions != b.sessions {
                 found.push(format!(
                     "{p} binding {v4:?} counts {} sessions of {sessions}",
                     b.sessions
