@@ -127,6 +127,12 @@ fn apply_address_overrides(config: &mut Config, args: &RunArgs) -> Result<()> {
     if args.prefix.is_none() && args.pool.is_none() {
         return Ok(());
     }
+    if let (Some(pool), Some(_)) = (&args.pool, &config.stateful) {
+        anyhow::bail!(
+            "--pool {pool} and [stateful] exclude each other: stateful NAT64 shares pool4 among \
+             all IPv6 hosts; remove --pool"
+        );
+    }
     let mut text = String::new();
     text.push_str(&format!("tun_device = \"{}\"\n", config.tun_device));
     text.push_str(&format!("ipv4_addr = \"{}\"\n", config.ipv4_addr));
@@ -142,7 +148,7 @@ fn apply_address_overrides(config: &mut Config, args: &RunArgs) -> Result<()> {
     let pool = args.pool.clone().or(config
         .dynamic_pool
         .map(|p| format!("{}/{}", p.network(), p.prefix_len())));
-    if let Some(pool) = pool {
+    if let Some(pool) = &pool {
         text.push_str(&format!("dynamic_pool = \"{pool}\"\n"));
     }
     let overrides = config::parse_str(
@@ -152,7 +158,9 @@ fn apply_address_overrides(config: &mut Config, args: &RunArgs) -> Result<()> {
     )
     .map_err(|err| anyhow::anyhow!("--prefix/--pool refused:\n{err}"))?;
     config.prefix = overrides.prefix;
-    config.dynamic_pool = overrides.dynamic_pool;
+    // The text above names a pool only where there was one: the native default the reader
+    // would fill in must not appear where the configuration had none (e.g. [stateful]).
+    config.dynamic_pool = pool.and(overrides.dynamic_pool);
     config.ipv6_addr = overrides.ipv6_addr;
     config.ipv6_addr_configured = overrides.ipv6_addr_configured;
     Ok(())

@@ -76,6 +76,11 @@ async fn serve(
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     log_map_file_notes(&map_file);
     let translator_config = translator_setup::translator_config(&config, &map_file.maps)?;
+    if let Some(stateful) = &config.stateful {
+        // Refused here, before the host is touched, rather than once it is set up.
+        crate::stateful::Nat64::new(translator_config.clone(), stateful.clone())
+            .context("stateful NAT64")?;
+    }
     let pool = persistence::load_pool(&config, &map_file.maps, unix_now())?;
 
     let device = InterfaceName::new(&config.tun_device).map_err(anyhow::Error::msg)?;

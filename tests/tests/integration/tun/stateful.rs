@@ -351,10 +351,7 @@ fn an_unprivileged_container_runs_stateful_nat64() {
     let data = data_dir.path().display().to_string();
     std::fs::write(
         data_dir.path().join("nat64.toml"),
-        format!(
-            "prefix = \"{}\"\ndata_dir = \"{data}\"\n[stateful]\npool4 = [\"{POOL4}\"]\n",
-            gateway_bed::PREFIX
-        ),
+        format!("data_dir = \"{data}\"\n[stateful]\npool4 = [\"{POOL4}\"]\n"),
     )
     .expect("config");
     let echo = "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('192.0.2.1', 7777))\ns.listen()\nc,_=s.accept()\nc.sendall(c.recv(100))";
@@ -367,7 +364,7 @@ fn an_unprivileged_container_runs_stateful_nat64() {
          ip link set lo up\n\
          ip addr add 192.0.2.1/32 dev lo\n\
          ip -6 addr add 2001:db8:1::2/128 dev lo\n\
-         {nat64} run -c {data}/nat64.toml > {data}/gateway.log 2>&1 &\n\
+         {nat64} run -c {data}/nat64.toml --prefix {prefix} > {data}/gateway.log 2>&1 &\n\
          pid=$!\n\
          for i in $(seq 50); do ip -6 route show {prefix} | grep -q nat64 && break; sleep 0.1; done\n\
          python3 -c \"$ECHO\" &\n\
@@ -403,6 +400,8 @@ fn an_unprivileged_container_runs_stateful_nat64() {
     assert!(stdout.contains(" 0% packet loss"), "{stdout}");
     assert!(stdout.contains("stateful"), "the TCP echo: {stdout}");
     assert!(log.contains("datapath tun"), "{log}");
+    // --prefix on the command line brings no dynamic pool along with it.
+    assert!(!log.contains("masquerad"), "{log}");
     let sessions: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(data_dir.path().join("sessions.json")).unwrap_or_default(),
     )
