@@ -1,6 +1,7 @@
 //! Packets per second through a gateway in a namespace test bed: the generator's reach with no
 //! gateway, plain kernel IPv6 forwarding, an XDP program that only redirects (the ceiling of
-//! the set-up), TAYGA 0.9.2 and `nat64` on its TUN, TC and XDP (stack, direct) datapaths,
+//! the set-up), TAYGA 0.9.2 and `nat64` on its TUN (stateless and stateful), TC and XDP
+//! (stack, direct) datapaths,
 //! 80- and 1,400-byte frames. Per row: the saturated receive rate (median of repeats) and
 //! RFC 8219 throughput (highest offered rate without loss, binary search), with CPU seconds
 //! per million packets and ratios to TAYGA and to the XDP redirect-only ceiling. Writes
@@ -202,7 +203,8 @@ fn publish(
     table.note(
         "TAYGA, nat64 TUN, TC and XDP (stack) masquerade the pool (198.51.100.0/24) out of eth1 \
          (nftables); nat64 XDP (direct) redirects after a FIB lookup with no NAT44 (the pool is \
-         routed to the box).",
+         routed to the box); nat64 TUN stateful shares 198.51.100.1 among the flows with its \
+         own tables (RFC 6146, no nftables, no conntrack).",
     );
     for line in left_out {
         table.note(line);
