@@ -5,6 +5,16 @@
 //! session.
 
 use std::collections::{HashMap, VecDeque};
+
+/// Where one pool4 range's blocks sit in [`PortSpace::blocks`], so a port finds its block by
+/// arithmetic.
+#[derive(Debug)]
+struct RangeIndex {
+    addr: Ipv4Addr,
+    first: u32,
+    end: u32,
+    base: usize,
+}
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::config::{Pool4Range, PortBlocks, Protocol};
@@ -98,6 +108,7 @@ pub enum Exhausted {
 pub struct PortSpace {
     protocol: Protocol,
     blocks: Vec<Block>,
+    ranges: Vec<RangeIndex>,
     free: VecDeque<usize>,
     held: HashMap<Subscriber, Vec<usize>>,
     rules: PortBlocks,
@@ -108,9 +119,16 @@ pub struct PortSpace {
 impl PortSpace {
     pub fn new(protocol: Protocol, pool4: &[Pool4Range], rules: PortBlocks) -> PortSpace {
         let mut blocks = Vec::new();
+        let mut ranges = Vec::new();
         for range in pool4.iter().filter(|r| r.protocol == protocol) {
             let end = u32::from(*range.ports.end()) + 1;
             let mut first = u32::from(*range.ports.start());
+            ranges.push(RangeIndex {
+                addr: range.addr,
+                first,
+                end,
+                base: blocks.len(),
+            });
             while first < end {
                 let len = (end - first).min(u32::from(rules.block_size)) as u16;
                 blocks.push(Block {
@@ -129,6 +147,7 @@ impl PortSpace {
             protocol,
             free: (0..blocks.len()).collect(),
             blocks,
+            ranges,
             held: HashMap::new(),
             rules,
             in_use: 0,
@@ -136,7 +155,16 @@ impl PortSpace {
     }
 
     fn block_of(&self, addr: Ipv4Addr, port: u16) -> Option<usize> {
-        self.blocks.iter().position(|b| b.contains(addr, port))
+        let port = u32::from(port);
+        let r = self
+            .ranges
+            .iter()
+            .find(|r| r.addr == addr && (r.first..r.end).contains(&port))?;
+        let i = r.base + ((port - r.first) / u32::from(self.rules.block_size)) as usize;
+        self.blocks
+            .get(i)
+            .filter(|b| b.contains(addr, port as u16))
+            .map(|_| i)
     }
 
     /// Marks a static binding's port taken for good. A port outside pool4 needs nothing.
@@ -151,18 +179,26 @@ impl PortSpace {
     /// block newly assigned.
     pub fn take(&mut self, v6: Ipv6Addr, preferred: u16) -> Result<(Ipv4Addr, u16), Exhausted> {
         let sub = subscriber_of(v6, self.rules.subscriber_prefix_len);
-        let held = self.held.get(&sub).cloned().unwrap_or_default();
+        let held = self.held.get(&sub).map_or(&[][..], Vec::as_slice);
         let with_preferred = held.iter().copied().find(|&i| {
             let b = &self.blocks[i];
             b.contains(b.addr, preferred) && !b.is_taken(preferred)
         });
-        let candidates = with_preferred.into_iter().chain(held.iter().copied());
-        for i in candidates {
+        let held_count = held.len();
+        for k in 0..=held_count {
+            let i = match (k, with_preferred) {
+                (0, Some(i)) => i,
+                (0, None) => continue,
+                (k, _) => match self.held.get(&sub).and_then(|h| h.get(k - 1)) {
+                    Some(&i) => i,
+                    None => break,
+                },
+            };
             if let Some(port) = self.blocks[i].free_port(preferred) {
                 return Ok(self.mark(i, port));
             }
         }
-        if held.len() >= usize::from(self.rules.max_blocks) {
+        if held_count >= usize::from(self.rules.max_blocks) {
             return Err(Exhausted::SubscriberLimit);
         }
         let i = self.assign_block(sub, preferred)?;

@@ -1,7 +1,11 @@
 //! One protocol's BIB and session table (RFC 6146 §3.1–3.2): bindings of an IPv6 host's
 //! port to a pool4 address and port, and the sessions that keep each binding alive.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// The tables are keyed by what senders choose (addresses, ports): a seeded hasher of good
+/// quality, much cheaper than SipHash on these short keys.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::quality::RandomState>;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
@@ -73,10 +77,10 @@ impl Table {
     ) -> Table {
         let mut t = Table {
             protocol,
-            by_v6: HashMap::new(),
-            by_v4: HashMap::new(),
-            sessions: HashMap::new(),
-            remote_hosts: HashMap::new(),
+            by_v6: HashMap::default(),
+            by_v4: HashMap::default(),
+            sessions: HashMap::default(),
+            remote_hosts: HashMap::default(),
             ports: PortSpace::new(protocol, pool4, blocks),
         };
         for s in statics.iter().filter(|s| s.protocol == protocol) {
@@ -345,7 +349,7 @@ impl Table {
     pub fn violations(&self) -> Vec<String> {
         let p = self.protocol.name();
         let mut found = Vec::new();
-        let mut counted: HashMap<End4, u32> = HashMap::new();
+        let mut counted: HashMap<End4, u32> = HashMap::default();
         for (local, _) in self.sessions.keys() {
             *counted.entry(*local).or_default() += 1;
             if !self.by_v4.contains_key(local) {
