@@ -217,6 +217,7 @@ fn metrics_status_and_json_tell_one_story() {
             "active_hosts",
             "recent_errors",
             "log_events",
+            "stateful",
         ]),
         "{stats:#}"
     );
