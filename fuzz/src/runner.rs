@@ -41,6 +41,18 @@ pub struct Checked {
     pub notes: Vec<&'static str>,
 }
 
+impl Checked {
+    /// The code under test panicked (the panic's message).
+    pub fn crashed(panic: String) -> Checked {
+        Checked {
+            findings: vec![crate::report::Finding::crash(panic)],
+            outcome: "crash".into(),
+            not_run: false,
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// How long to go on: whichever limit comes first.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {

@@ -115,6 +115,71 @@ impl Case {
     }
 }
 
+impl Case {
+    /// Whether `packets` are the expected ones, as many and each byte for byte.
+    pub fn compare_all(&self, packets: &[&[u8]]) -> Result<(), String> {
+        if packets.len() != self.expected.len() {
+            return Err(format!(
+                "{} packets, expected {}",
+                packets.len(),
+                self.expected.len()
+            ));
+        }
+        let diffs: Vec<String> = packets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| self.compare(i, p).err())
+            .collect();
+        if diffs.is_empty() {
+            Ok(())
+        } else {
+            Err(diffs.join("; "))
+        }
+    }
+}
+
+/// A run over the vectors: what passed, what differs on purpose (with why), what failed.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub passed: usize,
+    pub skipped: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+impl Tally {
+    /// Records `case`'s result; `deliberate` is why we differ from the vector on purpose,
+    /// when we do (a case that says so and then passes is a failure: the list is stale).
+    pub fn record(&mut self, case: &Case, result: Result<(), String>, deliberate: Option<&str>) {
+        match (result, deliberate) {
+            (Ok(()), None) => self.passed += 1,
+            (Err(_), Some(why)) => self.skipped.push(format!("{}: {why}", case.label())),
+            (Ok(()), Some(_)) => self.failed.push(format!(
+                "{}: listed in DELIBERATE_DIFFERENCES but passes; remove it from the list",
+                case.label()
+            )),
+            (Err(diff), None) => self.failed.push(format!("{}: {diff}", case.label())),
+        }
+    }
+
+    /// `<title>: P passed, S skipped, F failed`, then every skip and failure. Straight to the
+    /// process's stderr, not through the test harness's capture, so they show in every run.
+    pub fn report(&self, title: &str) {
+        let mut report = format!(
+            "{title}: {} passed, {} skipped, {} failed\n",
+            self.passed,
+            self.skipped.len(),
+            self.failed.len()
+        );
+        for s in &self.skipped {
+            report.push_str(&format!("  skipped {s}\n"));
+        }
+        for f in &self.failed {
+            report.push_str(&format!("  FAILED {f}\n"));
+        }
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
+    }
+}
+
 /// The vectors directory: `$NAT64_VECTORS_DIR`, else `../shared/vectors/jool-siit` from the
 /// workspace root.
 pub fn vectors_dir() -> PathBuf {

@@ -76,12 +76,7 @@ impl Target for ConfigTarget {
                 not_run: false,
                 notes: Vec::new(),
             },
-            Err(panic) => Checked {
-                findings: vec![Finding::crash(panic)],
-                outcome: "crash".into(),
-                not_run: false,
-                notes: Vec::new(),
-            },
+            Err(panic) => Checked::crashed(panic),
         }
     }
 }

@@ -167,14 +167,7 @@ impl Target for StatefulTarget {
         });
         let verdict = match ran {
             Ok(v) => v,
-            Err(panic) => {
-                return Checked {
-                    findings: vec![Finding::crash(panic)],
-                    outcome: "crash".into(),
-                    not_run: false,
-                    notes: Vec::new(),
-                }
-            }
+            Err(panic) => return Checked::crashed(panic),
         };
         // Errors about IPv4 packets come from the pool4 address they were sent to.
         let mut cfg = s.translator.clone();

@@ -138,12 +138,7 @@ impl Target for TranslatorTarget {
             Ok(v) => v,
             Err(panic) => {
                 pool.reset();
-                return Checked {
-                    findings: vec![Finding::crash(panic)],
-                    outcome: "crash".into(),
-                    not_run: false,
-                    notes: Vec::new(),
-                };
+                return Checked::crashed(panic);
             }
         };
         let outputs: Vec<&[u8]> = self.out.packets().collect();

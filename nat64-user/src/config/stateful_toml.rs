@@ -174,44 +174,46 @@ pub(crate) fn convert(
         max_blocks: int(&t.max_blocks, "max_blocks", 1..=65535, 8)
             .map_or(defaults.max_blocks, |v| v as u16),
     };
-    let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
-    let day = 86_400 * 7;
-    let tm = cfg.timeouts;
-    cfg.timeouts.udp = secs(
-        int(&t.udp_timeout_secs, "udp_timeout_secs", 1..=day, 300),
-        tm.udp,
-    );
-    cfg.timeouts.tcp_established = secs(
-        int(
+    // A week at most: longer would keep a binding nobody uses.
+    let week = 86_400 * 7;
+    let defaults = cfg.timeouts;
+    let timers: [(&Option<Spanned<u64>>, &str, &mut Duration, Duration); 5] = [
+        (
+            &t.udp_timeout_secs,
+            "udp_timeout_secs",
+            &mut cfg.timeouts.udp,
+            defaults.udp,
+        ),
+        (
             &t.tcp_established_timeout_secs,
             "tcp_established_timeout_secs",
-            1..=day,
-            7440,
+            &mut cfg.timeouts.tcp_established,
+            defaults.tcp_established,
         ),
-        tm.tcp_established,
-    );
-    cfg.timeouts.tcp_transitory = secs(
-        int(
+        (
             &t.tcp_transitory_timeout_secs,
             "tcp_transitory_timeout_secs",
-            1..=day,
-            240,
+            &mut cfg.timeouts.tcp_transitory,
+            defaults.tcp_transitory,
         ),
-        tm.tcp_transitory,
-    );
-    cfg.timeouts.icmp = secs(
-        int(&t.icmp_timeout_secs, "icmp_timeout_secs", 1..=day, 60),
-        tm.icmp,
-    );
-    cfg.timeouts.tcp_incoming_syn = secs(
-        int(
+        (
+            &t.icmp_timeout_secs,
+            "icmp_timeout_secs",
+            &mut cfg.timeouts.icmp,
+            defaults.icmp,
+        ),
+        (
             &t.tcp_incoming_syn_timeout_secs,
             "tcp_incoming_syn_timeout_secs",
-            1..=day,
-            6,
+            &mut cfg.timeouts.tcp_incoming_syn,
+            defaults.tcp_incoming_syn,
         ),
-        tm.tcp_incoming_syn,
-    );
+    ];
+    for (value, key, timer, default) in timers {
+        if let Some(secs) = int(value, key, 1..=week, default.as_secs()) {
+            *timer = Duration::from_secs(secs);
+        }
+    }
     if let Some(f) = &t.filtering {
         match f.get_ref().as_str() {
             "endpoint-independent" => cfg.filtering = Filtering::EndpointIndependent,
@@ -271,17 +273,8 @@ pub(crate) fn convert(
 mod tests {
     use std::path::Path;
 
-    use crate::config::toml_file::parse;
+    use crate::config::toml_file::{errors, parse};
     use crate::stateful::{Filtering, Protocol};
-
-    fn errors(text: &str) -> Vec<String> {
-        parse(text, Path::new("nat64.toml"))
-            .unwrap_err()
-            .problems
-            .iter()
-            .map(|p| p.to_string())
-            .collect()
-    }
 
     #[test]
     fn a_stateful_table_replaces_the_dynamic_pool() {

@@ -382,18 +382,20 @@ fn convert(doc: TomlFile, text: &str, d: &mut Diagnostics) -> RawConfig {
     raw
 }
 
+/// The problems `text` is refused with, one line each, as read from `nat64.toml`.
+#[cfg(test)]
+pub(crate) fn errors(text: &str) -> Vec<String> {
+    parse(text, Path::new("nat64.toml"))
+        .unwrap_err()
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn errors(text: &str) -> Vec<String> {
-        parse(text, Path::new("nat64.toml"))
-            .unwrap_err()
-            .problems
-            .iter()
-            .map(|p| p.to_string())
-            .collect()
-    }
 
     #[test]
     fn unknown_key_names_the_closest() {

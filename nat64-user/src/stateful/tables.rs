@@ -87,15 +87,7 @@ impl Table {
             let v6 = (s.v6, s.port6);
             let v4 = (s.v4, s.port4);
             t.ports.reserve_static(s.v4, s.port4);
-            t.by_v6.insert(v6, v4);
-            t.by_v4.insert(
-                v4,
-                Binding {
-                    v6,
-                    is_static: true,
-                    sessions: 0,
-                },
-            );
+            t.insert(v6, v4, true);
         }
         t
     }
@@ -115,16 +107,20 @@ impl Table {
             return Ok((v4, false));
         }
         let v4 = self.ports.take(v6.0, v6.1)?;
+        self.insert(v6, v4, false);
+        Ok((v4, true))
+    }
+
+    fn insert(&mut self, v6: End6, v4: End4, is_static: bool) {
         self.by_v6.insert(v6, v4);
         self.by_v4.insert(
             v4,
             Binding {
                 v6,
-                is_static: false,
+                is_static,
                 sessions: 0,
             },
         );
-        Ok((v4, true))
     }
 
     /// Takes back a binding made for a packet that was then not translated.
@@ -312,15 +308,7 @@ impl Table {
                 restored.dropped += 1;
                 continue;
             }
-            self.by_v6.insert(v6, v4);
-            self.by_v4.insert(
-                v4,
-                Binding {
-                    v6,
-                    is_static: false,
-                    sessions: 0,
-                },
-            );
+            self.insert(v6, v4, false);
             restored.bindings += 1;
         }
         for s in saved.sessions.iter().filter(|s| s.protocol == protocol) {

@@ -65,6 +65,14 @@ except OSError as e:
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The server routes pool4 back through the gateway and runs the echo server on 7777.
+fn serve_behind_pool4(bed: &mut GatewayBed) {
+    bed.server
+        .exec(&["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])
+        .expect("route to pool4");
+    gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
+}
+
 fn json(bed: &GatewayBed, what: &str) -> serde_json::Value {
     let binary = nat64_tests::binary::nat64();
     let out = bed
@@ -132,10 +140,7 @@ fn clients_share_one_ipv4_address_with_fair_port_blocks() {
             "2001:db8:1::2",
         ])
         .expect("route to the other subscriber");
-    bed.server
-        .exec(&["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])
-        .expect("route to pool4");
-    gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
+    serve_behind_pool4(&mut bed);
     // The IPv6 server behind the static binding.
     bed.client
         .spawn(&[
@@ -260,10 +265,7 @@ fn a_tcp_transfer_survives_a_restart_under_keep() {
         return;
     };
     let mut bed = GatewayBed::new().expect("namespaces");
-    bed.server
-        .exec(&["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])
-        .expect("route to pool4");
-    gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
+    serve_behind_pool4(&mut bed);
     let data_dir = TempDir::new("stateful-keep").expect("data-dir");
     let file = data_dir.path().join("nat64.toml");
     std::fs::write(&file, format!("keep = true\n{}", config(data_dir.path()))).expect("config");

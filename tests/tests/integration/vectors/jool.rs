@@ -1,7 +1,7 @@
 //! RFC 7915 conformance against Jool's SIIT packet vectors, through the userspace translator.
 
 use nat64::translate::{NoDynamicMap, Output, Translator, Verdict};
-use nat64_tests::jool::{self, Case};
+use nat64_tests::jool::{self, Case, Tally};
 
 /// Cases whose expected packets encode a choice Jool (or the kernel around it) makes that we
 /// make differently on purpose. Keyed by the sent packet's file.
@@ -69,20 +69,9 @@ const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
     ),
 ];
 
-enum Outcome {
-    Pass,
-    Fail(String),
-}
-
-fn run(case: &Case) -> Outcome {
-    let cfg = match jool::try_config_for(case) {
-        Ok(c) => c,
-        Err(e) => return Outcome::Fail(format!("settings: {e:#}")),
-    };
-    let translator = match Translator::new(cfg) {
-        Ok(t) => t,
-        Err(e) => return Outcome::Fail(format!("config refused: {e:#}")),
-    };
+fn run(case: &Case) -> Result<(), String> {
+    let cfg = jool::try_config_for(case).map_err(|e| format!("settings: {e:#}"))?;
+    let translator = Translator::new(cfg).map_err(|e| format!("config refused: {e:#}"))?;
     let mut out = Output::new();
     let verdict = translator.translate(&case.sent, &mut NoDynamicMap, &mut out);
     let verdict_ok = match verdict {
@@ -91,67 +80,27 @@ fn run(case: &Case) -> Outcome {
         Verdict::LocalReply | Verdict::Drop(_) => false,
     };
     if !verdict_ok {
-        return Outcome::Fail(format!("verdict {verdict:?}"));
+        return Err(format!("verdict {verdict:?}"));
     }
     let packets: Vec<&[u8]> = out.packets().collect();
-    if packets.len() != case.expected.len() {
-        return Outcome::Fail(format!(
-            "{} packets, expected {}",
-            packets.len(),
-            case.expected.len()
-        ));
-    }
-    let diffs: Vec<String> = packets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| case.compare(i, p).err())
-        .collect();
-    if diffs.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(diffs.join("; "))
-    }
+    case.compare_all(&packets)
 }
 
 #[test]
 fn jool_siit_vectors() {
-    let cases = jool::load_cases();
-    let mut passed = 0;
-    let mut skipped = Vec::new();
-    let mut failed = Vec::new();
-    for case in &cases {
+    let mut tally = Tally::default();
+    for case in &jool::load_cases() {
         let deliberate = DELIBERATE_DIFFERENCES
             .iter()
             .find(|(file, _)| *file == case.sent_file)
             .map(|(_, why)| *why);
-        match (run(case), deliberate) {
-            (Outcome::Pass, None) => passed += 1,
-            (Outcome::Fail(_), Some(why)) => skipped.push(format!("{}: {why}", case.label())),
-            (Outcome::Pass, Some(_)) => failed.push(format!(
-                "{}: listed in DELIBERATE_DIFFERENCES but passes; remove it from the list",
-                case.label()
-            )),
-            (Outcome::Fail(diff), None) => failed.push(format!("{}: {diff}", case.label())),
-        }
+        tally.record(case, run(case), deliberate);
     }
-    // Straight to the process's stderr, not through the test harness's capture, so the
-    // summary and the reasons for every skip show in every run's output.
-    let mut report = format!(
-        "jool-siit vectors: {passed} passed, {} skipped, {} failed\n",
-        skipped.len(),
-        failed.len()
-    );
-    for s in &skipped {
-        report.push_str(&format!("  skipped {s}\n"));
-    }
-    for f in &failed {
-        report.push_str(&format!("  FAILED {f}\n"));
-    }
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
+    tally.report("jool-siit vectors");
     assert!(
-        failed.is_empty(),
+        tally.failed.is_empty(),
         "{} Jool vector cases failed",
-        failed.len()
+        tally.failed.len()
     );
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use nat64::stateful::{Nat64, Pool4Range, PortBlocks, Protocol, StatefulConfig, StaticBinding};
 use nat64::translate::{Output, Prefix, TranslatorConfig, Verdict};
-use nat64_tests::jool::{self, Case, Direction};
+use nat64_tests::jool::{self, Case, Direction, Tally};
 
 const POOL4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 /// 64:ff9b::192.0.2.2, pool4's address seen from IPv6.
@@ -108,23 +108,7 @@ fn has_own_translator(case: &Case) -> bool {
 
 fn compare(case: &Case, out: &Output) -> Result<(), String> {
     let packets: Vec<&[u8]> = out.packets().collect();
-    if packets.len() != case.expected.len() {
-        return Err(format!(
-            "{} packets, expected {}",
-            packets.len(),
-            case.expected.len()
-        ));
-    }
-    let diffs: Vec<String> = packets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| case.compare(i, p).err())
-        .collect();
-    if diffs.is_empty() {
-        Ok(())
-    } else {
-        Err(diffs.join("; "))
-    }
+    case.compare_all(&packets)
 }
 
 fn run(case: &Case, shared: &mut Nat64, clock: &mut Instant) -> Result<(), String> {
@@ -187,47 +171,26 @@ fn run(case: &Case, shared: &mut Nat64, clock: &mut Instant) -> Result<(), Strin
 fn jool_nat64_vectors() {
     let cases = jool::load_cases_from(&jool::nat64_vectors_dir());
     assert_eq!(cases.len(), 42, "the suite has 42 cases");
-    let mut shared = new_nat64(&cases[0]);
-    let mut clock = Instant::now();
-    let mut passed = 0;
-    let mut skipped = Vec::new();
-    let mut failed = Vec::new();
-    for case in &cases {
-        let deliberate = DELIBERATE_DIFFERENCES
-            .iter()
-            .find(|(file, _)| *file == case.sent_file)
-            .map(|(_, why)| *why);
-        match (run(case, &mut shared, &mut clock), deliberate) {
-            (Ok(()), None) => passed += 1,
-            (Err(_), Some(why)) => skipped.push(format!("{}: {why}", case.label())),
-            (Ok(()), Some(_)) => failed.push(format!(
-                "{}: listed in DELIBERATE_DIFFERENCES but passes; remove it from the list",
-                case.label()
-            )),
-            (Err(diff), None) => failed.push(format!("{}: {diff}", case.label())),
-        }
-    }
     assert!(
         cases
             .iter()
             .all(|c| c.direction != Direction::FourThenSix || c.then_sent.is_some()),
         "a two-sender case lost its second packet"
     );
-    let mut report = format!(
-        "jool-nat64 vectors (userspace): {passed} passed, {} skipped, {} failed\n",
-        skipped.len(),
-        failed.len()
-    );
-    for s in &skipped {
-        report.push_str(&format!("  skipped {s}\n"));
+    let mut shared = new_nat64(&cases[0]);
+    let mut clock = Instant::now();
+    let mut tally = Tally::default();
+    for case in &cases {
+        let deliberate = DELIBERATE_DIFFERENCES
+            .iter()
+            .find(|(file, _)| *file == case.sent_file)
+            .map(|(_, why)| *why);
+        tally.record(case, run(case, &mut shared, &mut clock), deliberate);
     }
-    for f in &failed {
-        report.push_str(&format!("  FAILED {f}\n"));
-    }
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
+    tally.report("jool-nat64 vectors (userspace)");
     assert!(
-        failed.is_empty(),
+        tally.failed.is_empty(),
         "{} Jool NAT64 vector cases failed",
-        failed.len()
+        tally.failed.len()
     );
 }
