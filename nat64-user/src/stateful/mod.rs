@@ -165,7 +165,7 @@ impl Nat64 {
             Kind::Query { opens: true, .. } => match table.bind(flow.local) {
                 Ok(b) => b,
                 Err(_) => {
-                    return self.translator.icmp6_error(
+                    return self.translator.icmp_error(
                         pkt,
                         icmp::v6::DEST_UNREACHABLE,
                         1,
@@ -308,7 +308,7 @@ impl Nat64 {
                     DropReason::HopLimitExceeded => (icmp::v6::TIME_EXCEEDED, 0),
                     _ => (icmp::v6::DEST_UNREACHABLE, 0),
                 };
-                return self.translator.icmp6_error(from_v6, ty, code, reason, out);
+                return self.translator.icmp_error(from_v6, ty, code, reason, out);
             }
             for q in scratch.packets() {
                 out.push_packet(q);
@@ -347,15 +347,13 @@ impl Nat64 {
                 }
                 // §3.5.1.1 / Jool: a UDP packet no binding takes is answered port
                 // unreachable.
-                Kind::Query { .. } if flow.protocol == Protocol::Udp => {
-                    self.translator.icmp4_error(
-                        pkt,
-                        icmp::v4::DEST_UNREACHABLE,
-                        3,
-                        DropReason::NoBinding,
-                        out,
-                    )
-                }
+                Kind::Query { .. } if flow.protocol == Protocol::Udp => self.translator.icmp_error(
+                    pkt,
+                    icmp::v4::DEST_UNREACHABLE,
+                    3,
+                    DropReason::NoBinding,
+                    out,
+                ),
                 _ => Verdict::Drop(DropReason::NoBinding),
             };
         };
@@ -439,14 +437,14 @@ impl Nat64 {
         self.held = kept;
         for h in due {
             match &h.from_v6 {
-                Some(v6) => self.translator.icmp6_error(
+                Some(v6) => self.translator.icmp_error(
                     v6,
                     icmp::v6::DEST_UNREACHABLE,
                     4,
                     DropReason::NoBinding,
                     out,
                 ),
-                None => self.translator.icmp4_error(
+                None => self.translator.icmp_error(
                     &h.packet,
                     icmp::v4::DEST_UNREACHABLE,
                     3,

@@ -225,9 +225,10 @@ impl Translator {
         verdict
     }
 
-    /// An ICMPv4 error about `offending` to its sender, appended to `out`: stateful NAT64's
-    /// answer to a packet no binding takes (RFC 6146 §3.5).
-    pub(crate) fn icmp4_error(
+    /// An ICMP error of `offending`'s family (`ty` and `code` of that family) to its sender,
+    /// appended to `out`: stateful NAT64's answer to a packet no binding takes (RFC 6146
+    /// §3.5).
+    pub(crate) fn icmp_error(
         &self,
         offending: &[u8],
         ty: u8,
@@ -235,19 +236,10 @@ impl Translator {
         reason: DropReason,
         out: &mut Output,
     ) -> Verdict {
-        originate::icmp4_error(self, offending, ty, code, [0; 4], reason, out)
-    }
-
-    /// An ICMPv6 error about `offending` to its sender, appended to `out`.
-    pub(crate) fn icmp6_error(
-        &self,
-        offending: &[u8],
-        ty: u8,
-        code: u8,
-        reason: DropReason,
-        out: &mut Output,
-    ) -> Verdict {
-        originate::icmp6_error(self, offending, ty, code, 0, reason, out)
+        match offending.first().map(|b| b >> 4) {
+            Some(4) => originate::icmp4_error(self, offending, ty, code, [0; 4], reason, out),
+            _ => originate::icmp6_error(self, offending, ty, code, 0, reason, out),
+        }
     }
 
     /// Whether `src` may be translated under the `allow_source` list.

@@ -99,36 +99,25 @@ fn clients_share_one_ipv4_address_with_fair_port_blocks() {
         return;
     };
     let mut bed = GatewayBed::new().expect("namespaces");
-    bed.client
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8:1::3/64",
-            "dev",
-            "c0",
-            "nodad",
-            "preferred_lft",
-            "0",
-        ])
-        .expect("a second client in the first /64");
-    // Deprecated (preferred_lft 0): used only where a socket binds to them, so the ping and
-    // echoes below leave from 2001:db8:1::2.
-    bed.client
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8:1:2::2/64",
-            "dev",
-            "c0",
-            "nodad",
-            "preferred_lft",
-            "0",
-        ])
-        .expect("a client of another subscriber");
+    // A second client in the first /64, and a client of another subscriber. Deprecated
+    // (preferred_lft 0): used only where a socket binds to them, so the ping and echoes
+    // below leave from 2001:db8:1::2.
+    for address in ["2001:db8:1::3/64", "2001:db8:1:2::2/64"] {
+        bed.client
+            .exec(&[
+                "ip",
+                "-6",
+                "addr",
+                "add",
+                address,
+                "dev",
+                "c0",
+                "nodad",
+                "preferred_lft",
+                "0",
+            ])
+            .expect("a client address");
+    }
     bed.gateway
         .exec(&[
             "ip",
