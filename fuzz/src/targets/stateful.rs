@@ -14,9 +14,9 @@ use nat64::stateful::Nat64;
 use nat64::translate::{Output, TranslatorConfig, Verdict};
 use rand::rngs::StdRng;
 
-use super::translator::verdict_name;
+use super::translator::{outputs_in_hex, packet_for, verdict_name};
 use crate::check::translation;
-use crate::gen::{addresses::AddressBook, packet};
+use crate::gen::addresses::AddressBook;
 use crate::report::Finding;
 use crate::runner::{guarded, Checked, Target};
 
@@ -135,18 +135,11 @@ impl Target for StatefulTarget {
     }
 
     fn generate(&mut self, setup: usize, rng: &mut StdRng) -> Vec<u8> {
-        match self.books.get(setup) {
-            Some(book) => packet::packet(rng, book),
-            None => Vec::new(),
-        }
+        packet_for(&self.books, setup, rng)
     }
 
     fn explain(&self) -> Vec<String> {
-        self.out
-            .packets()
-            .enumerate()
-            .map(|(i, p)| format!("output {i}: {}", crate::hex::encode(p)))
-            .collect()
+        outputs_in_hex(&self.out)
     }
 
     fn check(&mut self, setup: usize, input: &[u8]) -> Checked {

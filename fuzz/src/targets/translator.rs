@@ -57,6 +57,22 @@ impl TranslatorTarget {
     }
 }
 
+/// A packet from setup `setup`'s addresses.
+pub fn packet_for(books: &[AddressBook], setup: usize, rng: &mut StdRng) -> Vec<u8> {
+    match books.get(setup) {
+        Some(book) => packet::packet(rng, book),
+        None => Vec::new(),
+    }
+}
+
+/// What a translator wrote, one packet a line, for a replay.
+pub fn outputs_in_hex(out: &Output) -> Vec<String> {
+    out.packets()
+        .enumerate()
+        .map(|(i, p)| format!("output {i}: {}", crate::hex::encode(p)))
+        .collect()
+}
+
 /// A verdict's name for the outcome statistics.
 pub fn verdict_name(verdict: Verdict) -> String {
     match verdict {
@@ -102,18 +118,11 @@ impl Target for TranslatorTarget {
     }
 
     fn generate(&mut self, setup: usize, rng: &mut StdRng) -> Vec<u8> {
-        match self.books.get(setup) {
-            Some(book) => packet::packet(rng, book),
-            None => Vec::new(),
-        }
+        packet_for(&self.books, setup, rng)
     }
 
     fn explain(&self) -> Vec<String> {
-        self.out
-            .packets()
-            .enumerate()
-            .map(|(i, p)| format!("output {i}: {}", crate::hex::encode(p)))
-            .collect()
+        outputs_in_hex(&self.out)
     }
 
     fn check(&mut self, setup: usize, input: &[u8]) -> Checked {
