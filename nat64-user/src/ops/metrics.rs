@@ -271,6 +271,41 @@ fn stateful_tables(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
                 .set(as_gauge(*value));
         }
     }
+    let packets = counter_vec(
+        r,
+        "nat64_stateful_packets_total",
+        "Packets stateful NAT64 translated, by protocol and direction.",
+        &["protocol", "direction"],
+    )?;
+    for (direction, values) in [
+        ("v6_to_v4", &st.translated_v6_to_v4),
+        ("v4_to_v6", &st.translated_v4_to_v6),
+    ] {
+        for (protocol, value) in values {
+            packets
+                .with_label_values(&[protocol.as_str(), direction])
+                .inc_by(*value);
+        }
+    }
+    for (name, help, values) in [
+        (
+            "nat64_stateful_sessions_opened_total",
+            "Stateful NAT64 sessions opened.",
+            &st.sessions_opened,
+        ),
+        (
+            "nat64_stateful_sessions_expired_total",
+            "Stateful NAT64 sessions removed when their timer ran out.",
+            &st.sessions_expired,
+        ),
+    ] {
+        let family = counter_vec(r, name, help, &["protocol"])?;
+        for (protocol, value) in values {
+            family
+                .with_label_values(&[protocol.as_str()])
+                .inc_by(*value);
+        }
+    }
     gauge(
         r,
         "nat64_stateful_held_syns",
@@ -370,6 +405,7 @@ mod tests {
             log_events: BTreeMap::from([("warn".to_owned(), 1)]),
             stateful: Some(crate::ops::snapshot::StatefulUse {
                 sessions: BTreeMap::from([("udp".to_owned(), 5)]),
+                translated_v4_to_v6: BTreeMap::from([("tcp".to_owned(), 9)]),
                 blocks_assigned: BTreeMap::from([("tcp".to_owned(), 2)]),
                 ..Default::default()
             }),
@@ -395,6 +431,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("nat64_stateful_port_blocks_assigned{protocol=\"tcp\"} 2"));
+        assert!(text
+            .contains("nat64_stateful_packets_total{direction=\"v4_to_v6\",protocol=\"tcp\"} 9"));
         // Label values are escaped, never break a line.
         assert!(text.contains("interface=\"eth\\\"0\""), "{text}");
     }

@@ -60,6 +60,15 @@ pub struct StatefulUse {
     pub blocks_total: BTreeMap<String, u64>,
     /// IPv4 SYNs held for a simultaneous open.
     pub held_syns: u64,
+    /// Since the start: packets translated each way, sessions opened and expired.
+    #[serde(default)]
+    pub translated_v6_to_v4: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub translated_v4_to_v6: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub sessions_opened: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub sessions_expired: BTreeMap<String, u64>,
 }
 
 impl StatefulUse {
@@ -70,7 +79,17 @@ impl StatefulUse {
                 .map(|p| (p.name().to_owned(), v[p.index()] as u64))
                 .collect()
         };
+        let activity = |f: fn(&crate::stateful::Activity) -> u64| {
+            crate::stateful::Protocol::ALL
+                .iter()
+                .map(|p| (p.name().to_owned(), f(&c.activity[p.index()])))
+                .collect()
+        };
         StatefulUse {
+            translated_v6_to_v4: activity(|a| a.translated_v6_to_v4),
+            translated_v4_to_v6: activity(|a| a.translated_v4_to_v6),
+            sessions_opened: activity(|a| a.sessions_opened),
+            sessions_expired: activity(|a| a.sessions_expired),
             bindings: by_protocol(&c.bindings),
             sessions: by_protocol(&c.sessions),
             blocks_assigned: by_protocol(&c.blocks_assigned),

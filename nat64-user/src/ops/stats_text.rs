@@ -109,6 +109,18 @@ pub fn render(s: &Snapshot) -> String {
             .collect();
         let _ = writeln!(out, "stateful port blocks assigned: {}", blocks.join(", "));
         let _ = writeln!(out, "stateful held syns {}", st.held_syns);
+        let _ = writeln!(
+            out,
+            "stateful translated 6->4: {}; 4->6: {}",
+            line(&st.translated_v6_to_v4),
+            line(&st.translated_v4_to_v6)
+        );
+        let _ = writeln!(
+            out,
+            "stateful sessions opened: {}; expired: {}",
+            line(&st.sessions_opened),
+            line(&st.sessions_expired)
+        );
     }
     out
 }

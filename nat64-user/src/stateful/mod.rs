@@ -28,7 +28,7 @@ pub use blocks::BlockInfo;
 pub use config::{
     Filtering, Pool4Range, PortBlocks, Protocol, StatefulConfig, StaticBinding, Timeouts,
 };
-pub use tables::{BindingInfo, SessionInfo};
+pub use tables::{Activity, BindingInfo, SessionInfo};
 
 use crate::translate::wire::{self, parse_v4, parse_v6};
 use crate::translate::{DynamicMap, NoDynamicMap, Output, Translator, TranslatorConfig, Verdict};
@@ -70,6 +70,8 @@ pub struct TableCounts {
     pub blocks_assigned: [usize; 3],
     pub blocks_total: [usize; 3],
     pub held_syns: usize,
+    /// Since the start, by protocol.
+    pub activity: [tables::Activity; 3],
 }
 
 /// The stateful translator: the RFC 7915 translator plus the state of RFC 6146.
@@ -193,6 +195,7 @@ impl Nat64 {
             }
             return verdict;
         }
+        table.translated(Side::V6);
         match flow.kind {
             Kind::Query { flags, .. } => {
                 out.for_each_packet_mut(|p| rewrite::v4_source_port(p, local.1));
@@ -376,6 +379,7 @@ impl Nat64 {
             return verdict;
         }
         let table = &mut self.tables[flow.protocol.index()];
+        table.translated(Side::V4);
         match flow.kind {
             Kind::Query { flags, .. } => {
                 out.for_each_packet_mut(|p| rewrite::v6_destination(p, host.0.octets(), host.1));
@@ -504,6 +508,7 @@ impl Nat64 {
         for (i, t) in self.tables.iter().enumerate() {
             (c.bindings[i], c.sessions[i]) = t.counts();
             (c.blocks_assigned[i], c.blocks_total[i]) = t.block_usage();
+            c.activity[i] = t.activity();
         }
         c
     }

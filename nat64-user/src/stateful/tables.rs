@@ -56,9 +56,19 @@ pub struct SessionInfo {
     pub expires_in_secs: u64,
 }
 
+/// What one protocol's table has seen since the start, for the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Activity {
+    pub translated_v6_to_v4: u64,
+    pub translated_v4_to_v6: u64,
+    pub sessions_opened: u64,
+    pub sessions_expired: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct Table {
     protocol: Protocol,
+    activity: Activity,
     by_v6: HashMap<End6, End4>,
     by_v4: HashMap<End4, Binding>,
     /// Keyed by (pool4 end, remote end): the pool4 end names the binding.
@@ -77,6 +87,7 @@ impl Table {
     ) -> Table {
         let mut t = Table {
             protocol,
+            activity: Activity::default(),
             by_v6: HashMap::default(),
             by_v4: HashMap::default(),
             sessions: HashMap::default(),
@@ -189,7 +200,20 @@ impl Table {
             b.sessions += 1;
         }
         *self.remote_hosts.entry((local, remote.0)).or_default() += 1;
+        self.activity.sessions_opened += 1;
         true
+    }
+
+    /// A packet of this protocol went through, from `side`.
+    pub fn translated(&mut self, side: Side) {
+        match side {
+            Side::V6 => self.activity.translated_v6_to_v4 += 1,
+            Side::V4 => self.activity.translated_v4_to_v6 += 1,
+        }
+    }
+
+    pub fn activity(&self) -> Activity {
+        self.activity
     }
 
     /// Removes the sessions that ran out, then the dynamic bindings left without one, then
@@ -223,6 +247,7 @@ impl Table {
             self.unbind(v4);
         }
         self.ports.release_idle_blocks();
+        self.activity.sessions_expired += gone.len() as u64;
         gone.len()
     }
 

@@ -118,8 +118,20 @@ fn a_client_gets_a_binding_and_the_reply_finds_it() {
     // The same flow keeps its binding.
     n.translate(&udp6(c, 40000, 64), now, &mut out);
     assert_eq!(v4_source(out.packets().next().unwrap()).1, port);
-    assert_eq!(n.counts().bindings[Protocol::Udp.index()], 1);
-    assert_eq!(n.counts().sessions[Protocol::Udp.index()], 1);
+    let udp = Protocol::Udp.index();
+    let counts = n.counts();
+    assert_eq!((counts.bindings[udp], counts.sessions[udp]), (1, 1));
+    assert_eq!(
+        counts.activity[udp],
+        Activity {
+            translated_v6_to_v4: 2,
+            translated_v4_to_v6: 1,
+            sessions_opened: 1,
+            sessions_expired: 0,
+        }
+    );
+    n.expire(now + Duration::from_secs(301), &mut out);
+    assert_eq!(n.counts().activity[udp].sessions_expired, 1);
 }
 
 #[test]

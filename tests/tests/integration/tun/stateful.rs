@@ -227,6 +227,10 @@ fn clients_share_one_ipv4_address_with_fair_port_blocks() {
         tables.bindings["udp"] >= 8 && tables.blocks_assigned["udp"] == 2,
         "{stats}"
     );
+    assert!(
+        tables.translated_v6_to_v4["udp"] >= 8 && tables.translated_v4_to_v6["tcp"] > 0,
+        "{stats}"
+    );
 
     // Past the 3 s UDP timer the UDP bindings and their blocks go, each block release logged.
     std::thread::sleep(Duration::from_secs(5));
