@@ -103,8 +103,8 @@ struct TomlMap {
     ipv6: Spanned<String>,
 }
 
-/// Every top-level key, for "did you mean" suggestions.
-const KEYS: &[&str] = &[
+/// Every top-level key, for "did you mean" suggestions (and the fuzzer's generator).
+pub const KEYS: &[&str] = &[
     "tun_device",
     "ipv4_addr",
     "ipv6_addr",

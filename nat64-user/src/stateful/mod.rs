@@ -181,15 +181,31 @@ impl Nat64 {
                 None => return Verdict::Drop(DropReason::NoBinding),
             },
         };
-        if let Kind::Query { opens: false, .. } = flow.kind {
-            if !table.has_session(local, flow.remote) {
-                return Verdict::Drop(DropReason::NoBinding);
-            }
-        }
         let verdict = self
             .translator
             .translate(pkt, &mut BindingAddress(local.0), out);
-        if verdict != Verdict::Translated {
+        // The session is looked up once, as it is refreshed (or opened); only a packet that
+        // was not translated, or found none, asks again why.
+        let accepted = verdict == Verdict::Translated
+            && match flow.kind {
+                Kind::Query { flags, opens } => table.touch(
+                    local,
+                    flow.remote,
+                    Side::V6,
+                    flags,
+                    opens,
+                    now,
+                    &self.cfg.timeouts,
+                ),
+                Kind::Error => true,
+            };
+        if !accepted {
+            if let Kind::Query { opens: false, .. } = flow.kind {
+                if !table.has_session(local, flow.remote) {
+                    out.clear();
+                    return Verdict::Drop(DropReason::NoBinding);
+                }
+            }
             if made {
                 table.unbind(local);
             }
@@ -199,15 +215,6 @@ impl Nat64 {
         match flow.kind {
             Kind::Query { flags, .. } => {
                 out.for_each_packet_mut(|p| rewrite::v4_source_port(p, local.1));
-                table.touch(
-                    local,
-                    flow.remote,
-                    Side::V6,
-                    flags,
-                    true,
-                    now,
-                    &self.cfg.timeouts,
-                );
                 if flow.protocol == Protocol::Tcp && flags.syn {
                     // §3.5.2.2: the IPv6 SYN completes a simultaneous open; the held IPv4
                     // SYN is not answered.
@@ -360,38 +367,61 @@ impl Nat64 {
                 _ => Verdict::Drop(DropReason::NoBinding),
             };
         };
-        if let Kind::Query { flags, opens } = flow.kind {
-            if !table.has_session(flow.local, flow.remote) {
-                if !opens {
-                    return Verdict::Drop(DropReason::NoBinding);
-                }
-                if !table.admits(flow.local, flow.remote, self.cfg.filtering) {
-                    return if flow.protocol == Protocol::Tcp && flags.syn {
-                        self.hold(pkt, flow.local, flow.remote, from_v6, now)
-                    } else {
-                        Verdict::Drop(DropReason::Filtered)
-                    };
-                }
-            }
-        }
         let verdict = self.translator.translate(pkt, &mut NoDynamicMap, out);
-        if verdict != Verdict::Translated {
-            return verdict;
-        }
+        let timeouts = self.cfg.timeouts;
         let table = &mut self.tables[flow.protocol.index()];
-        table.translated(Side::V4);
-        match flow.kind {
-            Kind::Query { flags, .. } => {
-                out.for_each_packet_mut(|p| rewrite::v6_destination(p, host.0.octets(), host.1));
-                table.touch(
+        // An established flow's session is found once, as it is refreshed; the filtering
+        // decisions below are for a packet with none (or one that was not translated).
+        let refreshed = verdict == Verdict::Translated
+            && match flow.kind {
+                Kind::Query { flags, .. } => table.touch(
                     flow.local,
                     flow.remote,
                     Side::V4,
                     flags,
-                    true,
+                    false,
                     now,
-                    &self.cfg.timeouts,
-                );
+                    &timeouts,
+                ),
+                Kind::Error => true,
+            };
+        if !refreshed {
+            if let Kind::Query { flags, opens } = flow.kind {
+                if !table.has_session(flow.local, flow.remote) {
+                    if !opens {
+                        out.clear();
+                        return Verdict::Drop(DropReason::NoBinding);
+                    }
+                    if !table.admits(flow.local, flow.remote, self.cfg.filtering) {
+                        out.clear();
+                        return if flow.protocol == Protocol::Tcp && flags.syn {
+                            self.hold(pkt, flow.local, flow.remote, from_v6, now)
+                        } else {
+                            Verdict::Drop(DropReason::Filtered)
+                        };
+                    }
+                }
+                if verdict == Verdict::Translated {
+                    table.touch(
+                        flow.local,
+                        flow.remote,
+                        Side::V4,
+                        flags,
+                        true,
+                        now,
+                        &timeouts,
+                    );
+                }
+            }
+            if verdict != Verdict::Translated {
+                return verdict;
+            }
+        }
+        let table = &mut self.tables[flow.protocol.index()];
+        table.translated(Side::V4);
+        match flow.kind {
+            Kind::Query { .. } => {
+                out.for_each_packet_mut(|p| rewrite::v6_destination(p, host.0.octets(), host.1))
             }
             Kind::Error => out
                 .for_each_packet_mut(|p| rewrite::v6_error_destination(p, host.0.octets(), host.1)),

@@ -5,39 +5,21 @@ use rand::{rngs::StdRng, Rng};
 use super::values::Values;
 use crate::gen::{chance, pick};
 
-const TOML_KEYS: [&str; 25] = [
-    "tun_device",
-    "ipv4_addr",
-    "ipv6_addr",
-    "prefix",
-    "wkpf_strict",
-    "dynamic_pool",
-    "data_dir",
-    "map_file",
-    "udp_cksum_mode",
-    "log",
-    "offlink_mtu",
-    "tun_up",
-    "tun_ip",
-    "tun_route",
-    "workers",
-    "datapath",
-    "interfaces",
-    "xdp_forward",
-    "egress",
-    "allow_source",
-    "mapping_idle_secs",
-    "mapping_forget_secs",
-    "keep",
-    "pin_dir",
-    "metrics",
-];
+/// The reader's own top-level keys, less those written as tables below (`[[map]]`,
+/// `[stateful]`), so a key the reader learns is fuzzed from then on.
+static TOML_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    nat64::config::toml_file::KEYS
+        .iter()
+        .copied()
+        .filter(|k| !matches!(*k, "map" | "stateful"))
+        .collect()
+});
 
 pub(super) fn lines(rng: &mut StdRng, v: &mut Values) -> Vec<String> {
     let mut lines = Vec::new();
     let mut keys: Vec<String> = Vec::new();
     for _ in 0..rng.gen_range(0..=6) {
-        let key = pick(rng, &TOML_KEYS);
+        let key = pick(rng, &TOML_KEYS[..]);
         let key = if chance(rng, v.wild / 2.0) {
             match rng.gen_range(0..3) {
                 0 => key.replace('_', "-"),
