@@ -191,6 +191,12 @@ outcomes! {
     /// An address that is never translated, or one behind the prefix that would loop
     /// through the translator (`address_policy`; userspace drops it, counted).
     PassSpecialAddress = "pass_special_address",
+    /// Stateful NAT64: the flow has no session in the kernel's tables (a new flow, a
+    /// hairpinned one, or one in a TCP state userspace follows): userspace decides.
+    PassNoSession = "pass_no_session",
+    /// Stateful NAT64: a TCP SYN, FIN or RST, which moves the session's state (userspace
+    /// keeps the RFC 6146 state machine).
+    PassTcpControl = "pass_tcp_control",
     /// `allow_source` configured and the source is not in the host table.
     PassSourceFiltered = "pass_source_filtered",
     /// Larger than the next link's MTU (userspace answers Packet Too Big or fragments).

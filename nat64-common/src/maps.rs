@@ -27,11 +27,18 @@ pub mod names {
     /// One u64: CLOCK_BOOTTIME in ns, ticked by userspace every second; what the datapath
     /// stamps last use with (a map read instead of a clock read per packet).
     pub const CLOCK: &str = "NAT64_CLOCK";
+    /// Stateful NAT64: the sessions by their IPv6 side ([`SessionKey6`] → [`Session6`]).
+    pub const SESSIONS_6: &str = "NAT64_SESSIONS_6";
+    /// Stateful NAT64: the same sessions by their IPv4 side ([`SessionKey4`] → [`Session4`]).
+    pub const SESSIONS_4: &str = "NAT64_SESSIONS_4";
 }
 
 /// Upper bound of dynamic plus static host mappings the kernel tables hold (a /15 pool has
 /// 131,070 usable addresses; TAYGA's largest practical pools are smaller).
 pub const MAX_MAPPINGS: u32 = 262_144;
+/// Upper bound of the stateful sessions the kernel translates (userspace keeps more; the
+/// rest it translates itself). About 100 bytes per session in both tables together.
+pub const MAX_KERNEL_SESSIONS: u32 = 1 << 21;
 /// Upper bound of RFC 7757 explicit address mappings (`map` lines).
 pub const MAX_EAM: u32 = 4_096;
 
@@ -108,6 +115,55 @@ pub struct EamEntry {
     pub _pad: [u8; 2],
 }
 
+/// Key of the stateful sessions by their IPv6 side: a query from an IPv6 host, as the
+/// kernel reads it. Ports in network byte order; an ICMP echo's identifier is the host's
+/// port and the remote's port is zero. `proto` is the IPv4 protocol number (ICMP for echo).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct SessionKey6 {
+    pub host: [u8; 16],
+    /// The IPv4 remote, as the prefix embeds it in the destination.
+    pub remote: [u8; 4],
+    pub host_port: [u8; 2],
+    pub remote_port: [u8; 2],
+    pub proto: u8,
+    pub _pad: [u8; 3],
+}
+
+/// What a session gives an IPv6 host's packet: its pool4 address and port.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Session6 {
+    pub local: [u8; 4],
+    pub local_port: [u8; 2],
+    pub _pad: [u8; 2],
+    /// Coarse CLOCK_BOOTTIME ns of the last packet the kernel translated this way (0: none
+    /// yet); userspace reads it before it expires the session.
+    pub last_use_ns: u64,
+}
+
+/// Key of the stateful sessions by their IPv4 side: a query from an IPv4 remote to pool4.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct SessionKey4 {
+    pub remote: [u8; 4],
+    pub local: [u8; 4],
+    pub remote_port: [u8; 2],
+    pub local_port: [u8; 2],
+    pub proto: u8,
+    pub _pad: [u8; 3],
+}
+
+/// What a session gives a remote's packet: the IPv6 host and port behind the pool4 end.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Session4 {
+    pub host: [u8; 16],
+    pub host_port: [u8; 2],
+    pub _pad: [u8; 6],
+    pub last_use_ns: u64,
+}
+
 /// What to do with an IPv4 UDP datagram whose checksum is zero — legal in IPv4, not in
 /// IPv6 (TAYGA's `udp-cksum-mode`). One definition for the configuration, the userspace
 /// translator and the datapath's configuration block.
@@ -179,7 +235,10 @@ pub struct ConfigBlock {
     /// A [`crate::address_policy::WkpScope`] as u8: which IPv4 addresses `wkpf_strict`
     /// keeps from behind the well-known prefix.
     pub wkp_scope: u8,
-    pub _reserved: [u8; 5],
+    /// 1: stateful NAT64 (RFC 6146). IPv6 hosts and pool4 are found by flow in the session
+    /// tables, never in the host tables; what has no session goes to userspace.
+    pub stateful: u8,
+    pub _reserved: [u8; 4],
 }
 
 impl ConfigBlock {
@@ -213,6 +272,10 @@ const _: () = assert!(core::mem::size_of::<Ipv6LpmKey>() == 20);
 const _: () = assert!(core::mem::size_of::<Ipv4LpmKey>() == 8);
 const _: () = assert!(core::mem::size_of::<EamEntry>() == 24);
 const _: () = assert!(core::mem::size_of::<ConfigBlock>() == 72);
+const _: () = assert!(core::mem::size_of::<SessionKey6>() == 28);
+const _: () = assert!(core::mem::size_of::<Session6>() == 16);
+const _: () = assert!(core::mem::size_of::<SessionKey4>() == 16);
+const _: () = assert!(core::mem::size_of::<Session4>() == 32);
 
 #[cfg(feature = "user")]
 mod aya_pod {
@@ -224,6 +287,10 @@ mod aya_pod {
     unsafe impl aya::Pod for super::V4ToV6Mapping {}
     unsafe impl aya::Pod for super::EamEntry {}
     unsafe impl aya::Pod for super::ConfigBlock {}
+    unsafe impl aya::Pod for super::SessionKey6 {}
+    unsafe impl aya::Pod for super::Session6 {}
+    unsafe impl aya::Pod for super::SessionKey4 {}
+    unsafe impl aya::Pod for super::Session4 {}
 }
 
 #[cfg(test)]

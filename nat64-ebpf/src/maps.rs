@@ -9,8 +9,8 @@ use aya_ebpf::{
 use nat64_common::{
     counters::Outcome,
     maps::{
-        ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, V4ToV6Mapping, V6ToV4Mapping, MAX_EAM,
-        MAX_MAPPINGS,
+        ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, Session4, Session6, SessionKey4,
+        SessionKey6, V4ToV6Mapping, V6ToV4Mapping, MAX_EAM, MAX_KERNEL_SESSIONS, MAX_MAPPINGS,
     },
 };
 
@@ -27,6 +27,17 @@ pub static NAT64_V6_TO_V4: HashMap<Ipv6HostKey, V6ToV4Mapping> =
 #[map]
 pub static NAT64_V4_TO_V6: HashMap<Ipv4HostKey, V4ToV6Mapping> =
     HashMap::with_max_entries(MAX_MAPPINGS, 0);
+
+/// Stateful NAT64: the sessions userspace opened, by their IPv6 side. Userspace is the only
+/// writer of entries; the programs write only the last-use stamps.
+#[map]
+pub static NAT64_SESSIONS_6: HashMap<SessionKey6, Session6> =
+    HashMap::with_max_entries(MAX_KERNEL_SESSIONS, 0);
+
+/// The same sessions by their IPv4 side.
+#[map]
+pub static NAT64_SESSIONS_4: HashMap<SessionKey4, Session4> =
+    HashMap::with_max_entries(MAX_KERNEL_SESSIONS, 0);
 
 /// RFC 7757 explicit address mappings keyed by their IPv6 prefix.
 #[map]

@@ -14,6 +14,7 @@ pub mod offload;
 pub mod ops;
 pub mod pins;
 pub mod pool;
+pub mod session_maps;
 pub mod stateful;
 pub mod tc_maps;
 pub mod translate;

@@ -25,7 +25,7 @@ const LINK_FILE: &str = "tc_link";
 const XDP_LINK_PREFIX: &str = "xdp_link_";
 
 /// Every map of the kernel path, by the name it has in the eBPF object and as a pin file.
-pub const PINNED_MAPS: [&str; 9] = [
+pub const PINNED_MAPS: [&str; 11] = [
     names::CONFIG,
     names::CLOCK,
     names::V6_TO_V4,
@@ -35,6 +35,8 @@ pub const PINNED_MAPS: [&str; 9] = [
     names::TC_COUNTERS,
     names::XDP_COUNTERS,
     names::XDP_DEVICES,
+    names::SESSIONS_6,
+    names::SESSIONS_4,
 ];
 
 /// One device's pin directory.

@@ -81,7 +81,33 @@ pub fn map_addresses<M: Mapper>(map: &mut M, ip: &Ipv4) -> Result<Mapped<16, M::
     }
     let (dst, stamp) = map.host_v4_to_v6(ip.dst())?;
     let src = map.remote_v4_to_v6(ip.src())?;
-    Ok(Mapped { src, dst, stamp })
+    Ok(Mapped {
+        src,
+        dst,
+        stamp,
+        port: super::PortRewrite::NONE,
+    })
+}
+
+/// The lookups for a checked query: [`map_addresses`] by flow, with the port the flow gets.
+#[inline(always)]
+pub fn map_flow<M: Mapper>(
+    map: &mut M,
+    ip: &Ipv4,
+    l4: &Transport,
+) -> Result<Mapped<16, M::Stamp>, Outcome> {
+    if ip.ttl() <= 1 {
+        return Err(Outcome::PassHopLimit);
+    }
+    let flow = l4.flow(ip.proto(), true);
+    let (dst, port, stamp) = map.host_flow_v4_to_v6(ip.dst(), ip.src(), &flow)?;
+    let src = map.remote_v4_to_v6(ip.src())?;
+    Ok(Mapped {
+        src,
+        dst,
+        stamp,
+        port,
+    })
 }
 
 /// Decides the translation of the IPv4 packet at `l3`; nothing is changed yet.
@@ -108,7 +134,8 @@ pub fn plan<P: Packet, M: Mapper>(
         src: src6,
         dst: dst6,
         stamp,
-    } = map_addresses(map, &ip)?;
+        port,
+    } = map_flow(map, &ip, &l4)?;
 
     // Userspace answers Fragmentation Needed (DF) or fragments (no DF) beyond these.
     let out_len = pkt.wire_len(
@@ -163,6 +190,7 @@ pub fn plan<P: Packet, M: Mapper>(
         added,
         trailer,
         l4_len: payload_len,
+        port,
         outcome,
         stamp,
     })

@@ -78,6 +78,33 @@ pub trait Mapper {
     fn remote_v4_to_v6(&mut self, addr: [u8; 4]) -> Result<[u8; 16], Outcome>;
     /// An IPv4 destination: a host behind the translator.
     fn host_v4_to_v6(&mut self, addr: [u8; 4]) -> Result<([u8; 16], Self::Stamp), Outcome>;
+    /// An IPv6 host's flow to `remote` (the destination, already in IPv4): the packet's IPv4
+    /// source, and the port it gets there (stateful NAT64). Stateless datapaths map the host
+    /// alone and keep the port.
+    #[inline(always)]
+    fn host_flow_v6_to_v4(
+        &mut self,
+        addr: &[u8; 16],
+        _remote: [u8; 4],
+        _flow: &FlowPorts,
+    ) -> Result<([u8; 4], PortRewrite, Self::Stamp), Outcome> {
+        let (v4, stamp) = self.host_v6_to_v4(addr)?;
+        Ok((v4, PortRewrite::NONE, stamp))
+    }
+
+    /// An IPv4 packet's flow to `addr` from `remote`: the IPv6 host behind `addr`, and the
+    /// host's port (stateful NAT64). Stateless datapaths map the address alone.
+    #[inline(always)]
+    fn host_flow_v4_to_v6(
+        &mut self,
+        addr: [u8; 4],
+        _remote: [u8; 4],
+        _flow: &FlowPorts,
+    ) -> Result<([u8; 16], PortRewrite, Self::Stamp), Outcome> {
+        let (v6, stamp) = self.host_v4_to_v6(addr)?;
+        Ok((v6, PortRewrite::NONE, stamp))
+    }
+
     /// An IPv4 Identification for a packet without DF (RFC 6864); `count` consecutive ones
     /// for the segments of a GSO packet, which the kernel numbers from the first.
     fn ipv4_id(&mut self, count: u32) -> u16;
@@ -90,6 +117,58 @@ pub struct Transport {
     pub head: [u8; 8],
     pub icmp_type: u8,
     pub tcp_header_len: u32,
+    /// TCP's flags byte (0 for the others).
+    pub tcp_flags: u8,
+}
+
+/// A flow's identifiers as stateful NAT64 keys it (RFC 6146 §3.4), read from a query's
+/// transport header: the translator's side is the IPv6 host's source port on the way out,
+/// the pool4 destination port on the way in (an echo's identifier, either way).
+pub struct FlowPorts {
+    /// The IPv4 protocol number (ICMP for an echo of either family).
+    pub proto: u8,
+    /// Where the translator-side port lies in the transport header.
+    pub at: u8,
+    pub port: [u8; 2],
+    /// The remote's port; zero for an echo.
+    pub remote_port: [u8; 2],
+    pub tcp_flags: u8,
+}
+
+/// A port (or echo identifier) the translation changes, at `at` in the transport header;
+/// `at` is [`PortRewrite::NONE`]'s where nothing changes.
+#[derive(Clone, Copy)]
+pub struct PortRewrite {
+    pub at: u8,
+    pub old: [u8; 2],
+    pub new: [u8; 2],
+}
+
+impl PortRewrite {
+    pub const NONE: PortRewrite = PortRewrite {
+        at: u8::MAX,
+        old: [0; 2],
+        new: [0; 2],
+    };
+
+    #[inline(always)]
+    pub fn is_some(&self) -> bool {
+        self.at != u8::MAX
+    }
+
+    /// The change as a partial sum to add to a checksum that covers the port (the sum of
+    /// the new word and the old one negated); 0 when nothing changes.
+    #[inline(always)]
+    pub fn sums(&self) -> (u32, u32) {
+        if self.is_some() {
+            (
+                u32::from(u16::from_be_bytes(self.old)),
+                u32::from(u16::from_be_bytes(self.new)),
+            )
+        } else {
+            (0, 0)
+        }
+    }
 }
 
 impl Transport {
@@ -100,13 +179,15 @@ impl Transport {
         let head: [u8; 8] = pkt.load(l4)?;
         let mut icmp_type = 0;
         let mut tcp_header_len = 0;
+        let mut tcp_flags = 0;
         match protocol {
             proto::UDP if wire::be16(&head, l4::checksum_offset(proto::UDP)) == 0 => {
                 return Err(Outcome::PassUdpZeroChecksum);
             }
             proto::TCP => {
-                let offset: [u8; 1] = pkt.load(l4 + tcp::field::DATA_OFFSET)?;
-                tcp_header_len = tcp::header_len(offset[0]) as u32;
+                let [offset, flags]: [u8; 2] = pkt.load(l4 + tcp::field::DATA_OFFSET)?;
+                tcp_header_len = tcp::header_len(offset) as u32;
+                tcp_flags = flags;
             }
             proto::ICMP | proto::ICMPV6 => {
                 icmp_type = match (to_v6, icmp::Icmp(head).ty()) {
@@ -123,7 +204,36 @@ impl Transport {
             head,
             icmp_type,
             tcp_header_len,
+            tcp_flags,
         })
+    }
+
+    /// The flow's identifiers; `to_v6` names the direction (the translator's side is the
+    /// destination port on the way to IPv6, the source port on the way to IPv4).
+    #[inline(always)]
+    pub fn flow(&self, protocol: u8, to_v6: bool) -> FlowPorts {
+        let word = |at: usize| wire::bytes::<8, 2>(&self.head, at);
+        if protocol == proto::ICMP || protocol == proto::ICMPV6 {
+            return FlowPorts {
+                proto: proto::ICMP,
+                at: icmp::field::REST as u8,
+                port: word(icmp::field::REST),
+                remote_port: [0; 2],
+                tcp_flags: 0,
+            };
+        }
+        let (ours, theirs) = if to_v6 {
+            (tcp::field::DST_PORT, tcp::field::SRC_PORT)
+        } else {
+            (tcp::field::SRC_PORT, tcp::field::DST_PORT)
+        };
+        FlowPorts {
+            proto: protocol,
+            at: ours as u8,
+            port: word(ours),
+            remote_port: word(theirs),
+            tcp_flags: self.tcp_flags,
+        }
     }
 
     /// The bytes of transport header that come again in every GSO segment (UDP's 8 for
@@ -139,6 +249,8 @@ pub struct Mapped<const N: usize, S> {
     pub src: [u8; N],
     pub dst: [u8; N],
     pub stamp: S,
+    /// The port the flow gets on the translator's side (stateful NAT64 only).
+    pub port: PortRewrite,
 }
 
 /// The last-use stamp of a mapping, put on it once its packet is translated.
@@ -166,6 +278,9 @@ pub struct Plan<const H: usize, S> {
     pub trailer: u32,
     /// Length of the transport part (header and payload).
     pub l4_len: u32,
+    /// The port (or echo identifier) to write, stateful NAT64's; not in `removed` and
+    /// `added`, which a partial checksum takes whole (it covers the pseudo-header only).
+    pub port: PortRewrite,
     pub outcome: Outcome,
     pub stamp: S,
 }
@@ -189,13 +304,38 @@ impl<const H: usize, S> Plan<H, S> {
         u32::from(u16::from_ne_bytes(sum.to_be_bytes()))
     }
 
-    /// The transport checksum field after the change, computed in place of `check`. A UDP
-    /// result of zero is written as 0xffff (zero means "no checksum").
+    /// [`Plan::delta`] with the port change in it: for a checksum that is always complete
+    /// (ICMP's).
+    #[inline(always)]
+    pub fn delta_with_port(&self) -> u32 {
+        let (old, new) = self.port.sums();
+        let sum = checksum::fold(checksum::add(
+            checksum::negate(checksum::add(self.removed, old)),
+            checksum::add(self.added, new),
+        ));
+        u32::from(u16::from_ne_bytes(sum.to_be_bytes()))
+    }
+
+    /// The port change as one partial sum in the helpers' form (see [`Plan::delta`]).
+    #[inline(always)]
+    pub fn port_delta(&self) -> u32 {
+        let (old, new) = self.port.sums();
+        let sum = checksum::fold(checksum::add(checksum::negate(old), new));
+        u32::from(u16::from_ne_bytes(sum.to_be_bytes()))
+    }
+
+    /// The transport checksum field after the change (port included), computed in place
+    /// of `check`. A UDP result of zero is written as 0xffff (zero means "no checksum").
     #[inline(always)]
     pub fn new_checksum(&self, check: u16) -> u16 {
+        let (old, new) = self.port.sums();
         crate::wire::l4::checksum_on_wire(
             self.proto,
-            checksum::adjust(check, self.removed, self.added),
+            checksum::adjust(
+                check,
+                checksum::add(self.removed, old),
+                checksum::add(self.added, new),
+            ),
         )
     }
 

@@ -63,7 +63,33 @@ pub fn map_addresses<M: Mapper>(map: &mut M, ip: &Ipv6) -> Result<Mapped<4, M::S
     }
     let dst = map.remote_v6_to_v4(&ip.dst())?;
     let (src, stamp) = map.host_v6_to_v4(&ip.src())?;
-    Ok(Mapped { src, dst, stamp })
+    Ok(Mapped {
+        src,
+        dst,
+        stamp,
+        port: super::PortRewrite::NONE,
+    })
+}
+
+/// The lookups for a checked query: [`map_addresses`] by flow, with the port the flow gets.
+#[inline(always)]
+pub fn map_flow<M: Mapper>(
+    map: &mut M,
+    ip: &Ipv6,
+    l4: &Transport,
+) -> Result<Mapped<4, M::Stamp>, Outcome> {
+    if ip.hop_limit() <= 1 {
+        return Err(Outcome::PassHopLimit);
+    }
+    let dst = map.remote_v6_to_v4(&ip.dst())?;
+    let flow = l4.flow(ip.next_header(), false);
+    let (src, port, stamp) = map.host_flow_v6_to_v4(&ip.src(), dst, &flow)?;
+    Ok(Mapped {
+        src,
+        dst,
+        stamp,
+        port,
+    })
 }
 
 /// Decides the translation of the IPv6 packet at `l3`; nothing is changed yet.
@@ -86,7 +112,8 @@ pub fn plan<P: Packet, M: Mapper>(
         src: src4,
         dst: dst4,
         stamp,
-    } = map_addresses(map, &ip)?;
+        port,
+    } = map_flow(map, &ip, &l4)?;
 
     let total_len = ipv4::LEN as u32 + payload_len;
     let segment_len = pkt.wire_len(total_len, ipv4::LEN as u32, l4.segment_header_len());
@@ -138,6 +165,7 @@ pub fn plan<P: Packet, M: Mapper>(
         added,
         trailer: 0,
         l4_len: payload_len,
+        port,
         outcome,
         stamp,
     })

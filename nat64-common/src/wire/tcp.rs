@@ -18,6 +18,8 @@ pub mod field {
 /// Flags (the byte at [`field::FLAGS`]).
 pub mod flags {
     pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
     pub const PSH: u8 = 0x08;
     pub const CWR: u8 = 0x80;
 }

@@ -27,3 +27,21 @@ pub fn replace_icmp(ctx: &TcContext, l4: usize, delta: u32) -> Result<(), Outcom
     ctx.l4_csum_replace(l4 + 2, 0, u64::from(delta), 0)
         .map_err(|_| Outcome::DroppedHelperFailed)
 }
+
+/// Applies a change inside a TCP or UDP header or payload (a port): a complete checksum
+/// takes it, a partial one is left as it is.
+#[inline(always)]
+pub fn replace_payload(
+    ctx: &TcContext,
+    l4: usize,
+    protocol: u8,
+    delta: u32,
+) -> Result<(), Outcome> {
+    let flags = if protocol == proto::UDP {
+        u64::from(BPF_F_MARK_MANGLED_0)
+    } else {
+        0
+    };
+    ctx.l4_csum_replace(l4 + checksum_offset(protocol), 0, u64::from(delta), flags)
+        .map_err(|_| Outcome::DroppedHelperFailed)
+}

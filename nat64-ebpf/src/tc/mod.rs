@@ -79,11 +79,19 @@ fn apply<const H: usize>(ctx: &TcContext, plan: Plan<H, LastUse>, ethertype: u16
     let l3 = packet::l3_offset();
     packet::store(ctx, l3, &plan.header)?;
     let l4 = l3 + H;
+    if plan.port.is_some() {
+        packet::store(ctx, l4 + usize::from(plan.port.at), &plan.port.new)?;
+    }
     if plan.is_icmp() {
         packet::store(ctx, l4, &[plan.icmp_type])?;
-        csum::replace_icmp(ctx, l4, plan.delta())?;
+        csum::replace_icmp(ctx, l4, plan.delta_with_port())?;
     } else {
         csum::replace_pseudo(ctx, l4, plan.proto, plan.delta())?;
+        if plan.port.is_some() {
+            // Not a pseudo-header change: a partial checksum leaves it to whoever
+            // completes the sum.
+            csum::replace_payload(ctx, l4, plan.proto, plan.port_delta())?;
+        }
     }
     plan.stamp.stamp();
     Ok(plan.outcome)

@@ -8,9 +8,10 @@ use aya_ebpf::helpers::bpf_get_prandom_u32;
 use nat64_common::{
     address_policy::{self, WkpScope},
     counters::Outcome,
-    maps::{ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey},
-    plan::{Mapper, Stamp},
+    maps::{ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, SessionKey4, SessionKey6},
+    plan::{FlowPorts, Mapper, PortRewrite, Stamp},
     rfc6052::WELL_KNOWN_PREFIX,
+    wire::tcp,
 };
 
 use crate::maps;
@@ -93,6 +94,34 @@ impl Mapper for KernelMapper<'_> {
         }
     }
 
+    #[inline(always)]
+    fn host_flow_v6_to_v4(
+        &mut self,
+        addr: &[u8; 16],
+        remote: [u8; 4],
+        flow: &FlowPorts,
+    ) -> Result<([u8; 4], PortRewrite, LastUse), Outcome> {
+        if self.cfg.stateful == 0 {
+            let (v4, stamp) = host_v6_to_v4(self.cfg, addr)?;
+            return Ok((v4, PortRewrite::NONE, stamp));
+        }
+        session_v6_to_v4(addr, remote, flow)
+    }
+
+    #[inline(always)]
+    fn host_flow_v4_to_v6(
+        &mut self,
+        addr: [u8; 4],
+        remote: [u8; 4],
+        flow: &FlowPorts,
+    ) -> Result<([u8; 16], PortRewrite, LastUse), Outcome> {
+        if self.cfg.stateful == 0 {
+            let (v6, stamp) = self.host_v4_to_v6(addr)?;
+            return Ok((v6, PortRewrite::NONE, stamp));
+        }
+        session_v4_to_v6(addr, remote, flow)
+    }
+
     /// The kernel numbers the segments of a GSO packet from the one given.
     #[inline(always)]
     fn ipv4_id(&mut self, _count: u32) -> u16 {
@@ -167,11 +196,95 @@ pub fn remote_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<[u8; 4], Ou
     behind_prefix(cfg, addr)
 }
 
+/// A TCP segment that moves the RFC 6146 state machine: userspace's to see.
+#[inline(always)]
+fn check_tcp_flags(flow: &FlowPorts) -> Result<(), Outcome> {
+    if flow.tcp_flags & (tcp::flags::SYN | tcp::flags::FIN | tcp::flags::RST) != 0 {
+        Err(Outcome::PassTcpControl)
+    } else {
+        Ok(())
+    }
+}
+
+/// Stateful NAT64, an IPv6 host's query: its session's pool4 address and port.
+#[inline(always)]
+fn session_v6_to_v4(
+    host: &[u8; 16],
+    remote: [u8; 4],
+    flow: &FlowPorts,
+) -> Result<([u8; 4], PortRewrite, LastUse), Outcome> {
+    check_tcp_flags(flow)?;
+    let key = SessionKey6 {
+        host: *host,
+        remote,
+        host_port: flow.port,
+        remote_port: flow.remote_port,
+        proto: flow.proto,
+        _pad: [0; 3],
+    };
+    let session = maps::NAT64_SESSIONS_6
+        .get_ptr_mut(&key)
+        .ok_or(Outcome::PassNoSession)?;
+    // SAFETY: a map value, valid while the program runs.
+    let (local, port, last_use) = unsafe {
+        (
+            (*session).local,
+            (*session).local_port,
+            core::ptr::addr_of_mut!((*session).last_use_ns),
+        )
+    };
+    let rewrite = PortRewrite {
+        at: flow.at,
+        old: flow.port,
+        new: port,
+    };
+    Ok((local, rewrite, LastUse(last_use)))
+}
+
+/// Stateful NAT64, a remote's query to pool4: the IPv6 host and port behind it.
+#[inline(always)]
+fn session_v4_to_v6(
+    local: [u8; 4],
+    remote: [u8; 4],
+    flow: &FlowPorts,
+) -> Result<([u8; 16], PortRewrite, LastUse), Outcome> {
+    check_tcp_flags(flow)?;
+    let key = SessionKey4 {
+        remote,
+        local,
+        remote_port: flow.remote_port,
+        local_port: flow.port,
+        proto: flow.proto,
+        _pad: [0; 3],
+    };
+    let session = maps::NAT64_SESSIONS_4
+        .get_ptr_mut(&key)
+        .ok_or(Outcome::PassNoSession)?;
+    // SAFETY: as above.
+    let (host, port, last_use) = unsafe {
+        (
+            (*session).host,
+            (*session).host_port,
+            core::ptr::addr_of_mut!((*session).last_use_ns),
+        )
+    };
+    let rewrite = PortRewrite {
+        at: flow.at,
+        old: flow.port,
+        new: port,
+    };
+    Ok((host, rewrite, LastUse(last_use)))
+}
+
 /// An IPv6 source (a host behind the translator): explicit mapping, the prefix, then the host
 /// table (a host without an entry is userspace's to allocate for, or to refuse).
 #[inline(always)]
 pub fn host_v6_to_v4(cfg: &ConfigBlock, addr: &[u8; 16]) -> Result<([u8; 4], LastUse), Outcome> {
     check_v6(addr)?;
+    if cfg.stateful != 0 {
+        // Only a flow's session maps a host (and an error's quoted flow is userspace's).
+        return Err(Outcome::PassNoSession);
+    }
     if let Some(eam) = maps::eam_by_v6(cfg, addr) {
         if cfg.source_filtered != 0 {
             return Err(Outcome::PassSourceFiltered);
@@ -216,6 +329,9 @@ pub fn remote_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<[u8; 16], Out
 /// answer).
 #[inline(always)]
 pub fn host_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<([u8; 16], LastUse), Outcome> {
+    if cfg.stateful != 0 {
+        return Err(Outcome::PassNoSession);
+    }
     match mapped_host_v4_to_v6(cfg, addr) {
         Err(Outcome::PassNoDestinationMapping) if !cfg.pool_contains(addr) => {
             let prefix = cfg.prefix().ok_or(Outcome::PassNoDestinationMapping)?;
@@ -235,6 +351,9 @@ pub fn mapped_host_v4_to_v6(
     addr: [u8; 4],
 ) -> Result<([u8; 16], LastUse), Outcome> {
     check_v4(addr)?;
+    if cfg.stateful != 0 {
+        return Err(Outcome::PassNoSession);
+    }
     // The translator's own address stands for its own IPv6 address (a quoted packet it
     // sent): userspace's to map.
     if addr == cfg.ipv4_addr {

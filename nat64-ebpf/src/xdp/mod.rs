@@ -124,6 +124,9 @@ fn apply<const H: usize>(
     if plan.is_icmp() {
         frame.store(l4, &[plan.icmp_type])?;
     }
+    if plan.port.is_some() {
+        frame.store(l4 + usize::from(plan.port.at), &plan.port.new)?;
+    }
     let at = l4 + plan.checksum_offset();
     let check: [u8; 2] = frame.load(at).map_err(changed)?;
     frame.store(

@@ -49,21 +49,6 @@ impl Choice {
         if config.datapath == Datapath::Tun {
             return Ok(Choice::Tun("chosen with datapath tun".into()));
         }
-        if config.stateful.is_some() {
-            // The kernel programs translate with the stateless tables only; stateful NAT64
-            // in them is not built yet (issue 13), so its state lives in the TUN workers.
-            if config.datapath == Datapath::Tc || !config.interfaces.is_empty() {
-                anyhow::bail!(
-                    "[stateful] runs in the TUN workers only for now: remove datapath = \"tc\" \
-                     and interfaces (XDP)"
-                );
-            }
-            return Ok(Choice::Tun(
-                "stateful NAT64 keeps its tables in the TUN workers; the kernel programs do not \
-                 hold its state yet"
-                    .into(),
-            ));
-        }
         let refusal = if privileges.uid.is_some() || privileges.gid.is_some() {
             // After -u/-g the daemon may not be allowed to update the kernel's tables, and a
             // mapping it could not remove there would send a reused address's traffic to its
@@ -127,7 +112,15 @@ impl Loading {
         match attach(loaded, config, shared, kernel, netlink).await {
             Ok(()) => {
                 let xdp_note = start_xdp(config, shared, kernel, netlink).await;
-                name_datapath(info, &format!("datapath tc: the kernel translates mapped hosts, the TUN workers take first packets and the rest{}{xdp_note}", self.pin_note));
+                let what = if config.stateful.is_some() {
+                    "the kernel translates the flows of open sessions, the TUN workers open sessions and take the rest"
+                } else {
+                    "the kernel translates mapped hosts, the TUN workers take first packets and the rest"
+                };
+                name_datapath(
+                    info,
+                    &format!("datapath tc: {what}{}{xdp_note}", self.pin_note),
+                );
                 Ok(())
             }
             Err(err) if self.forced => Err(err.context("datapath tc")),
@@ -166,10 +159,17 @@ async fn attach(
     let loaded = loaded?;
     let ifindex = netlink.ifindex(&config.tun_device).await?;
     let translator = shared.translator.load();
-    let (prepared, tables) = loaded.configure(translator.config(), ifindex)?;
+    let (prepared, tables, sessions) = loaded.configure(translator.config(), ifindex)?;
     let pin_dir = prepared
         .pin_dir()
         .map_or(String::new(), |p| p.dir().display().to_string());
+    if let Some(stateful) = &shared.stateful {
+        // Stateful NAT64 keeps no host mappings: the sessions are what the kernel needs.
+        let entered =
+            stateful.enter_kernel(sessions, || kernel.attach(prepared, &config.tun_device))?;
+        info!("stateful: {entered} sessions entered in the kernel's session maps");
+        return Ok(());
+    }
     let reused = prepared.reused();
     let mappings: &Mappings = &shared.mappings;
     let reopened = mappings.enter_kernel(tables, reused, unix_now(), || {

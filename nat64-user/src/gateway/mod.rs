@@ -188,23 +188,29 @@ async fn serve_on_host(
     // TAYGA takes both sides' MTU from the device, once, at start.
     let mtu = device_mtu(netlink, &config.tun_device).await?;
     translator_setup::set_link_mtu(&mut translator_config, mtu);
-    let stateful_config = translator_config.clone();
-    let translator = Translator::new(translator_config)?;
+    let nat64 = match &config.stateful {
+        Some(cfg) => Some(
+            crate::stateful::Nat64::new(translator_config.clone(), cfg.clone())
+                .context("starting stateful NAT64")?,
+        ),
+        None => None,
+    };
+    // Stateful: the translator's settings as stateful NAT64 has them, which is also what the
+    // kernel programs are configured from.
+    let translator = match &nat64 {
+        Some(nat64) => Translator::new(nat64.translator().config().clone())?,
+        None => Translator::new(translator_config)?,
+    };
     let choice = Choice::make(config, privileges)?;
     drop_privileges(config, privileges)?;
     // After the chroot, as dynamic.map: the state file is where the daemon now sees data-dir.
-    let stateful = match &config.stateful {
-        Some(cfg) => {
-            let nat64 = crate::stateful::Nat64::new(stateful_config, cfg.clone())
-                .context("starting stateful NAT64")?;
-            let file = config
-                .data_dir
-                .as_ref()
-                .map(|dir| dir.join(stateful_path::STATE_FILE));
-            Some(stateful_path::StatefulPath::new(nat64, file))
-        }
-        None => None,
-    };
+    let stateful = nat64.map(|nat64| {
+        let file = config
+            .data_dir
+            .as_ref()
+            .map(|dir| dir.join(stateful_path::STATE_FILE));
+        stateful_path::StatefulPath::new(nat64, file)
+    });
 
     // After the chroot: dynamic.map is where the daemon now sees data-dir.
     let mappings = Mappings::new(pool, persistence::dynamic_map_path(config));

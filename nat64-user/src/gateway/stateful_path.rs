@@ -1,6 +1,10 @@
 //! Stateful NAT64 in the TUN workers: one state shared by every worker (a lock per packet:
 //! the tables must agree on which port is whose), and its timers run from the workers
 //! themselves, so what a timer answers (a held SYN's port unreachable) leaves by a queue.
+//!
+//! Once the kernel path is attached, the sessions it may translate are entered in its
+//! session maps as the tables open them (under the same lock), and expiry asks the maps when
+//! the kernel last translated a packet of a session before it removes it.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -9,7 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use tracing::{info, warn};
 
-use crate::stateful::{saved, BindingInfo, BlockInfo, Nat64, SessionInfo, TableCounts};
+use crate::clock::boot_time_ns;
+use crate::session_maps::SessionMaps;
+use crate::stateful::{
+    saved, BindingInfo, BlockInfo, Change, KernelSession, Nat64, SessionInfo, TableCounts,
+};
 
 /// Where the state a restart carries over is kept, in `data_dir`.
 pub const STATE_FILE: &str = "stateful.json";
@@ -21,6 +29,38 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 struct State {
     nat64: Nat64,
     last_sweep: Instant,
+    /// The kernel's session maps, once the kernel path is attached.
+    kernel: Option<SessionMaps>,
+    changes: Vec<Change>,
+    /// Sessions the kernel's maps had no room for (they stay with the TUN workers).
+    refused_by_kernel: u64,
+}
+
+impl State {
+    /// Writes what the tables changed into the kernel's maps.
+    fn sync_kernel(&mut self) {
+        let Some(maps) = &mut self.kernel else {
+            return;
+        };
+        self.nat64.take_kernel_changes(&mut self.changes);
+        for change in self.changes.drain(..) {
+            if let Err(err) = maps.apply(&change) {
+                self.refused_by_kernel += 1;
+                // The first, then every thousandth: a full map refuses many in a row.
+                if self.refused_by_kernel % 1000 == 1 {
+                    warn!(
+                        "stateful: {err:#} ({} refused so far; their packets stay with the TUN workers)",
+                        self.refused_by_kernel
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `stamp_ns` (CLOCK_BOOTTIME) as an instant on the monotonic clock.
+fn instant_of(stamp_ns: u64, now: Instant, boot_now_ns: u64) -> Option<Instant> {
+    now.checked_sub(Duration::from_nanos(boot_now_ns.saturating_sub(stamp_ns)))
 }
 
 pub struct StatefulPath {
@@ -59,6 +99,9 @@ impl StatefulPath {
             state: Mutex::new(State {
                 nat64,
                 last_sweep: Instant::now(),
+                kernel: None,
+                changes: Vec::new(),
+                refused_by_kernel: 0,
             }),
             file,
         }
@@ -89,8 +132,39 @@ impl StatefulPath {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The settings of the stateful translator (what the kernel programs are configured
+    /// from).
+    pub fn translator_config(&self) -> crate::translate::TranslatorConfig {
+        self.lock().nat64.translator().config().clone()
+    }
+
+    /// Hands the kernel's session maps over: emptied, then given every session the kernel
+    /// may translate, then `attach` runs, all under the lock, so no session the workers
+    /// open meanwhile is missed. Returns the sessions entered.
+    pub fn enter_kernel(
+        &self,
+        mut maps: SessionMaps,
+        attach: impl FnOnce() -> anyhow::Result<()>,
+    ) -> anyhow::Result<usize> {
+        let mut state = self.lock();
+        maps.clear().context("emptying the kernel's session maps")?;
+        state.nat64.start_kernel_sync();
+        state.kernel = Some(maps);
+        state.sync_kernel();
+        let entered = state.kernel.as_ref().map_or(0, SessionMaps::len);
+        if let Err(err) = attach() {
+            state.kernel = None;
+            state.nat64.stop_kernel_sync();
+            return Err(err);
+        }
+        Ok(entered)
+    }
+
     pub fn translate(&self, packet: &[u8], out: &mut Output) -> Verdict {
-        self.lock().nat64.translate(packet, Instant::now(), out)
+        let mut state = self.lock();
+        let verdict = state.nat64.translate(packet, Instant::now(), out);
+        state.sync_kernel();
+        verdict
     }
 
     /// Runs the timers when they are due; what they answer is in `out` (empty otherwise).
@@ -102,7 +176,21 @@ impl StatefulPath {
             return;
         }
         state.last_sweep = now;
-        state.nat64.expire(now, out);
+        let State { nat64, kernel, .. } = &mut *state;
+        match kernel {
+            Some(maps) => {
+                let boot_now = boot_time_ns();
+                let mut last_use = |s: &KernelSession| {
+                    maps.last_use_ns(s)
+                        .and_then(|ns| instant_of(ns, now, boot_now))
+                };
+                nat64.expire_with_kernel(now, out, &mut last_use);
+            }
+            None => {
+                nat64.expire(now, out);
+            }
+        }
+        state.sync_kernel();
     }
 
     pub fn counts(&self) -> TableCounts {

@@ -30,6 +30,16 @@ impl Protocol {
             Protocol::Icmp => "icmp",
         }
     }
+
+    /// The IPv4 protocol number (an echo of either family is keyed as ICMP).
+    pub fn ipv4_number(self) -> u8 {
+        use nat64_common::wire::proto;
+        match self {
+            Protocol::Tcp => proto::TCP,
+            Protocol::Udp => proto::UDP,
+            Protocol::Icmp => proto::ICMP,
+        }
+    }
 }
 
 impl std::str::FromStr for Protocol {

@@ -11,6 +11,7 @@ pub mod blocks;
 pub mod config;
 mod flow;
 mod fragments;
+pub mod kernel;
 mod rewrite;
 pub mod saved;
 mod tables;
@@ -28,6 +29,7 @@ pub use blocks::BlockInfo;
 pub use config::{
     Filtering, Pool4Range, PortBlocks, Protocol, StatefulConfig, StaticBinding, Timeouts,
 };
+pub use kernel::{Change, KernelSession};
 pub use tables::{Activity, BindingInfo, SessionInfo};
 
 use crate::translate::wire::{self, parse_v4, parse_v6};
@@ -87,6 +89,8 @@ pub struct Nat64 {
     /// Working space for the first crossing of a hairpinned packet, and for fragments that
     /// waited for their first.
     hairpin: Output,
+    /// The kernel programs translate sessions too: their changes are kept for the gateway.
+    kernel_sync: bool,
 }
 
 impl Nat64 {
@@ -105,6 +109,7 @@ impl Nat64 {
         translator.ipv4_addr = Ipv4Addr::UNSPECIFIED;
         translator.rfc6791_v4 = None;
         translator.v4_errors_from_destination = true;
+        translator.stateful = true;
         let mut pool4: Vec<Ipv4Addr> = cfg.pool4.iter().map(|r| r.addr).collect();
         pool4.sort();
         pool4.dedup();
@@ -119,6 +124,7 @@ impl Nat64 {
             held: Vec::new(),
             fragments: fragments::Fragments::default(),
             hairpin: Output::new(),
+            kernel_sync: false,
         })
     }
 
@@ -212,6 +218,12 @@ impl Nat64 {
             return verdict;
         }
         table.translated(Side::V6);
+        if self.kernel_sync
+            && matches!(flow.kind, Kind::Query { .. })
+            && self.pool4.binary_search(&flow.remote.0).is_err()
+        {
+            table.offer_to_kernel(local, flow.remote);
+        }
         match flow.kind {
             Kind::Query { flags, .. } => {
                 out.for_each_packet_mut(|p| rewrite::v4_source_port(p, local.1));
@@ -419,6 +431,9 @@ impl Nat64 {
         }
         let table = &mut self.tables[flow.protocol.index()];
         table.translated(Side::V4);
+        if self.kernel_sync && from_v6.is_none() && matches!(flow.kind, Kind::Query { .. }) {
+            table.offer_to_kernel(flow.local, flow.remote);
+        }
         match flow.kind {
             Kind::Query { .. } => {
                 out.for_each_packet_mut(|p| rewrite::v6_destination(p, host.0.octets(), host.1))
@@ -464,6 +479,17 @@ impl Nat64 {
     /// `out`), sessions that ran out are removed, then bindings and blocks left idle.
     /// Returns the sessions removed.
     pub fn expire(&mut self, now: Instant, out: &mut Output) -> usize {
+        self.expire_with_kernel(now, out, &mut |_| None)
+    }
+
+    /// [`Nat64::expire`] where the kernel translates sessions too: `kernel_last_use` says
+    /// when it last translated a packet of one (a session ran out only if that is as old).
+    pub fn expire_with_kernel(
+        &mut self,
+        now: Instant,
+        out: &mut Output,
+        kernel_last_use: &mut dyn FnMut(&KernelSession) -> Option<Instant>,
+    ) -> usize {
         out.clear();
         let (due, kept): (Vec<HeldSyn>, Vec<HeldSyn>) = std::mem::take(&mut self.held)
             .into_iter()
@@ -488,7 +514,36 @@ impl Nat64 {
             };
         }
         self.fragments.expire(now);
-        self.tables.iter_mut().map(|t| t.expire(now)).sum()
+        let timeouts = self.cfg.timeouts;
+        self.tables
+            .iter_mut()
+            .map(|t| t.expire(now, &timeouts, kernel_last_use))
+            .sum()
+    }
+
+    /// From now on the kernel translates sessions too: every session it may translate is
+    /// to be entered in its (empty) maps; [`Nat64::take_kernel_changes`] hands them over.
+    pub fn start_kernel_sync(&mut self) {
+        self.kernel_sync = true;
+        let pool4 = &self.pool4;
+        for t in &mut self.tables {
+            t.reoffer_all_to_kernel(|remote| pool4.binary_search(&remote).is_ok());
+        }
+    }
+
+    /// The kernel path is gone (it could not be attached): the tables stop keeping changes.
+    pub fn stop_kernel_sync(&mut self) {
+        self.kernel_sync = false;
+        for t in &mut self.tables {
+            t.reoffer_all_to_kernel(|_| true);
+        }
+    }
+
+    /// What the kernel's session maps must follow since the last call.
+    pub fn take_kernel_changes(&mut self, into: &mut Vec<Change>) {
+        for t in &mut self.tables {
+            t.take_kernel_changes(into);
+        }
     }
 
     /// What must hold between the tables whatever packets came; empty when all does.

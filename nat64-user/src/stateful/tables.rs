@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::blocks::{BlockInfo, Exhausted, PortSpace};
 use super::config::{Filtering, Pool4Range, PortBlocks, Protocol, StaticBinding, Timeouts};
+use super::kernel::{self, Change, KernelSession};
 use super::saved::{Restored, SavedBinding, SavedSession, SavedState};
 use super::tcp::{Flags, Side, TcpState};
 
@@ -28,6 +29,8 @@ struct Binding {
 struct Session {
     tcp: Option<TcpState>,
     expires: Instant,
+    /// Entered in the kernel's session maps.
+    in_kernel: bool,
 }
 
 /// A binding as `nat64 bib` lists it.
@@ -65,6 +68,15 @@ pub struct Activity {
     pub sessions_expired: u64,
 }
 
+/// How long a session lives after a packet that leaves it in `tcp` (RFC 6146 §3.5).
+fn lifetime(protocol: Protocol, tcp: Option<TcpState>, timeouts: &Timeouts) -> std::time::Duration {
+    match tcp {
+        Some(state) => state.lifetime(timeouts),
+        None if protocol == Protocol::Udp => timeouts.udp,
+        None => timeouts.icmp,
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Table {
     protocol: Protocol,
@@ -76,6 +88,8 @@ pub(crate) struct Table {
     /// Sessions per (binding, remote address), for address-dependent filtering.
     remote_hosts: HashMap<(End4, Ipv4Addr), u32>,
     ports: PortSpace,
+    /// What the kernel's session maps must follow, since the gateway last took it.
+    kernel_changes: Vec<Change>,
 }
 
 impl Table {
@@ -93,6 +107,7 @@ impl Table {
             sessions: HashMap::default(),
             remote_hosts: HashMap::default(),
             ports: PortSpace::new(protocol, pool4, blocks),
+            kernel_changes: Vec::new(),
         };
         for s in statics.iter().filter(|s| s.protocol == protocol) {
             let v6 = (s.v6, s.port6);
@@ -175,11 +190,8 @@ impl Table {
         timeouts: &Timeouts,
     ) -> bool {
         let key = (local, remote);
-        let lifetime_of = |tcp: Option<TcpState>| match tcp {
-            Some(state) => state.lifetime(timeouts),
-            None if self.protocol == Protocol::Udp => timeouts.udp,
-            None => timeouts.icmp,
-        };
+        let protocol = self.protocol;
+        let lifetime_of = |tcp| lifetime(protocol, tcp, timeouts);
         if let Some(s) = self.sessions.get_mut(&key) {
             s.tcp = s.tcp.map(|state| state.next(side, flags));
             s.expires = now + lifetime_of(s.tcp);
@@ -194,6 +206,7 @@ impl Table {
             Session {
                 tcp,
                 expires: now + lifetime_of(tcp),
+                in_kernel: false,
             },
         );
         if let Some(b) = self.by_v4.get_mut(&local) {
@@ -216,17 +229,97 @@ impl Table {
         self.activity
     }
 
+    /// Enters the session of (`local`, `remote`) in the kernel's maps when its state lets
+    /// the kernel translate its packets, or takes it out when it no longer does.
+    pub fn offer_to_kernel(&mut self, local: End4, remote: End4) {
+        let Some(host) = self.by_v4.get(&local).map(|b| b.v6) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&(local, remote)) else {
+            return;
+        };
+        let wanted = kernel::may_translate(s.tcp);
+        if wanted == s.in_kernel {
+            return;
+        }
+        s.in_kernel = wanted;
+        let session = KernelSession {
+            protocol: self.protocol,
+            host,
+            local,
+            remote,
+        };
+        self.kernel_changes.push(if wanted {
+            Change::Install(session)
+        } else {
+            Change::Remove(session)
+        });
+    }
+
+    /// Forgets what the kernel holds (its maps were emptied): every session is offered anew,
+    /// but those to a remote `skip_remote` names.
+    pub fn reoffer_all_to_kernel(&mut self, skip_remote: impl Fn(Ipv4Addr) -> bool) {
+        let keys: Vec<(End4, End4)> = self.sessions.keys().copied().collect();
+        for s in self.sessions.values_mut() {
+            s.in_kernel = false;
+        }
+        self.kernel_changes.clear();
+        for (local, remote) in keys {
+            if !skip_remote(remote.0) {
+                self.offer_to_kernel(local, remote);
+            }
+        }
+    }
+
+    /// Hands over what the kernel's maps must follow.
+    pub fn take_kernel_changes(&mut self, into: &mut Vec<Change>) {
+        into.append(&mut self.kernel_changes);
+    }
+
     /// Removes the sessions that ran out, then the dynamic bindings left without one, then
-    /// the blocks left without a binding. Returns the sessions removed.
-    pub fn expire(&mut self, now: Instant) -> usize {
-        let gone: Vec<(End4, End4)> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.expires <= now)
-            .map(|(k, _)| *k)
-            .collect();
+    /// the blocks left without a binding. A session the kernel translates ran out only if
+    /// its last packet there (`kernel_last_use`) is as old. Returns the sessions removed.
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        timeouts: &Timeouts,
+        kernel_last_use: &mut dyn FnMut(&KernelSession) -> Option<Instant>,
+    ) -> usize {
+        let mut gone: Vec<(End4, End4)> = Vec::new();
+        for (key, s) in self.sessions.iter_mut().filter(|(_, s)| s.expires <= now) {
+            if s.in_kernel {
+                let host = self.by_v4.get(&key.0).map(|b| b.v6);
+                let used = host.and_then(|host| {
+                    kernel_last_use(&KernelSession {
+                        protocol: self.protocol,
+                        host,
+                        local: key.0,
+                        remote: key.1,
+                    })
+                });
+                if let Some(used) = used {
+                    let expires = used + lifetime(self.protocol, s.tcp, timeouts);
+                    if expires > now {
+                        s.expires = expires;
+                        continue;
+                    }
+                }
+            }
+            gone.push(*key);
+        }
         for (local, remote) in &gone {
-            self.sessions.remove(&(*local, *remote));
+            if let Some(s) = self.sessions.remove(&(*local, *remote)) {
+                if s.in_kernel {
+                    if let Some(b) = self.by_v4.get(local) {
+                        self.kernel_changes.push(Change::Remove(KernelSession {
+                            protocol: self.protocol,
+                            host: b.v6,
+                            local: *local,
+                            remote: *remote,
+                        }));
+                    }
+                }
+            }
             if let Some(n) = self.remote_hosts.get_mut(&(*local, remote.0)) {
                 *n -= 1;
                 if *n == 0 {
@@ -346,6 +439,7 @@ impl Table {
                 Session {
                     tcp: s.tcp_state,
                     expires: now + std::time::Duration::from_millis(s.expires_in_ms),
+                    in_kernel: false,
                 },
             );
             if let Some(b) = self.by_v4.get_mut(&local) {

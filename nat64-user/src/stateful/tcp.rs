@@ -34,10 +34,11 @@ pub struct Flags {
 
 impl Flags {
     pub fn from_byte(b: u8) -> Flags {
+        use nat64_common::wire::tcp::flags;
         Flags {
-            fin: b & 0x01 != 0,
-            syn: b & 0x02 != 0,
-            rst: b & 0x04 != 0,
+            fin: b & flags::FIN != 0,
+            syn: b & flags::SYN != 0,
+            rst: b & flags::RST != 0,
         }
     }
 }

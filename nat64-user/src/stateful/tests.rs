@@ -395,3 +395,102 @@ fn the_tables_hold_together_after_every_kind_of_packet() {
     n.expire(now + Duration::from_secs(2), &mut out);
     assert!(n.violations().is_empty(), "{:?}", n.violations());
 }
+
+fn tcp6(src: [u8; 16], sport: u16, syn: bool, fin: bool) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let b = PacketBuilder::ipv6(src, WELL_KNOWN_PREFIX.embed(SERVER), 64).tcp(sport, 80, 1, 1000);
+    let b = if syn { b.syn() } else { b };
+    let b = if fin { b.fin() } else { b };
+    b.write(&mut buf, b"").unwrap();
+    buf
+}
+
+fn tcp4(dport: u16, syn: bool, fin: bool) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let b = PacketBuilder::ipv4(SERVER, POOL.octets(), 64).tcp(80, dport, 1, 1000);
+    let b = if syn { b.syn().ack(2) } else { b };
+    let b = if fin { b.fin() } else { b };
+    b.write(&mut buf, b"").unwrap();
+    buf
+}
+
+fn changes(n: &mut Nat64) -> Vec<Change> {
+    let mut c = Vec::new();
+    n.take_kernel_changes(&mut c);
+    c
+}
+
+#[test]
+fn the_kernel_gets_a_tcp_session_once_established_and_loses_it_at_the_second_fin() {
+    let mut n = nat64(|_| {});
+    n.start_kernel_sync();
+    let mut out = Output::new();
+    let now = Instant::now();
+    let c = client(1, 5);
+    n.translate(&tcp6(c, 40000, true, false), now, &mut out);
+    assert!(
+        changes(&mut n).is_empty(),
+        "a SYN sent is not yet a connection"
+    );
+    let port = wire::u16_at(out.packets().next().unwrap(), 20).unwrap();
+    assert_eq!(
+        n.translate(&tcp4(port, true, false), now, &mut out),
+        Verdict::Translated
+    );
+    let expected = KernelSession {
+        protocol: Protocol::Tcp,
+        host: (Ipv6Addr::from(c), 40000),
+        local: (POOL, port),
+        remote: (Ipv4Addr::from(SERVER), 80),
+    };
+    assert_eq!(changes(&mut n), vec![Change::Install(expected)]);
+    n.translate(&tcp6(c, 40000, false, true), now, &mut out);
+    assert!(
+        changes(&mut n).is_empty(),
+        "one FIN: the kernel keeps the flow"
+    );
+    n.translate(&tcp4(port, false, true), now, &mut out);
+    assert_eq!(changes(&mut n), vec![Change::Remove(expected)]);
+}
+
+#[test]
+fn a_session_the_kernel_still_uses_does_not_expire() {
+    let mut n = nat64(|cfg| cfg.timeouts.udp = Duration::from_secs(10));
+    n.start_kernel_sync();
+    let mut out = Output::new();
+    let start = Instant::now();
+    let c = client(1, 5);
+    n.translate(&udp6(c, 40000, 64), start, &mut out);
+    let [Change::Install(session)] = changes(&mut n)[..] else {
+        panic!("UDP goes to the kernel at once")
+    };
+    // The kernel translated a packet at 8 s: at 11 s the session lives on, to 18 s.
+    let used = start + Duration::from_secs(8);
+    let mut stamps = |s: &KernelSession| (*s == session).then_some(used);
+    assert_eq!(
+        n.expire_with_kernel(start + Duration::from_secs(11), &mut out, &mut stamps),
+        0
+    );
+    assert!(changes(&mut n).is_empty());
+    assert_eq!(
+        n.expire_with_kernel(start + Duration::from_secs(19), &mut out, &mut stamps),
+        1
+    );
+    assert_eq!(changes(&mut n), vec![Change::Remove(session)]);
+    assert!(n.bindings().is_empty());
+}
+
+#[test]
+fn a_hairpinned_flow_stays_in_userspace() {
+    let mut n = nat64(|_| {});
+    n.start_kernel_sync();
+    let mut out = Output::new();
+    let now = Instant::now();
+    let mut buf = Vec::new();
+    PacketBuilder::ipv6(client(1, 5), WELL_KNOWN_PREFIX.embed(POOL.octets()), 64)
+        .udp(40000, 53)
+        .write(&mut buf, b"hairpin")
+        .unwrap();
+    n.translate(&buf, now, &mut out);
+    assert!(changes(&mut n).is_empty());
+}

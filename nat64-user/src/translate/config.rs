@@ -133,6 +133,9 @@ pub struct TranslatorConfig {
     /// Stateful NAT64 has no IPv4 address of its own: the ICMPv4 errors it sends about a
     /// packet come from the pool4 address that packet was sent to, as Jool's do.
     pub v4_errors_from_destination: bool,
+    /// Stateful NAT64 (set by it): the kernel programs find hosts by flow in the session
+    /// maps, never in the host tables.
+    pub stateful: bool,
 }
 
 impl Default for TranslatorConfig {
@@ -153,6 +156,7 @@ impl Default for TranslatorConfig {
             ipv6_mtu: 1500,
             allow_source: Vec::new(),
             v4_errors_from_destination: false,
+            stateful: false,
         }
     }
 }
@@ -179,6 +183,7 @@ impl TranslatorConfig {
         block.ipv4_mtu = self.ipv4_mtu;
         block.ipv6_mtu = self.ipv6_mtu;
         block.has_eam = u8::from(!self.eam.is_empty());
+        block.stateful = u8::from(self.stateful);
         if let Some((net, len)) = self.dynamic_pool {
             block.has_pool = 1;
             block.pool_v4 = net.octets();

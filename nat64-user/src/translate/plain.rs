@@ -149,6 +149,10 @@ fn apply<const H: usize>(
     if plan.is_icmp() {
         *l4.get_mut(icmp::field::TYPE)? = plan.icmp_type;
     }
+    if plan.port.is_some() {
+        let at = usize::from(plan.port.at);
+        l4.get_mut(at..at + 2)?.copy_from_slice(&plan.port.new);
+    }
     let check_at = plan.checksum_offset();
     let [hi, lo] = l4.get_mut(check_at..check_at + 2)? else {
         return None;

@@ -12,6 +12,7 @@ use crate::{
     clock::boot_time_ns,
     ebpf_object,
     pins::{self, PinDir},
+    session_maps::SessionMaps,
     tc_maps::{self, HostTables, Targets},
     translate::TranslatorConfig,
 };
@@ -142,16 +143,18 @@ impl Loaded {
     }
 
     /// Writes the configuration block (with the TUN device `ifindex` as the target) and the
-    /// clock, and takes the host tables out of the object for the one who keeps them.
+    /// clock, and takes the host tables and the session maps out of the object for the ones
+    /// who keep them.
     pub fn configure(
         mut self,
         translator: &TranslatorConfig,
         ifindex: u32,
-    ) -> Result<(Prepared, HostTables)> {
+    ) -> Result<(Prepared, HostTables, SessionMaps)> {
         let targets = Targets::tun(ifindex);
         tc_maps::write_config(&mut self.ebpf, translator, targets)?;
         tc_maps::write_clock(&mut self.ebpf, boot_time_ns())?;
         let tables = HostTables::take(&mut self.ebpf)?;
+        let sessions = SessionMaps::take(&mut self.ebpf)?;
         let Loaded {
             ebpf,
             reused,
@@ -167,6 +170,7 @@ impl Loaded {
                 targets,
             },
             tables,
+            sessions,
         ))
     }
 }

@@ -198,6 +198,7 @@ fn adjust_partial(partial: u16, removed: u32, added: u32) -> u16 {
         added,
         trailer: 0,
         l4_len: 0,
+        port: plan::PortRewrite::NONE,
         outcome: Outcome::TranslatedV6ToV4Udp,
         stamp: (),
     };

@@ -20,7 +20,7 @@ const NO_ROUTE: &str = "the translated packet has no IPv4 route in Jool's namesp
 
 /// Cases whose expected packets encode a choice Jool (or the kernel around it) makes that we
 /// make differently on purpose, keyed by the sent packet's file and the settings.
-const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
+pub(super) const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
     ("manual/issue132/test.pkt", NO_ROUTE),
     (
         "pktgen/sender/6-icmp6info-csumfail-df-nofrag.pkt",
@@ -96,13 +96,13 @@ fn stateful_config() -> StatefulConfig {
     }
 }
 
-fn new_nat64(case: &Case) -> Nat64 {
+pub(super) fn new_nat64(case: &Case) -> Nat64 {
     Nat64::new(translator_config(case), stateful_config()).expect("configuration")
 }
 
 /// Whether the case changes the translator (its MTUs): it runs on a translator of its own
 /// (with the static bindings, which are all such cases rely on).
-fn has_own_translator(case: &Case) -> bool {
+pub(super) fn has_own_translator(case: &Case) -> bool {
     case.setting("ipv4-link-mtu").is_some() || case.setting("ipv6-link-mtu").is_some()
 }
 
@@ -119,6 +119,19 @@ fn run(case: &Case, shared: &mut Nat64, clock: &mut Instant) -> Result<(), Strin
     } else {
         shared
     };
+    run_in(case, nat64, clock)
+}
+
+/// Why a case is on the list of deliberate differences, if it is.
+pub(super) fn deliberate(case: &Case) -> Option<&'static str> {
+    DELIBERATE_DIFFERENCES
+        .iter()
+        .find(|(file, _)| *file == case.sent_file)
+        .map(|(_, why)| *why)
+}
+
+/// Runs `case` through `nat64` at the test clock (moved on 10 ms first).
+pub(super) fn run_in(case: &Case, nat64: &mut Nat64, clock: &mut Instant) -> Result<(), String> {
     let mut out = Output::new();
     let incoming_syn = StatefulConfig::default().timeouts.tcp_incoming_syn;
     *clock += Duration::from_millis(10);
@@ -181,11 +194,7 @@ fn jool_nat64_vectors() {
     let mut clock = Instant::now();
     let mut tally = Tally::default();
     for case in &cases {
-        let deliberate = DELIBERATE_DIFFERENCES
-            .iter()
-            .find(|(file, _)| *file == case.sent_file)
-            .map(|(_, why)| *why);
-        tally.record(case, run(case, &mut shared, &mut clock), deliberate);
+        tally.record(case, run(case, &mut shared, &mut clock), deliberate(case));
     }
     tally.report("jool-nat64 vectors (userspace)");
     assert!(

@@ -17,13 +17,13 @@ use nat64_tests::xdp_program::{self, XDP_PASS};
 
 /// Which program a case runs through.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Program {
+pub(super) enum Program {
     Tc,
     Xdp,
 }
 
 impl Program {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Program::Tc => "tc",
             Program::Xdp => "xdp",
@@ -38,7 +38,7 @@ impl Program {
         }
     }
 
-    fn counters(self, ebpf: &aya::Ebpf) -> anyhow::Result<[u64; Outcome::COUNT]> {
+    pub(super) fn counters(self, ebpf: &aya::Ebpf) -> anyhow::Result<[u64; Outcome::COUNT]> {
         match self {
             Program::Tc => tc_maps::tc_counters(ebpf),
             Program::Xdp => tc_maps::xdp_counters(ebpf),
@@ -46,7 +46,7 @@ impl Program {
     }
 
     /// Runs `packet`; returns whether the program says it translated it, and the frame.
-    fn run(
+    pub(super) fn run(
         self,
         ebpf: &mut aya::Ebpf,
         packet: &[u8],
@@ -77,7 +77,7 @@ impl Program {
     }
 }
 
-enum Action {
+pub(super) enum Action {
     Forwarded,
     Passed,
     Other(u32),
@@ -97,7 +97,7 @@ enum CaseResult {
 
 /// The translation outcome counted between two snapshots (XDP also counts where the packet
 /// went: `Forward*`, returned second).
-fn moved(before: &[u64], after: &[u64]) -> Result<(Outcome, Option<Outcome>), String> {
+pub(super) fn moved(before: &[u64], after: &[u64]) -> Result<(Outcome, Option<Outcome>), String> {
     let changed: Vec<Outcome> = Outcome::ALL
         .iter()
         .copied()
@@ -115,7 +115,7 @@ fn moved(before: &[u64], after: &[u64]) -> Result<(Outcome, Option<Outcome>), St
 /// Compares the program's output with userspace's, except the IPv4 Identification (random in
 /// the kernel, a counter in userspace) and the header checksum over it, which is checked on
 /// its own.
-fn compare(kernel: &[u8], user: &[u8]) -> Result<(), String> {
+pub(super) fn compare(kernel: &[u8], user: &[u8]) -> Result<(), String> {
     if kernel.len() != user.len() {
         return Err(format!("length {} expected {}", kernel.len(), user.len()));
     }
