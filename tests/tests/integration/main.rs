@@ -9,6 +9,7 @@
 //! | [`ebpf`] | the embedded object loads, verifies and runs (BPF_PROG_TEST_RUN) | yes |
 //! | [`tc`] | the TC program under hostile input; the kernel path between namespaces; restarts with `--keep` | yes |
 //! | [`xdp`] | the XDP datapath between namespaces, both forward modes | yes |
+//! | [`stateful`] | stateful NAT64 between namespaces: TC, XDP (both forward modes), TUN in a container, restarts | yes |
 //! | [`tun`] | the TUN device, the TUN datapath between namespaces, offloads, behaviour on both datapaths | yes |
 //! | [`tayga`] | the drop-in for TAYGA: its set-up and data-dir, restarts, what is never translated | mostly |
 //! | [`host`] | the namespace test bed itself, the host changes of native mode | yes |
@@ -22,6 +23,7 @@ mod fuzz;
 mod host;
 mod layout;
 mod ops;
+mod stateful;
 mod tayga;
 mod tc;
 mod tun;

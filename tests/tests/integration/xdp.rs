@@ -17,14 +17,14 @@ use nat64_tests::{
     tempdir::TempDir,
 };
 
-const ECHO_PORT: u16 = 7777;
+pub(crate) const ECHO_PORT: u16 = 7777;
 /// Routed to the gateway in direct mode.
 const ROUTED_POOL: &str = "198.51.100.0/24";
 
 /// A bed whose client and server send complete checksums, and whose veths accept frames
 /// the gateway redirects out of its own (a veth hands XDP frames only to a peer with NAPI,
 /// which GRO turns on).
-fn xdp_bed() -> GatewayBed {
+pub(crate) fn xdp_bed() -> GatewayBed {
     let bed = GatewayBed::new().expect("namespaces");
     for (ns, dev) in [(&bed.client, "c0"), (&bed.server, "s0")] {
         ns.exec(&["ethtool", "-K", dev, "tx", "off", "gro", "on"])
@@ -53,7 +53,7 @@ fn start(bed: &mut GatewayBed, data: &TempDir, extra: &[&str]) {
 }
 
 /// Native XDP on `dev`, as the kernel reports it (`ip` says `xdpgeneric` for generic mode).
-fn assert_native_xdp(bed: &GatewayBed, dev: &str) {
+pub(crate) fn assert_native_xdp(bed: &GatewayBed, dev: &str) {
     let out = bed
         .gateway
         .exec(&["ip", "-d", "link", "show", "dev", dev])
@@ -65,12 +65,12 @@ fn assert_native_xdp(bed: &GatewayBed, dev: &str) {
     );
 }
 
-fn ping_and_echo(bed: &GatewayBed) {
+pub(crate) fn ping_and_echo(bed: &GatewayBed) {
     gateway_bed::assert_pings(bed, SERVER_VIA_PREFIX, 20);
     gateway_bed::assert_echoes(bed, SERVER_VIA_PREFIX, ECHO_PORT, &[64, 1200, 20_000]);
 }
 
-fn stop(bed: &mut GatewayBed) -> String {
+pub(crate) fn stop(bed: &mut GatewayBed) -> String {
     let gateway = bed.gateway.last_child().expect("gateway");
     let status = gateway_bed::terminate(gateway, std::time::Duration::from_secs(10))
         .expect("stops on SIGTERM");

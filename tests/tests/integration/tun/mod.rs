@@ -1,9 +1,8 @@
 //! The TUN datapath: the device itself (`device`), `nat64 run` on TUN between namespaces
 //! (`gateway`), GSO/USO offloads (`offload`), and what must hold on TUN and TC alike
-//! (`behaviour`), stateful NAT64 in the workers (`stateful`). Root.
+//! (`behaviour`). Root.
 
 mod behaviour;
 mod device;
 mod gateway;
 mod offload;
-mod stateful;

@@ -1,10 +1,14 @@
-//! Stateful NAT64 (`[stateful]`) in the TUN workers, between real namespaces: IPv6 clients of
-//! two subscribers behind one pool4 address, a static binding reached from IPv4, a
-//! subscriber past its port blocks refused while another carries on, and expiry with a
-//! shortened UDP timer giving the bindings and the block back.
+//! Stateful NAT64 (`[stateful]`) between real namespaces, on the TC path (the TUN workers
+//! open sessions, the TC program translates their flows) and in an unprivileged container
+//! (the TUN workers alone): IPv6 clients of two subscribers behind one pool4 address, a
+//! static binding reached from IPv4, a subscriber past its port blocks refused while
+//! another carries on, expiry with a shortened UDP timer giving the bindings and the block
+//! back, and a TCP transfer across a restart under `--keep`; and on XDP (`--iface`), in both
+//! forward modes, with the replies translated by XDP as well.
 
 use std::time::Duration;
 
+use nat64_common::counters::Outcome;
 use nat64_tests::{
     gateway_bed::{self, GatewayBed, SERVER_VIA_PREFIX},
     privileges::require_root,
@@ -65,12 +69,61 @@ except OSError as e:
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// `count` datagrams to the echo server from one socket, one after another; how many came
+/// back.
+fn udp_conversation(bed: &GatewayBed, count: u32) -> u32 {
+    let script = format!(
+        r#"
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect(("{SERVER_VIA_PREFIX}", 7777))
+answered = 0
+for i in range({count}):
+    s.send(b"datagram %d" % i)
+    try:
+        answered += s.recv(100) == b"datagram %d" % i
+    except socket.timeout:
+        pass
+print(answered)
+"#
+    );
+    let out = bed
+        .client
+        .command("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
 /// The server routes pool4 back through the gateway and runs the echo server on 7777.
 fn serve_behind_pool4(bed: &mut GatewayBed) {
     bed.server
         .exec(&["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])
         .expect("route to pool4");
     gateway_bed::spawn_echo_server(&mut bed.server, 7777).expect("echo server");
+}
+
+/// Waits for the TC program to be attached (the TUN workers serve until then), and checks
+/// the datapath line says what it does with stateful NAT64.
+fn wait_for_kernel_path(bed: &GatewayBed) {
+    let start = std::time::Instant::now();
+    let mut log = String::new();
+    while start.elapsed() < Duration::from_secs(20) {
+        log = bed.gateway.last_child_output();
+        if log.contains("datapath ") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        log.contains("datapath tc: the kernel translates the flows of open sessions"),
+        "{log}"
+    );
 }
 
 fn json(bed: &GatewayBed, what: &str) -> serde_json::Value {
@@ -143,15 +196,29 @@ fn clients_share_one_ipv4_address_with_fair_port_blocks() {
     std::fs::write(&file, config(data_dir.path())).expect("config written");
     bed.start_until_serving(&["run", "-c", file.to_str().unwrap()])
         .expect("gateway starts");
-    let log = bed.gateway.last_child_output();
-    assert!(
-        log.contains("datapath tun (stateful NAT64 keeps its tables in the TUN workers"),
-        "{log}"
-    );
+    wait_for_kernel_path(&bed);
 
-    // Ping, UDP and TCP from the first client; the server sees pool4.
-    gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 3);
-    gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200]);
+    // Ping, UDP and TCP from the first client; the server sees pool4. The first packet of
+    // each flow opens its session in the TUN workers; the TC program translates the rest
+    // from the session maps, both ways.
+    gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 5);
+    gateway_bed::assert_echoes(&bed, SERVER_VIA_PREFIX, 7777, &[64, 1200, 20_000]);
+    let stats = bed.stats().expect("stats");
+    for outcome in [
+        Outcome::TranslatedV6ToV4Icmp,
+        Outcome::TranslatedV4ToV6Icmp,
+        Outcome::TranslatedV4ToV6Udp,
+        Outcome::TranslatedV6ToV4Tcp,
+        Outcome::TranslatedV4ToV6Tcp,
+    ] {
+        assert!(
+            stats.tc(outcome) > 0,
+            "{} in the kernel:\n{stats}",
+            outcome.as_str()
+        );
+    }
+    assert!(stats.tc(Outcome::PassNoSession) > 0, "{stats}");
+    assert!(stats.tc(Outcome::PassTcpControl) > 0, "{stats}");
     let bib = json(&bed, "bib");
     let dynamic: Vec<_> = bib
         .as_array()
@@ -311,6 +378,12 @@ print("intact" if hashlib.sha256(got).digest() == hashlib.sha256(data).digest() 
         second.contains("stateful: took back 1 bindings and 1 sessions"),
         "{second}"
     );
+    wait_for_kernel_path(&bed);
+    let second = bed.gateway.last_child_output();
+    assert!(
+        second.contains("stateful: 1 sessions entered in the kernel's session maps"),
+        "the established connection goes back into the kernel: {second}"
+    );
 
     let start = std::time::Instant::now();
     let mut result = String::new();
@@ -413,4 +486,93 @@ fn an_unprivileged_container_runs_stateful_nat64() {
             "a {protocol} session on pool4: {sessions}"
         );
     }
+}
+
+/// Stateful NAT64 with XDP on both of the gateway's interfaces, forwarding as `forward`
+/// says: after each flow's first packet (which opens its session in the TUN workers), XDP
+/// translates both ways from the session maps.
+fn stateful_over_xdp(forward: &str) {
+    let Some(_root) = require_root() else {
+        return;
+    };
+    let mut bed = crate::xdp::xdp_bed();
+    serve_behind_pool4(&mut bed);
+    let data_dir = TempDir::new("stateful-xdp").expect("data-dir");
+    let file = data_dir.path().join("nat64.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "prefix = \"{}\"\ndata_dir = \"{}\"\n[stateful]\npool4 = [\"{POOL4}\"]\n",
+            gateway_bed::PREFIX,
+            data_dir.path().display()
+        ),
+    )
+    .expect("config");
+    let args = [
+        "run",
+        "-c",
+        file.to_str().unwrap(),
+        "--iface",
+        "eth0",
+        "--iface",
+        "eth1",
+        "--xdp-forward",
+        forward,
+    ];
+    bed.start_until_serving(&args).expect("gateway starts");
+    wait_for_kernel_path(&bed);
+    crate::xdp::assert_native_xdp(&bed, "eth0");
+    crate::xdp::assert_native_xdp(&bed, "eth1");
+
+    crate::xdp::ping_and_echo(&bed);
+    // One UDP flow of many datagrams: its first opens the session, XDP takes the rest.
+    assert_eq!(
+        udp_conversation(&bed, 10),
+        10,
+        "UDP datagrams echoed on one flow"
+    );
+    let stats = bed.stats().expect("nat64 stats --json");
+    for outcome in [Outcome::TranslatedV6ToV4Icmp, Outcome::TranslatedV4ToV6Icmp] {
+        assert!(
+            stats.xdp(outcome) >= 15,
+            "xdp {}:\n{stats}",
+            outcome.as_str()
+        );
+    }
+    for outcome in [
+        Outcome::TranslatedV6ToV4Udp,
+        Outcome::TranslatedV4ToV6Udp,
+        Outcome::TranslatedV6ToV4Tcp,
+        Outcome::TranslatedV4ToV6Tcp,
+    ] {
+        assert!(stats.xdp(outcome) > 0, "xdp {}:\n{stats}", outcome.as_str());
+    }
+    let (sent_on, not_used) = match forward {
+        "direct" => (Outcome::ForwardRedirected, Outcome::ForwardStack),
+        _ => (Outcome::ForwardStack, Outcome::ForwardRedirected),
+    };
+    assert!(stats.xdp(sent_on) >= 30, "{stats}");
+    assert_eq!(stats.xdp(not_used), 0, "{stats}");
+    let sessions = json(&bed, "sessions");
+    assert!(
+        sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["protocol"] == "tcp" && s["v4"] == POOL4),
+        "{sessions}"
+    );
+    let log = crate::xdp::stop(&mut bed);
+    assert!(log.contains("XDP on eth0: native mode"), "{log}");
+    assert!(!log.contains("masquerad"), "no masquerade: {log}");
+}
+
+#[test]
+fn xdp_direct_carries_stateful_nat64_both_ways() {
+    stateful_over_xdp("direct");
+}
+
+#[test]
+fn xdp_stack_carries_stateful_nat64_both_ways() {
+    stateful_over_xdp("stack");
 }
