@@ -37,7 +37,8 @@ pub mod names {
 /// 131,070 usable addresses; TAYGA's largest practical pools are smaller).
 pub const MAX_MAPPINGS: u32 = 262_144;
 /// Upper bound of the stateful sessions the kernel translates (userspace keeps more; the
-/// rest it translates itself). About 100 bytes per session in both tables together.
+/// rest it translates itself). The tables are not preallocated: each session costs its two
+/// entries, about 200 bytes of kernel memory together.
 pub const MAX_KERNEL_SESSIONS: u32 = 1 << 21;
 /// Upper bound of RFC 7757 explicit address mappings (`map` lines).
 pub const MAX_EAM: u32 = 4_096;

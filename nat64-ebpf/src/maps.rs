@@ -3,6 +3,7 @@
 //! set, so a mapping the slow path enters serves the TC and the XDP program alike.
 use crate::translate::icmp_error::ErrorPlan;
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     macros::map,
     maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, PerCpuArray},
 };
@@ -29,15 +30,18 @@ pub static NAT64_V4_TO_V6: HashMap<Ipv4HostKey, V4ToV6Mapping> =
     HashMap::with_max_entries(MAX_MAPPINGS, 0);
 
 /// Stateful NAT64: the sessions userspace opened, by their IPv6 side. Userspace is the only
-/// writer of entries; the programs write only the last-use stamps.
+/// writer of entries; the programs write only the last-use stamps. Not preallocated: a
+/// stateless gateway, or a small one, should not pay for two million sessions up front
+/// (about 200 MB per table); entries are only ever added from userspace, where allocating
+/// one per insert costs nothing that matters.
 #[map]
 pub static NAT64_SESSIONS_6: HashMap<SessionKey6, Session6> =
-    HashMap::with_max_entries(MAX_KERNEL_SESSIONS, 0);
+    HashMap::with_max_entries(MAX_KERNEL_SESSIONS, BPF_F_NO_PREALLOC);
 
 /// The same sessions by their IPv4 side.
 #[map]
 pub static NAT64_SESSIONS_4: HashMap<SessionKey4, Session4> =
-    HashMap::with_max_entries(MAX_KERNEL_SESSIONS, 0);
+    HashMap::with_max_entries(MAX_KERNEL_SESSIONS, BPF_F_NO_PREALLOC);
 
 /// RFC 7757 explicit address mappings keyed by their IPv6 prefix.
 #[map]
