@@ -8,58 +8,17 @@
 //! established-flow packet rate; 1,000,000 sessions within 20% of the 64-flow rate.
 
 use std::hint::black_box;
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use nat64::stateful::{Nat64, Pool4Range, PortBlocks, Protocol, StatefulConfig};
-use nat64::translate::{NoDynamicMap, Output, Prefix, TranslatorConfig, Verdict};
+use nat64::stateful::Protocol;
+use nat64::translate::{NoDynamicMap, Output, Verdict};
+use nat64_bench::stateful_sample::{from_client, nat64};
 use nat64_bench::{ns_per_call, Table};
 use nat64_tests::packets;
 
 const ROUNDS: usize = 7;
 const ITERATIONS: u32 = 200_000;
 const SESSIONS: u32 = 1_000_000;
-/// pool4: 198.51.100.0/28, every port of every protocol from 1024.
-const POOL4_ADDRESSES: u8 = 16;
-
-fn nat64() -> anyhow::Result<Nat64> {
-    let translator = TranslatorConfig {
-        prefix: Some(
-            Prefix::new(packets::PREFIX.0.octets(), packets::PREFIX.1)
-                .map_err(|e| anyhow::anyhow!("sample prefix: {e:?}"))?,
-        ),
-        ipv6_addr: packets::TRANSLATOR_V6,
-        wkpf_strict: false,
-        ..TranslatorConfig::default()
-    };
-    let pool4 = (0..POOL4_ADDRESSES)
-        .flat_map(|i| {
-            Protocol::ALL.map(|protocol| Pool4Range {
-                protocol,
-                addr: Ipv4Addr::new(198, 51, 100, i),
-                ports: 1024..=65535,
-            })
-        })
-        .collect();
-    let cfg = StatefulConfig {
-        pool4,
-        blocks: PortBlocks {
-            subscriber_prefix_len: 64,
-            block_size: 1024,
-            max_blocks: 64,
-        },
-        ..StatefulConfig::default()
-    };
-    Nat64::new(translator, cfg)
-}
-
-/// The sample IPv6 UDP packet from client `n` (its own /64) and source port `port`.
-fn from_client(template: &[u8], n: u32, port: u16) -> Vec<u8> {
-    let mut p = template.to_vec();
-    p[8 + 4..8 + 8].copy_from_slice(&n.to_be_bytes());
-    p[40..42].copy_from_slice(&port.to_be_bytes());
-    p
-}
 
 /// Resident set, bytes.
 fn resident() -> u64 {

@@ -1,14 +1,17 @@
 //! Packets per second through a gateway in a namespace test bed: the generator's reach with no
 //! gateway, plain kernel IPv6 forwarding, an XDP program that only redirects (the ceiling of
-//! the set-up), TAYGA 0.9.2 and `nat64` on its TUN (stateless and stateful), TC and XDP
-//! (stack, direct) datapaths,
+//! the set-up), TAYGA 0.9.2 and `nat64` on its TUN, TC and XDP (stack, direct) datapaths,
+//! stateless and stateful (RFC 6146 on one pool4 address, the kernel translating each flow
+//! after its first packet),
 //! 80- and 1,400-byte frames. Per row: the saturated receive rate (median of repeats) and
 //! RFC 8219 throughput (highest offered rate without loss, binary search), with CPU seconds
 //! per million packets and ratios to TAYGA and to the XDP redirect-only ceiling. Writes
 //! target/bench/throughput.{txt,svg}.
 //!
 //! Goals: nat64 on TUN ≥ 2× TAYGA's packets per second; nat64 TC ≥ 3× TAYGA and ≥ 60% of plain
-//! IPv6 forwarding; nat64 XDP direct ≥ 80% of the XDP redirect-only ceiling.
+//! IPv6 forwarding; nat64 XDP direct ≥ 80% of the XDP redirect-only ceiling; stateful XDP
+//! direct ≥ 2× stateless XDP stack (with masquerade), ≥ 90% of stateless XDP direct, and at
+//! most 2× the ceiling's CPU per packet.
 //!
 //! Knobs: see `nat64_bench::settings` (`NAT64_BENCH_QUICK=1` takes about 3 minutes), plus
 //! `NAT64_BENCH_RPS=1` (steer the gateway's receive to the non-generator core),
@@ -203,8 +206,9 @@ fn publish(
     table.note(
         "TAYGA, nat64 TUN, TC and XDP (stack) masquerade the pool (198.51.100.0/24) out of eth1 \
          (nftables); nat64 XDP (direct) redirects after a FIB lookup with no NAT44 (the pool is \
-         routed to the box); nat64 TUN stateful shares 198.51.100.1 among the flows with its \
-         own tables (RFC 6146, no nftables, no conntrack).",
+         routed to the box); the stateful rows share 198.51.100.1 among the flows with their \
+         own tables (RFC 6146, no nftables, no conntrack): TUN in the workers alone, TC and XDP \
+         in the kernel's session maps after each flow's first packet.",
     );
     for line in left_out {
         table.note(line);
@@ -226,6 +230,18 @@ fn publish(
                 0.8,
                 "80% of the XDP redirect-only ceiling",
             ),
+            (
+                Gateway::Nat64XdpStatefulDirect,
+                Gateway::Nat64XdpStack,
+                2.0,
+                "2x stateless XDP (stack) with masquerade",
+            ),
+            (
+                Gateway::Nat64XdpStatefulDirect,
+                Gateway::Nat64XdpDirect,
+                0.9,
+                "90% of stateless XDP (direct)",
+            ),
         ];
         for (gateway, base, share, goal) in goals {
             table.note(&goal_line(
@@ -237,6 +253,15 @@ fn publish(
                 goal,
             ));
         }
+    }
+    for frame_len in FRAME_LENS {
+        table.note(&cpu_goal_line(
+            Gateway::Nat64XdpStatefulDirect,
+            frame_len,
+            row_of(Gateway::Nat64XdpStatefulDirect, frame_len),
+            row_of(Gateway::XdpRedirect, frame_len),
+            2.0,
+        ));
     }
     for line in gateway_notes {
         table.note(line);
@@ -271,6 +296,32 @@ fn goal_line(
         shares[0],
         shares[1],
         if met { "met" } else { "NOT met" }
+    )
+}
+
+/// Whether `rates` cost at most `times` the CPU per packet of `base`.
+fn cpu_goal_line(
+    gateway: Gateway,
+    frame_len: usize,
+    rates: Option<Rates>,
+    base: Option<Rates>,
+    times: f64,
+) -> String {
+    let head = format!(
+        "goal: {} CPU per packet <= {times}x the XDP redirect-only ceiling's, {frame_len} B:",
+        gateway.label()
+    );
+    let (Some(r), Some(b)) = (rates, base) else {
+        return format!("{head} not measured (row missing)");
+    };
+    let (ours, ceiling) = (
+        r.cpu_trial().cpu_seconds_per_million(),
+        b.cpu_trial().cpu_seconds_per_million(),
+    );
+    let share = ours / ceiling;
+    format!(
+        "{head} {ours:.2} against {ceiling:.2} CPU s/Mpkt, {share:.2}x ({})",
+        if share <= times { "met" } else { "NOT met" }
     )
 }
 

@@ -40,10 +40,13 @@ pub enum Gateway {
     Nat64Tc,
     Nat64XdpStack,
     Nat64XdpDirect,
+    Nat64TcStateful,
+    Nat64XdpStatefulStack,
+    Nat64XdpStatefulDirect,
 }
 
 impl Gateway {
-    pub const ALL: [Gateway; 9] = [
+    pub const ALL: [Gateway; 12] = [
         Gateway::GeneratorCeiling,
         Gateway::PlainIpv6Forwarding,
         Gateway::XdpRedirect,
@@ -53,6 +56,9 @@ impl Gateway {
         Gateway::Nat64Tc,
         Gateway::Nat64XdpStack,
         Gateway::Nat64XdpDirect,
+        Gateway::Nat64TcStateful,
+        Gateway::Nat64XdpStatefulStack,
+        Gateway::Nat64XdpStatefulDirect,
     ];
 
     pub fn label(self) -> &'static str {
@@ -73,6 +79,9 @@ impl Gateway {
             Gateway::Nat64Tc => Some(Datapath::Tc),
             Gateway::Nat64XdpStack => Some(Datapath::Xdp(XdpForward::Stack)),
             Gateway::Nat64XdpDirect => Some(Datapath::Xdp(XdpForward::Direct)),
+            Gateway::Nat64TcStateful => Some(Datapath::TcStateful),
+            Gateway::Nat64XdpStatefulStack => Some(Datapath::XdpStateful(XdpForward::Stack)),
+            Gateway::Nat64XdpStatefulDirect => Some(Datapath::XdpStateful(XdpForward::Direct)),
             _ => None,
         }
     }

@@ -129,5 +129,6 @@ pub mod running;
 pub mod search;
 pub mod settings;
 pub mod sink;
+pub mod stateful_sample;
 pub mod testbed;
 pub mod trial;

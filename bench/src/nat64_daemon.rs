@@ -22,9 +22,13 @@ pub enum Datapath {
     TunStateful,
     /// The TC program on the TUN device only.
     Tc,
+    /// Stateful NAT64 with the TC program translating the flows of open sessions.
+    TcStateful,
     /// The XDP program on `eth0` and `eth1`, the TC program behind it, sending what it
     /// translated as `--xdp-forward` says.
     Xdp(XdpForward),
+    /// The same with stateful NAT64.
+    XdpStateful(XdpForward),
 }
 
 impl Datapath {
@@ -42,23 +46,39 @@ impl Datapath {
             Datapath::Tc => "nat64 TC",
             Datapath::Xdp(XdpForward::Stack) => "nat64 XDP (stack)",
             Datapath::Xdp(XdpForward::Direct) => "nat64 XDP (direct)",
+            Datapath::TcStateful => "nat64 TC stateful",
+            Datapath::XdpStateful(XdpForward::Stack) => "nat64 XDP stateful (stack)",
+            Datapath::XdpStateful(XdpForward::Direct) => "nat64 XDP stateful (direct)",
+        }
+    }
+
+    /// Stateful NAT64 on pool4 ([`STATEFUL_POOL4`]) instead of the dynamic pool.
+    pub fn is_stateful(self) -> bool {
+        matches!(
+            self,
+            Datapath::TunStateful | Datapath::TcStateful | Datapath::XdpStateful(_)
+        )
+    }
+
+    /// Whether the XDP program runs on the bed's veths, and how it forwards.
+    fn xdp(self) -> Option<XdpForward> {
+        match self {
+            Datapath::Xdp(f) | Datapath::XdpStateful(f) => Some(f),
+            _ => None,
         }
     }
 
     /// The bed leaves `eth0` to the daemon when it attaches XDP there.
     pub fn gateway_xdp(self) -> GatewayXdp {
-        match self {
-            Datapath::Xdp(_) => GatewayXdp::Gateways,
-            Datapath::Tun | Datapath::TunStateful | Datapath::Tc => GatewayXdp::Pass,
+        match self.xdp() {
+            Some(_) => GatewayXdp::Gateways,
+            None => GatewayXdp::Pass,
         }
     }
 
     /// Why `binary` cannot run this datapath, if it cannot.
     pub fn unavailable(self, binary: &FsPath) -> Option<String> {
-        match self {
-            Datapath::Xdp(_) => xdp_unsupported(binary),
-            Datapath::Tun | Datapath::TunStateful | Datapath::Tc => None,
-        }
+        self.xdp().and_then(|_| xdp_unsupported(binary))
     }
 }
 
@@ -106,9 +126,10 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
         options.toml.unwrap_or(""),
         STATEFUL_POOL4
     );
-    let toml = match options.datapath {
-        Datapath::TunStateful => Some(stateful.as_str()),
-        _ => options.toml,
+    let toml = if options.datapath.is_stateful() {
+        Some(stateful.as_str())
+    } else {
+        options.toml
     };
     if let Some(toml) = toml {
         config_file = utf8(&dir.path().join("nat64.toml"))?;
@@ -117,10 +138,10 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
     }
     let datapath = match options.datapath {
         Datapath::Tun | Datapath::TunStateful => "tun",
-        Datapath::Tc | Datapath::Xdp(_) => "tc",
+        _ => "tc",
     };
     argv.extend(["--prefix", PREFIX]);
-    if options.datapath != Datapath::TunStateful {
+    if !options.datapath.is_stateful() {
         argv.extend(["--pool", options.pool]);
     }
     argv.extend([
@@ -131,31 +152,23 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
         "--pin-dir",
         &pin_dir,
     ]);
-    // `--iface` attaches the XDP program, so only the XDP rows name interfaces; a direct
-    // forward has no NAT44, and nat64 refuses `--egress` with it.
-    match options.datapath {
-        Datapath::Tun | Datapath::TunStateful | Datapath::Tc => argv.extend(["--egress", "eth1"]),
-        Datapath::Xdp(XdpForward::Stack) => argv.extend([
-            "--iface",
-            "eth0",
-            "--iface",
-            "eth1",
-            "--xdp-forward",
-            "stack",
-            "--egress",
-            "eth1",
-        ]),
-        Datapath::Xdp(XdpForward::Direct) => argv.extend([
-            "--iface",
-            "eth0",
-            "--iface",
-            "eth1",
-            "--xdp-forward",
-            "direct",
-        ]),
+    // `--iface` attaches the XDP program, so only the XDP rows name interfaces. The
+    // stateless pool is masqueraded out of eth1 (`--egress`) except where XDP forwards
+    // directly; stateful NAT64 needs no masquerade at all.
+    if let Some(forward) = options.datapath.xdp() {
+        argv.extend(["--iface", "eth0", "--iface", "eth1", "--xdp-forward"]);
+        argv.push(match forward {
+            XdpForward::Stack => "stack",
+            XdpForward::Direct => "direct",
+        });
+    }
+    let masqueraded =
+        !options.datapath.is_stateful() && options.datapath != Datapath::Xdp(XdpForward::Direct);
+    if masqueraded {
+        argv.extend(["--egress", "eth1"]);
     }
     let pid = bed.gateway.spawn(&argv)?.id();
-    wait_until_serving(bed, matches!(options.datapath, Datapath::Xdp(_)))?;
+    wait_until_serving(bed, options.datapath.xdp().is_some())?;
     Ok(Running {
         pid: Some(pid),
         _dir: Some(dir),

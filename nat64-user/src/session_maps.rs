@@ -108,6 +108,16 @@ impl SessionMaps {
         Some(six.max(four)).filter(|&t| t != 0)
     }
 
+    /// The maps' file descriptors (their fdinfo tells the kernel memory they take).
+    pub fn fds(&self) -> [i32; 2] {
+        use aya::maps::IterableMap as _;
+        use std::os::fd::{AsFd as _, AsRawFd as _};
+        [
+            self.six.map().fd().as_fd().as_raw_fd(),
+            self.four.map().fd().as_fd().as_raw_fd(),
+        ]
+    }
+
     /// Sessions in the IPv6-side map.
     pub fn len(&self) -> usize {
         self.six.keys().count()
