@@ -98,6 +98,7 @@ fn main() -> Result<()> {
             for line in [
                 gateways::datapath_line(&bed),
                 gateways::tun_queue_line(&bed),
+                gateways::kernel_counters_line(&bed, &nat64),
             ]
             .into_iter()
             .flatten()

@@ -233,6 +233,34 @@ pub fn datapath_line(bed: &Testbed) -> Option<String> {
     })
 }
 
+/// What nat64's kernel programs counted, most frequent first (from `nat64 stats`): where the
+/// packets of a row went (translated, passed to userspace, forwarded how).
+pub fn kernel_counters_line(bed: &Testbed, binary: &FsPath) -> Option<String> {
+    let binary = utf8(binary).ok()?;
+    let out = bed
+        .gateway
+        .exec(&[&binary, "stats", "--device", "nat64"])
+        .ok()?;
+    let mut counts: Vec<(u64, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("tc ") || l.starts_with("xdp "))
+        .filter_map(|l| {
+            let (name, n) = l.rsplit_once(' ')?;
+            Some((n.parse().ok()?, name.to_owned()))
+        })
+        .collect();
+    if counts.is_empty() {
+        return None;
+    }
+    counts.sort_by(|a, b| b.0.cmp(&a.0));
+    let shown: Vec<String> = counts
+        .iter()
+        .take(8)
+        .map(|(n, name)| format!("{name} {n}"))
+        .collect();
+    Some(format!("kernel counters: {}", shown.join(", ")))
+}
+
 /// nat64's line on how its TUN queues run (offloads or one packet per call), if it wrote one.
 pub fn tun_queue_line(bed: &Testbed) -> Option<String> {
     log(bed).lines().map(strip_ansi).find_map(|line| {
