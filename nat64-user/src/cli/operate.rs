@@ -135,19 +135,25 @@ pub fn stateful(args: &StatsArgs, listing: Listing) -> Result<()> {
         Listing::Sessions => {
             writeln!(
                 out,
-                "{:<5} {:<46} {:<22} {:<22} {:<16} expires",
-                "proto", "ipv6", "ipv4", "remote", "tcp state"
+                "{:<5} {:<46} {:<22} {:<22} {:<16} {:<7} expires",
+                "proto", "ipv6", "ipv4", "remote", "tcp state", "kernel"
             )?;
             for s in &tables.sessions {
+                // A session the kernel translates lives on past this while it has packets.
+                let expires = if s.in_kernel {
+                    format!(">= {}s", s.expires_in_secs)
+                } else {
+                    format!("{}s", s.expires_in_secs)
+                };
                 writeln!(
                     out,
-                    "{:<5} {:<46} {:<22} {:<22} {:<16} {}s",
+                    "{:<5} {:<46} {:<22} {:<22} {:<16} {:<7} {expires}",
                     s.protocol,
                     format!("[{}]:{}", s.v6, s.port6),
                     format!("{}:{}", s.v4, s.port4),
                     format!("{}:{}", s.remote, s.remote_port),
                     s.tcp_state.map_or("-".to_owned(), |t| format!("{t:?}")),
-                    s.expires_in_secs
+                    if s.in_kernel { "yes" } else { "-" },
                 )?;
             }
         }

@@ -56,7 +56,11 @@ pub struct SessionInfo {
     pub remote: Ipv4Addr,
     pub remote_port: u16,
     pub tcp_state: Option<TcpState>,
+    /// As of the last packet userspace saw; the kernel may have seen later ones.
     pub expires_in_secs: u64,
+    /// Entered in the kernel's session maps: the TC and XDP programs translate its packets.
+    #[serde(default)]
+    pub in_kernel: bool,
 }
 
 /// What one protocol's table has seen since the start, for the counters.
@@ -378,6 +382,7 @@ impl Table {
                     remote_port: remote.1,
                     tcp_state: s.tcp,
                     expires_in_secs: s.expires.saturating_duration_since(now).as_secs(),
+                    in_kernel: s.in_kernel,
                 })
             })
             .collect();

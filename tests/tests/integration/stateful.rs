@@ -554,14 +554,16 @@ fn stateful_over_xdp(forward: &str) {
     assert!(stats.xdp(sent_on) >= 30, "{stats}");
     assert_eq!(stats.xdp(not_used), 0, "{stats}");
     let sessions = json(&bed, "sessions");
-    assert!(
-        sessions
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["protocol"] == "tcp" && s["v4"] == POOL4),
-        "{sessions}"
-    );
+    for protocol in ["udp", "icmp"] {
+        assert!(
+            sessions
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["protocol"] == protocol && s["v4"] == POOL4 && s["in_kernel"] == true),
+            "a {protocol} session in the kernel: {sessions}"
+        );
+    }
     let log = crate::xdp::stop(&mut bed);
     assert!(log.contains("XDP on eth0: native mode"), "{log}");
     assert!(!log.contains("masquerad"), "no masquerade: {log}");
