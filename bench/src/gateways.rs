@@ -252,7 +252,7 @@ pub fn kernel_counters_line(bed: &Testbed, binary: &FsPath) -> Option<String> {
     if counts.is_empty() {
         return None;
     }
-    counts.sort_by(|a, b| b.0.cmp(&a.0));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.0));
     let shown: Vec<String> = counts
         .iter()
         .take(8)
