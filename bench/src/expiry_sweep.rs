@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Result};
+use nat64_tests::netns::Netns;
 
 use crate::{
     generator::{self, Offer},
@@ -47,12 +48,39 @@ pub struct Sweep {
     pub mappings_after: u64,
 }
 
-/// Saturates `route` (one host) until the daemon has forgotten the idle mappings, at most
-/// `patience`; `full` is the mapping count before.
+/// What the daemon holds, to be forgotten: the stateless pool's mappings (forgotten all at
+/// once by the maintenance sweep, which logs it) or stateful sessions (removed by the
+/// once-a-second sweep as their timers run out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    Mappings,
+    Sessions,
+}
+
+impl Held {
+    pub fn count(self, gateway: &Netns, nat64_binary: &FsPath) -> Result<u64> {
+        match self {
+            Held::Mappings => nat64_daemon::mappings(gateway, nat64_binary),
+            Held::Sessions => nat64_daemon::sessions(gateway, nat64_binary),
+        }
+    }
+
+    /// Whether the sweep is over, by the daemon's log and the count left of `full`.
+    fn swept(self, log: &str, count: u64, full: u64) -> bool {
+        match self {
+            Held::Mappings => log.contains(SWEPT),
+            Held::Sessions => count <= full / 100,
+        }
+    }
+}
+
+/// Saturates `route` (one host) until the daemon has forgotten what it `held` (`full`
+/// before), at most `patience`.
 pub fn watch(
     bed: &mut Testbed,
     route: &Route<'_>,
     nat64_binary: &FsPath,
+    held: Held,
     full: u64,
     patience: Duration,
 ) -> Result<Sweep> {
@@ -86,8 +114,9 @@ pub fn watch(
                     .last()
                     .is_none_or(|(at, _)| seconds - at >= MAPPING_CHECK_EVERY.as_secs_f64());
                 if due && swept_at.is_none() {
-                    checks.push((seconds, nat64_daemon::mappings(gateway, nat64_binary)?));
-                    if gateway.last_child_output().contains(SWEPT) {
+                    let count = held.count(gateway, nat64_binary)?;
+                    checks.push((seconds, count));
+                    if held.swept(&gateway.last_child_output(), count, full) {
                         swept_at = Some(seconds);
                     }
                 }
@@ -111,7 +140,7 @@ pub fn watch(
             checks.last()
         );
     };
-    let mappings_after = nat64_daemon::mappings(&bed.gateway, nat64_binary)?;
+    let mappings_after = held.count(&bed.gateway, nat64_binary)?;
     analyse(&samples, &checks, end, full, mappings_after)
 }
 

@@ -126,7 +126,9 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
         options.toml.unwrap_or(""),
         STATEFUL_POOL4
     );
-    let toml = if options.datapath.is_stateful() {
+    // A TOML of the caller's with a [stateful] table of its own is used as it is.
+    let own_stateful = options.toml.is_some_and(|t| t.contains("[stateful]"));
+    let toml = if options.datapath.is_stateful() && !own_stateful {
         Some(stateful.as_str())
     } else {
         options.toml
@@ -224,4 +226,23 @@ pub fn mappings(gateway: &Netns, binary: &FsPath) -> Result<u64> {
         .with_context(|| format!("no mappings line in nat64 stats:\n{text}"))?
         .parse()
         .context("nat64 stats: mappings")
+}
+
+/// The stateful session count (every protocol) of the daemon running in `gateway`, as
+/// `nat64 stats` prints it.
+pub fn sessions(gateway: &Netns, binary: &FsPath) -> Result<u64> {
+    let out = gateway.exec(&[&utf8(binary)?, "stats", "--device", "nat64"])?;
+    let text = String::from_utf8(out.stdout)?;
+    let line = text
+        .lines()
+        .find_map(|line| line.strip_prefix("stateful sessions: "))
+        .with_context(|| format!("no stateful sessions line in nat64 stats:\n{text}"))?;
+    line.split(", ")
+        .map(|part| {
+            part.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .with_context(|| format!("nat64 stats: stateful sessions: {line}"))
+        })
+        .sum()
 }

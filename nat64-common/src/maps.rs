@@ -28,9 +28,11 @@ pub mod names {
     /// stamps last use with (a map read instead of a clock read per packet).
     pub const CLOCK: &str = "NAT64_CLOCK";
     /// Stateful NAT64: the sessions by their IPv6 side ([`SessionKey6`] → [`Session6`]).
-    pub const SESSIONS_6: &str = "NAT64_SESSIONS_6";
+    /// Both session maps' names fit the kernel's 15 characters, so tools (bpftool, fdinfo)
+    /// tell them apart.
+    pub const SESSIONS_6: &str = "NAT64_SESSION6";
     /// Stateful NAT64: the same sessions by their IPv4 side ([`SessionKey4`] → [`Session4`]).
-    pub const SESSIONS_4: &str = "NAT64_SESSIONS_4";
+    pub const SESSIONS_4: &str = "NAT64_SESSION4";
 }
 
 /// Upper bound of dynamic plus static host mappings the kernel tables hold (a /15 pool has

@@ -35,12 +35,12 @@ pub static NAT64_V4_TO_V6: HashMap<Ipv4HostKey, V4ToV6Mapping> =
 /// (about 200 MB per table); entries are only ever added from userspace, where allocating
 /// one per insert costs nothing that matters.
 #[map]
-pub static NAT64_SESSIONS_6: HashMap<SessionKey6, Session6> =
+pub static NAT64_SESSION6: HashMap<SessionKey6, Session6> =
     HashMap::with_max_entries(MAX_KERNEL_SESSIONS, BPF_F_NO_PREALLOC);
 
 /// The same sessions by their IPv4 side.
 #[map]
-pub static NAT64_SESSIONS_4: HashMap<SessionKey4, Session4> =
+pub static NAT64_SESSION4: HashMap<SessionKey4, Session4> =
     HashMap::with_max_entries(MAX_KERNEL_SESSIONS, BPF_F_NO_PREALLOC);
 
 /// RFC 7757 explicit address mappings keyed by their IPv6 prefix.

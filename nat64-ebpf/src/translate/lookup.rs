@@ -222,7 +222,7 @@ fn session_v6_to_v4(
         proto: flow.proto,
         _pad: [0; 3],
     };
-    let session = maps::NAT64_SESSIONS_6
+    let session = maps::NAT64_SESSION6
         .get_ptr_mut(&key)
         .ok_or(Outcome::PassNoSession)?;
     // SAFETY: a map value, valid while the program runs.
@@ -257,7 +257,7 @@ fn session_v4_to_v6(
         proto: flow.proto,
         _pad: [0; 3],
     };
-    let session = maps::NAT64_SESSIONS_4
+    let session = maps::NAT64_SESSION4
         .get_ptr_mut(&key)
         .ok_or(Outcome::PassNoSession)?;
     // SAFETY: as above.
