@@ -157,6 +157,11 @@ impl Nat64 {
                 Verdict::Drop(DropReason::NotForTranslator)
             };
         }
+        if wire::array_at::<16>(pkt, ipv6::field::SRC).is_some_and(|s| self.prefix.contains(&s)) {
+            // A source behind the prefix stands for an IPv4 address, never for a host of
+            // ours: it gets no binding (Jool's "hairpinning loop").
+            return Verdict::Drop(DropReason::TranslatorLoop);
+        }
         let datagram = match parse_v6(pkt) {
             Ok(h) => h.frag.map(|f| ((h.src, h.dst, f.id, h.proto), f)),
             Err(_) => None,
