@@ -37,6 +37,13 @@ impl Program {
             Program::Xdp => "kernel_xdp",
         }
     }
+
+    pub fn stateful_target_name(self) -> &'static str {
+        match self {
+            Program::Tc => "kernel_stateful_tc",
+            Program::Xdp => "kernel_stateful_xdp",
+        }
+    }
 }
 
 /// The host mappings userspace holds and has entered in the kernel: looked up, never

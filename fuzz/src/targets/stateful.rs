@@ -66,6 +66,10 @@ impl Clock {
         }
     }
 
+    pub(super) fn now(&self) -> Instant {
+        self.now
+    }
+
     /// The next input's time, and whether the timers run after it.
     pub(super) fn tick(&mut self) -> (Instant, bool) {
         self.inputs += 1;
