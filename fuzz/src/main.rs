@@ -15,7 +15,8 @@ use nat64_fuzz::{hex, report::Report};
     about = "Structure-aware fuzzing of nat64's translator, configuration readers, dynamic.map reader and kernel programs"
 )]
 struct Cli {
-    /// translator, config, dynamic_map, kernel_tc, kernel_xdp, or all.
+    /// translator, config, dynamic_map, stateful, kernel_tc, kernel_xdp, kernel_stateful_tc,
+    /// kernel_stateful_xdp, or all.
     #[arg(long, default_value = "all")]
     target: String,
     /// Seconds per target (default 10 when --inputs is not given either).

@@ -76,6 +76,7 @@ drop_reasons! {
     SpecialAddress = "special_address",
     /// An address behind the prefix that stands for one of the translator's own or mapped
     /// IPv4 addresses: translating it would send the packet round through the translator.
+    /// Stateful NAT64: any IPv6 source behind the prefix (Jool's "hairpinning loop").
     TranslatorLoop = "translator_loop",
     /// A fragment that cannot be part of any datagram: past 65,535 bytes, a non-last
     /// fragment whose length is not a multiple of 8, or a second Fragment header.

@@ -50,7 +50,8 @@ enum Task {
         /// Seconds per target (default 10 when --inputs is not given either).
         #[arg(long)]
         secs: Option<u64>,
-        /// translator, config, dynamic_map, kernel_tc, kernel_xdp, or all.
+        /// translator, config, dynamic_map, stateful, kernel_tc, kernel_xdp, kernel_stateful_tc,
+        /// kernel_stateful_xdp, or all.
         #[arg(long, default_value = "all")]
         target: String,
         /// Inputs per target; with --secs, whichever ends first.

@@ -24,7 +24,7 @@ pub(crate) struct Upper {
 }
 
 impl Upper {
-    fn new(proto: u8, bytes: Vec<u8>, checksum_at: Option<usize>, fill: Fill) -> Upper {
+    pub(crate) fn new(proto: u8, bytes: Vec<u8>, checksum_at: Option<usize>, fill: Fill) -> Upper {
         Upper {
             proto,
             bytes,

@@ -10,6 +10,7 @@ mod ipv6;
 mod l4;
 pub mod mutate;
 pub mod packet;
+pub mod session;
 
 use rand::{rngs::StdRng, Rng};
 

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use aya::Ebpf;
 use nat64::tc_maps::{self, Targets};
-use nat64::translate::{DynamicMap, Output, Translator, Verdict};
+use nat64::translate::{DynamicMap, Output, Translator, TranslatorConfig, Verdict};
 use nat64_common::counters::Outcome;
 use nat64_common::maps::MappingKind;
 use nat64_tests::tc_program::{
@@ -37,6 +37,13 @@ impl Program {
             Program::Xdp => "kernel_xdp",
         }
     }
+
+    pub fn stateful_target_name(self) -> &'static str {
+        match self {
+            Program::Tc => "kernel_stateful_tc",
+            Program::Xdp => "kernel_stateful_xdp",
+        }
+    }
 }
 
 /// The host mappings userspace holds and has entered in the kernel: looked up, never
@@ -54,48 +61,52 @@ impl DynamicMap for HostTable {
     }
 }
 
-pub struct KernelTarget {
+/// A kernel program loaded for test runs, and what every kernel target checks of a run:
+/// exactly one outcome counted (XDP: and where the frame went), a pass leaves the frame as
+/// it was, a translation is sent on as the program's mode says and comes out as userspace
+/// writes it.
+pub(super) struct Bench {
     program: Program,
-    ebpf: Ebpf,
-    setups: Vec<Setup>,
-    translators: Vec<Translator>,
-    books: Vec<AddressBook>,
-    hosts: HostTable,
+    pub(super) ebpf: Ebpf,
     counters: [u64; Outcome::COUNT],
-    out: Output,
     /// What the program left in the frame on the last run, for a replay's explanation.
     last_frame: Vec<u8>,
-    /// Whether userspace translated the last input (only what the kernel translated is).
-    user_ran: bool,
 }
 
-impl KernelTarget {
+/// What the program did with an input, its counters and action checked.
+pub(super) enum Ran {
+    /// Passed on, unchanged, counted as this.
+    Passed(Outcome),
+    /// Translated, counted as this; `ip` is the IP packet the program got (with any
+    /// Ethernet padding), what userspace is to translate the same way.
+    Translated { outcome: Outcome, ip: Vec<u8> },
+}
+
+impl Bench {
     /// Loads the program (root only: BPF_PROG_TEST_RUN).
-    pub fn new(program: Program, setups: Vec<Setup>) -> anyhow::Result<KernelTarget> {
+    pub(super) fn load(program: Program) -> anyhow::Result<Bench> {
         let ebpf = match program {
             Program::Tc => tc_program::load()?,
             Program::Xdp => xdp_program::load()?,
         };
-        let translators = setups
-            .iter()
-            .map(|s| Translator::new(s.translator.clone()))
-            .collect::<anyhow::Result<_>>()?;
-        let books = setups
-            .iter()
-            .map(|s| AddressBook::new(&s.translator, &s.hosts))
-            .collect();
-        Ok(KernelTarget {
+        Ok(Bench {
             program,
             ebpf,
-            setups,
-            translators,
-            books,
-            hosts: HostTable::default(),
             counters: [0; Outcome::COUNT],
-            out: Output::new(),
             last_frame: Vec::new(),
-            user_ran: false,
         })
+    }
+
+    pub(super) fn program(&self) -> Program {
+        self.program
+    }
+
+    /// Configures the program from `cfg` (sending what it translates to the loopback
+    /// device), and takes the counters as they stand from here.
+    pub(super) fn configure(&mut self, cfg: &TranslatorConfig) -> anyhow::Result<()> {
+        tc_maps::write_config(&mut self.ebpf, cfg, Targets::tun(LOOPBACK_IFINDEX))?;
+        self.counters = self.counters()?;
+        Ok(())
     }
 
     /// The longest frame the test run hands the program as a device would.
@@ -106,6 +117,24 @@ impl KernelTarget {
         }
     }
 
+    /// A packet from `draw`, drawn again (a few times) rather than spend the input on a
+    /// frame the test run cannot take; the draws come from the input's own RNG, so it stays
+    /// reproducible.
+    pub(super) fn draw(
+        &self,
+        rng: &mut StdRng,
+        mut draw: impl FnMut(&mut StdRng) -> Vec<u8>,
+    ) -> Vec<u8> {
+        let mut p = draw(rng);
+        for _ in 0..4 {
+            if ETHERNET_HEADER_LEN + p.len() <= self.max_frame() {
+                break;
+            }
+            p = draw(rng);
+        }
+        p
+    }
+
     fn counters(&self) -> anyhow::Result<[u64; Outcome::COUNT]> {
         match self.program {
             Program::Tc => tc_maps::tc_counters(&self.ebpf),
@@ -113,11 +142,45 @@ impl KernelTarget {
         }
     }
 
-    fn run(&mut self, frame: &[u8]) -> anyhow::Result<(u32, Vec<u8>)> {
+    fn test_run(&mut self, frame: &[u8]) -> anyhow::Result<(u32, Vec<u8>)> {
         match self.program {
             Program::Tc => tc_program::run(tc_program::program(&mut self.ebpf)?, frame),
             Program::Xdp => xdp_program::run(xdp_program::program(&mut self.ebpf)?, frame),
         }
+    }
+
+    /// Runs `input` (an IP packet) as a device hands it over. `Err` is the input's result
+    /// when there is nothing more to check: not run, the test run failed, or a check of the
+    /// run failed.
+    pub(super) fn run(&mut self, input: &[u8]) -> Result<Ran, Checked> {
+        let frame = match self.program {
+            Program::Tc => tc_program::frame(input),
+            Program::Xdp => xdp_program::frame(input),
+        };
+        if frame.len() > self.max_frame() {
+            return Err(not_run());
+        }
+        let (action, out) = match self.test_run(&frame) {
+            Ok(r) => r,
+            Err(_) if shorter_than_fixed_header(input) => return Err(not_run()),
+            Err(e) => {
+                return Err(Checked {
+                    findings: vec![Finding::disagreement(format!("BPF_PROG_TEST_RUN: {e:#}"))],
+                    outcome: "test run failed".into(),
+                    not_run: false,
+                    notes: Vec::new(),
+                })
+            }
+        };
+        let judged = self.judge(&frame, action, &out);
+        self.last_frame = out;
+        let outcome = judged.map_err(|detail| finish(Err(Finding::disagreement(detail))))?;
+        if !outcome.is_translated() {
+            return Ok(Ran::Passed(outcome));
+        }
+        // Userspace gets what the program got: the IP packet with any Ethernet padding.
+        let ip = frame.get(ETHERNET_HEADER_LEN..).unwrap_or(&[]).to_vec();
+        Ok(Ran::Translated { outcome, ip })
     }
 
     /// The outcome counted for the last run (and, for XDP, where a translated frame went).
@@ -140,13 +203,8 @@ impl KernelTarget {
         }
     }
 
-    fn compare(
-        &mut self,
-        setup: usize,
-        frame: &[u8],
-        action: u32,
-        out: &[u8],
-    ) -> Result<Outcome, String> {
+    /// The counted outcome, checked against the action and what became of the frame.
+    fn judge(&mut self, frame: &[u8], action: u32, out: &[u8]) -> Result<Outcome, String> {
         let (outcome, forward) = self.moved()?;
         let passed = match self.program {
             Program::Tc => TC_ACT_OK,
@@ -177,18 +235,34 @@ impl KernelTarget {
                 return Err("Ethernet addresses changed".into());
             }
         }
-        // Userspace gets what the program got: the IP packet with any Ethernet padding.
-        let ip = frame.get(ETHERNET_HEADER_LEN..).unwrap_or(&[]);
-        let (Some(translator), hosts, user_out) =
-            (self.translators.get(setup), &mut self.hosts, &mut self.out)
-        else {
-            return Err("no such setup".into());
-        };
-        self.user_ran = true;
-        let verdict = guarded(|| translator.translate(ip, hosts, user_out))
-            .map_err(|panic| format!("userspace crashed on what the kernel translated: {panic}"))?;
-        let packets: Vec<&[u8]> = self.out.packets().collect();
-        let [user] = packets.as_slice() else {
+        Ok(outcome)
+    }
+
+    /// Userspace's translation (`translate`, writing into `out`) of what the kernel
+    /// translated as `outcome`: one packet, the kernel's to the byte.
+    pub(super) fn against_user(
+        &self,
+        outcome: Outcome,
+        out: &mut Output,
+        translate: impl FnOnce(&mut Output) -> Verdict,
+    ) -> Result<Outcome, Finding> {
+        let verdict = guarded(|| translate(&mut *out)).map_err(|panic| {
+            Finding::crash(format!(
+                "userspace crashed on what the kernel translated: {panic}"
+            ))
+        })?;
+        let packets: Vec<&[u8]> = out.packets().collect();
+        self.same_as_user(outcome, verdict, &packets)
+            .map_err(Finding::disagreement)
+    }
+
+    fn same_as_user(
+        &self,
+        outcome: Outcome,
+        verdict: Verdict,
+        packets: &[&[u8]],
+    ) -> Result<Outcome, String> {
+        let [user] = packets else {
             return Err(format!(
                 "kernel translated ({}), userspace says {} with {} packets",
                 outcome.as_str(),
@@ -203,6 +277,7 @@ impl KernelTarget {
                 verdict_name(verdict)
             ));
         }
+        let out = &self.last_frame;
         if self.program == Program::Xdp {
             let ethertype = out.get(12..14).map(|e| u16::from_be_bytes([e[0], e[1]]));
             let expected = if user.first().is_some_and(|b| b >> 4 == 4) {
@@ -222,6 +297,96 @@ impl KernelTarget {
                 outcome.as_str()
             )),
         }
+    }
+
+    /// For a replay: the frame the program left, and what userspace wrote (`user`, when it
+    /// ran on the input).
+    pub(super) fn explain(&self, user: Option<&Output>) -> Vec<String> {
+        let mut lines = vec![format!(
+            "kernel frame out: {}",
+            crate::hex::encode(&self.last_frame)
+        )];
+        lines.extend(
+            user.into_iter()
+                .flat_map(Output::packets)
+                .enumerate()
+                .map(|(i, p)| format!("userspace output {i}: {}", crate::hex::encode(p))),
+        );
+        lines
+    }
+}
+
+/// An input the harness could not run.
+fn not_run() -> Checked {
+    Checked {
+        findings: Vec::new(),
+        outcome: "not run".into(),
+        not_run: true,
+        notes: Vec::new(),
+    }
+}
+
+/// An input's result: the outcome counted, or what failed.
+pub(super) fn finish(result: Result<Outcome, Finding>) -> Checked {
+    match result {
+        Ok(outcome) => Checked {
+            findings: Vec::new(),
+            outcome: outcome.as_str().to_string(),
+            not_run: false,
+            notes: Vec::new(),
+        },
+        Err(finding) => Checked {
+            findings: vec![finding],
+            outcome: "disagreement".into(),
+            not_run: false,
+            notes: Vec::new(),
+        },
+    }
+}
+
+pub struct KernelTarget {
+    bench: Bench,
+    setups: Vec<Setup>,
+    translators: Vec<Translator>,
+    books: Vec<AddressBook>,
+    hosts: HostTable,
+    out: Output,
+    /// Whether userspace translated the last input (only what the kernel translated is).
+    user_ran: bool,
+}
+
+impl KernelTarget {
+    /// Loads the program (root only: BPF_PROG_TEST_RUN).
+    pub fn new(program: Program, setups: Vec<Setup>) -> anyhow::Result<KernelTarget> {
+        let bench = Bench::load(program)?;
+        let translators = setups
+            .iter()
+            .map(|s| Translator::new(s.translator.clone()))
+            .collect::<anyhow::Result<_>>()?;
+        let books = setups
+            .iter()
+            .map(|s| AddressBook::new(&s.translator, &s.hosts))
+            .collect();
+        Ok(KernelTarget {
+            bench,
+            setups,
+            translators,
+            books,
+            hosts: HostTable::default(),
+            out: Output::new(),
+            user_ran: false,
+        })
+    }
+
+    /// Userspace on what the kernel translated.
+    fn compare(&mut self, setup: usize, outcome: Outcome, ip: &[u8]) -> Result<Outcome, Finding> {
+        let (Some(translator), hosts) = (self.translators.get(setup), &mut self.hosts) else {
+            return Err(Finding::disagreement("no such setup"));
+        };
+        self.user_ran = true;
+        self.bench.against_user(outcome, &mut self.out, |out| {
+            translator.translate(ip, hosts, out)
+        })
     }
 }
 
@@ -247,7 +412,7 @@ fn shorter_than_fixed_header(packet: &[u8]) -> bool {
 
 impl Target for KernelTarget {
     fn name(&self) -> &'static str {
-        self.program.target_name()
+        self.bench.program().target_name()
     }
 
     fn setups(&self) -> Vec<String> {
@@ -259,104 +424,33 @@ impl Target for KernelTarget {
             anyhow::bail!("no setup {setup}");
         };
         for (v6, v4) in std::mem::take(&mut self.hosts.0) {
-            tc_maps::remove_host(&mut self.ebpf, v6, v4)?;
+            tc_maps::remove_host(&mut self.bench.ebpf, v6, v4)?;
         }
-        tc_maps::write_config(
-            &mut self.ebpf,
-            &s.translator,
-            Targets::tun(LOOPBACK_IFINDEX),
-        )?;
+        self.bench.configure(&s.translator)?;
         for &(v6, v4) in &s.hosts {
-            tc_maps::insert_host(&mut self.ebpf, v6, v4, MappingKind::Dynamic)?;
+            tc_maps::insert_host(&mut self.bench.ebpf, v6, v4, MappingKind::Dynamic)?;
         }
         self.hosts = HostTable(s.hosts.clone());
-        self.counters = self.counters()?;
         Ok(())
     }
 
     fn generate(&mut self, setup: usize, rng: &mut StdRng) -> Vec<u8> {
-        let Some(book) = self.books.get(setup) else {
-            return Vec::new();
-        };
-        // Draw again (a few times) rather than spend the input on a frame the test run
-        // cannot take; the draws come from the input's own RNG, so it stays reproducible.
-        let mut p = packet::packet(rng, book);
-        for _ in 0..4 {
-            if ETHERNET_HEADER_LEN + p.len() <= self.max_frame() {
-                break;
-            }
-            p = packet::packet(rng, book);
+        match self.books.get(setup) {
+            Some(book) => self.bench.draw(rng, |rng| packet::packet(rng, book)),
+            None => Vec::new(),
         }
-        p
     }
 
     fn explain(&self) -> Vec<String> {
-        let mut lines = vec![format!(
-            "kernel frame out: {}",
-            crate::hex::encode(&self.last_frame)
-        )];
-        lines.extend(
-            self.out
-                .packets()
-                .filter(|_| self.user_ran)
-                .enumerate()
-                .map(|(i, p)| format!("userspace output {i}: {}", crate::hex::encode(p))),
-        );
-        lines
+        self.bench.explain(self.user_ran.then_some(&self.out))
     }
 
     fn check(&mut self, setup: usize, input: &[u8]) -> Checked {
         self.user_ran = false;
-        let frame = match self.program {
-            Program::Tc => tc_program::frame(input),
-            Program::Xdp => xdp_program::frame(input),
-        };
-        if frame.len() > self.max_frame() {
-            return Checked {
-                findings: Vec::new(),
-                outcome: "not run".into(),
-                not_run: true,
-                notes: Vec::new(),
-            };
-        }
-        let (action, out) = match self.run(&frame) {
-            Ok(r) => r,
-            Err(_) if shorter_than_fixed_header(input) => {
-                return Checked {
-                    findings: Vec::new(),
-                    outcome: "not run".into(),
-                    not_run: true,
-                    notes: Vec::new(),
-                }
-            }
-            Err(e) => {
-                return Checked {
-                    findings: vec![Finding::disagreement(format!("BPF_PROG_TEST_RUN: {e:#}"))],
-                    outcome: "test run failed".into(),
-                    not_run: false,
-                    notes: Vec::new(),
-                }
-            }
-        };
-        let compared = self.compare(setup, &frame, action, &out);
-        self.last_frame = out;
-        match compared {
-            Ok(outcome) => Checked {
-                findings: Vec::new(),
-                outcome: outcome.as_str().to_string(),
-                not_run: false,
-                notes: Vec::new(),
-            },
-            Err(detail) => Checked {
-                findings: vec![if detail.starts_with("userspace crashed") {
-                    Finding::crash(detail)
-                } else {
-                    Finding::disagreement(detail)
-                }],
-                outcome: "disagreement".into(),
-                not_run: false,
-                notes: Vec::new(),
-            },
+        match self.bench.run(input) {
+            Ok(Ran::Passed(outcome)) => finish(Ok(outcome)),
+            Ok(Ran::Translated { outcome, ip }) => finish(self.compare(setup, outcome, &ip)),
+            Err(checked) => checked,
         }
     }
 }

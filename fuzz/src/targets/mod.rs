@@ -3,6 +3,7 @@
 pub mod config;
 pub mod dynamic_map;
 pub mod kernel;
+pub mod kernel_stateful;
 pub mod recording_pool;
 pub mod stateful;
 pub mod translator;
@@ -11,13 +12,15 @@ use crate::runner::Target;
 use crate::setups;
 
 /// Every target, in the order `--target all` runs them.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 8] = [
     "translator",
     "config",
     "dynamic_map",
     "stateful",
     "kernel_tc",
     "kernel_xdp",
+    "kernel_stateful_tc",
+    "kernel_stateful_xdp",
 ];
 
 /// What became of a request for a target.
@@ -38,18 +41,22 @@ pub fn make(name: &str) -> anyhow::Result<Made> {
         "config" => Box::new(config::ConfigTarget::new(&setups)),
         "dynamic_map" => Box::new(dynamic_map::DynamicMapTarget::new(&setups)?),
         "stateful" => Box::new(stateful::StatefulTarget::new()?),
-        "kernel_tc" | "kernel_xdp" => {
+        "kernel_tc" | "kernel_xdp" | "kernel_stateful_tc" | "kernel_stateful_xdp" => {
             if !is_root() {
                 return Ok(Made::Skipped(format!(
                     "SKIPPED {name}: needs root (BPF_PROG_TEST_RUN)"
                 )));
             }
-            let program = if name == "kernel_tc" {
+            let program = if name.ends_with("_tc") {
                 kernel::Program::Tc
             } else {
                 kernel::Program::Xdp
             };
-            Box::new(kernel::KernelTarget::new(program, setups)?)
+            if name.starts_with("kernel_stateful_") {
+                Box::new(kernel_stateful::KernelStatefulTarget::new(program)?)
+            } else {
+                Box::new(kernel::KernelTarget::new(program, setups)?)
+            }
         }
         other => anyhow::bail!("no target {other}; the targets are {}", NAMES.join(", ")),
     };

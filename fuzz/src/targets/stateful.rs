@@ -52,13 +52,57 @@ const SOURCES: &[Source] = &[
 const TICK: Duration = Duration::from_millis(20);
 const EXPIRE_EVERY: u64 = 50;
 
-struct Setup {
-    name: &'static str,
-    translator: TranslatorConfig,
+/// The stateful targets' clock: it moves on by [`TICK`] an input.
+pub(super) struct Clock {
+    now: Instant,
+    inputs: u64,
+}
+
+impl Clock {
+    pub(super) fn new() -> Clock {
+        Clock {
+            now: Instant::now(),
+            inputs: 0,
+        }
+    }
+
+    pub(super) fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The next input's time, and whether the timers run after it.
+    pub(super) fn tick(&mut self) -> (Instant, bool) {
+        self.inputs += 1;
+        self.now += TICK;
+        (self.now, self.inputs.is_multiple_of(EXPIRE_EVERY))
+    }
+}
+
+pub(super) struct Setup {
+    pub(super) name: &'static str,
+    pub(super) translator: TranslatorConfig,
     /// The translator's configuration with pool4 as a dynamic pool: what the packet
     /// generator draws IPv4 destinations from.
     for_addresses: TranslatorConfig,
     stateful: nat64::stateful::StatefulConfig,
+}
+
+impl Setup {
+    /// A fresh stateful translator of this setup.
+    fn nat64(&self) -> anyhow::Result<Nat64> {
+        Nat64::new(self.translator.clone(), self.stateful.clone())
+    }
+
+    /// The generator's addresses: pool4, the prefix, and the static bindings' hosts.
+    fn book(&self) -> AddressBook {
+        let hosts: Vec<(Ipv6Addr, Ipv4Addr)> = self
+            .stateful
+            .static_bindings
+            .iter()
+            .map(|b| (b.v6, b.v4))
+            .collect();
+        AddressBook::new(&self.for_addresses, &hosts)
+    }
 }
 
 fn build(source: &Source) -> anyhow::Result<Setup> {
@@ -84,39 +128,46 @@ fn build(source: &Source) -> anyhow::Result<Setup> {
     })
 }
 
+/// Every stateful setup, each with a fresh translator and the generator's addresses.
+pub(super) struct Setups {
+    pub(super) list: Vec<Setup>,
+    pub(super) nat64: Vec<Nat64>,
+    pub(super) books: Vec<AddressBook>,
+}
+
+pub(super) fn setups() -> anyhow::Result<Setups> {
+    let list: Vec<Setup> = SOURCES.iter().map(build).collect::<anyhow::Result<_>>()?;
+    let nat64 = list
+        .iter()
+        .map(Setup::nat64)
+        .collect::<anyhow::Result<_>>()?;
+    let books = list.iter().map(Setup::book).collect();
+    Ok(Setups { list, nat64, books })
+}
+
 pub struct StatefulTarget {
     setups: Vec<Setup>,
     nat64: Vec<Nat64>,
     books: Vec<AddressBook>,
     out: Output,
     timers_out: Output,
-    clock: Instant,
-    inputs: u64,
+    clock: Clock,
 }
 
 impl StatefulTarget {
     pub fn new() -> anyhow::Result<StatefulTarget> {
-        let setups: Vec<Setup> = SOURCES.iter().map(build).collect::<anyhow::Result<_>>()?;
-        let mut nat64 = Vec::new();
-        let mut books = Vec::new();
-        for s in &setups {
-            nat64.push(Nat64::new(s.translator.clone(), s.stateful.clone())?);
-            let hosts: Vec<(Ipv6Addr, Ipv4Addr)> = s
-                .stateful
-                .static_bindings
-                .iter()
-                .map(|b| (b.v6, b.v4))
-                .collect();
-            books.push(AddressBook::new(&s.for_addresses, &hosts));
-        }
+        let Setups {
+            list: setups,
+            nat64,
+            books,
+        } = setups()?;
         Ok(StatefulTarget {
             setups,
             nat64,
             books,
             out: Output::new(),
             timers_out: Output::new(),
-            clock: Instant::now(),
-            inputs: 0,
+            clock: Clock::new(),
         })
     }
 }
@@ -146,10 +197,7 @@ impl Target for StatefulTarget {
         let (Some(nat64), Some(s)) = (self.nat64.get_mut(setup), self.setups.get(setup)) else {
             return Checked::default();
         };
-        self.inputs += 1;
-        self.clock += TICK;
-        let now = self.clock;
-        let expire = self.inputs.is_multiple_of(EXPIRE_EVERY);
+        let (now, expire) = self.clock.tick();
         let (out, timers_out) = (&mut self.out, &mut self.timers_out);
         let ran = guarded(|| {
             let verdict = nat64.translate(input, now, out);

@@ -157,6 +157,11 @@ impl Nat64 {
                 Verdict::Drop(DropReason::NotForTranslator)
             };
         }
+        if wire::array_at::<16>(pkt, ipv6::field::SRC).is_some_and(|s| self.prefix.contains(&s)) {
+            // A source behind the prefix stands for an IPv4 address, never for a host of
+            // ours: it gets no binding (Jool's "hairpinning loop").
+            return Verdict::Drop(DropReason::TranslatorLoop);
+        }
         let datagram = match parse_v6(pkt) {
             Ok(h) => h.frag.map(|f| ((h.src, h.dst, f.id, h.proto), f)),
             Err(_) => None,
@@ -429,9 +434,15 @@ impl Nat64 {
                 return verdict;
             }
         }
+        // A remote in pool4 (a hairpin's second crossing, or one claiming a pool4 address)
+        // stays here, as on the way out.
+        let to_kernel = self.kernel_sync
+            && from_v6.is_none()
+            && matches!(flow.kind, Kind::Query { .. })
+            && !self.in_pool4(flow.remote.0);
         let table = &mut self.tables[flow.protocol.index()];
         table.translated(Side::V4);
-        if self.kernel_sync && from_v6.is_none() && matches!(flow.kind, Kind::Query { .. }) {
+        if to_kernel {
             table.offer_to_kernel(flow.local, flow.remote);
         }
         match flow.kind {

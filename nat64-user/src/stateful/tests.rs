@@ -494,3 +494,38 @@ fn a_hairpinned_flow_stays_in_userspace() {
     n.translate(&buf, now, &mut out);
     assert!(changes(&mut n).is_empty());
 }
+
+#[test]
+fn a_source_behind_the_prefix_gets_no_binding() {
+    let mut n = nat64(|_| {});
+    n.start_kernel_sync();
+    let mut out = Output::new();
+    // 64:ff9b::100.64.0.1 stands for an IPv4 address: translated, it would leave with that
+    // address as its source and a pool4 port (Jool drops it as a hairpinning loop).
+    let behind = WELL_KNOWN_PREFIX.embed([100, 64, 0, 1]);
+    assert_eq!(
+        n.translate(&udp6(behind, 40000, 64), Instant::now(), &mut out),
+        Verdict::Drop(DropReason::TranslatorLoop)
+    );
+    assert!(n.bindings().is_empty());
+    assert!(changes(&mut n).is_empty());
+}
+
+#[test]
+fn a_session_with_a_remote_in_pool4_stays_in_userspace() {
+    let mut n = nat64(|_| {});
+    n.start_kernel_sync();
+    let mut out = Output::new();
+    let now = Instant::now();
+    n.translate(&udp6(client(1, 5), 40000, 64), now, &mut out);
+    let port = v4_source(out.packets().next().unwrap()).1;
+    changes(&mut n);
+    // Endpoint-independent filtering lets a packet from pool4's own address in: its
+    // session is a hairpin's, which the kernel would send out instead of round again.
+    assert_eq!(
+        n.translate(&udp4(POOL.octets(), 53, port), now, &mut out),
+        Verdict::Translated
+    );
+    assert_eq!(n.sessions(now).len(), 2);
+    assert!(changes(&mut n).is_empty());
+}
