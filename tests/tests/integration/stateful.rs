@@ -532,21 +532,7 @@ fn stateful_over_xdp(forward: &str) {
         "UDP datagrams echoed on one flow"
     );
     let stats = bed.stats().expect("nat64 stats --json");
-    for outcome in [Outcome::TranslatedV6ToV4Icmp, Outcome::TranslatedV4ToV6Icmp] {
-        assert!(
-            stats.xdp(outcome) >= 15,
-            "xdp {}:\n{stats}",
-            outcome.as_str()
-        );
-    }
-    for outcome in [
-        Outcome::TranslatedV6ToV4Udp,
-        Outcome::TranslatedV4ToV6Udp,
-        Outcome::TranslatedV6ToV4Tcp,
-        Outcome::TranslatedV4ToV6Tcp,
-    ] {
-        assert!(stats.xdp(outcome) > 0, "xdp {}:\n{stats}", outcome.as_str());
-    }
+    crate::xdp::assert_xdp_translated_both_ways(&stats);
     let (sent_on, not_used) = match forward {
         "direct" => (Outcome::ForwardRedirected, Outcome::ForwardStack),
         _ => (Outcome::ForwardStack, Outcome::ForwardRedirected),

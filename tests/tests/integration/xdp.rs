@@ -70,6 +70,25 @@ pub(crate) fn ping_and_echo(bed: &GatewayBed) {
     gateway_bed::assert_echoes(bed, SERVER_VIA_PREFIX, ECHO_PORT, &[64, 1200, 20_000]);
 }
 
+/// XDP translated the pings both ways (all but the first few) and UDP and TCP both ways.
+pub(crate) fn assert_xdp_translated_both_ways(stats: &nat64_tests::stats::Stats) {
+    for outcome in [Outcome::TranslatedV6ToV4Icmp, Outcome::TranslatedV4ToV6Icmp] {
+        assert!(
+            stats.xdp(outcome) >= 15,
+            "xdp {}:\n{stats}",
+            outcome.as_str()
+        );
+    }
+    for outcome in [
+        Outcome::TranslatedV6ToV4Udp,
+        Outcome::TranslatedV4ToV6Udp,
+        Outcome::TranslatedV6ToV4Tcp,
+        Outcome::TranslatedV4ToV6Tcp,
+    ] {
+        assert!(stats.xdp(outcome) > 0, "xdp {}:\n{stats}", outcome.as_str());
+    }
+}
+
 pub(crate) fn stop(bed: &mut GatewayBed) -> String {
     let gateway = bed.gateway.last_child().expect("gateway");
     let status = gateway_bed::terminate(gateway, std::time::Duration::from_secs(10))
@@ -162,21 +181,7 @@ fn xdp_direct_forwards_both_ways_without_the_stack() {
 
     ping_and_echo(&bed);
     let stats = bed.stats().expect("nat64 stats --json");
-    for outcome in [Outcome::TranslatedV6ToV4Icmp, Outcome::TranslatedV4ToV6Icmp] {
-        assert!(
-            stats.xdp(outcome) >= 15,
-            "xdp {}:\n{stats}",
-            outcome.as_str()
-        );
-    }
-    for outcome in [
-        Outcome::TranslatedV6ToV4Udp,
-        Outcome::TranslatedV4ToV6Udp,
-        Outcome::TranslatedV6ToV4Tcp,
-        Outcome::TranslatedV4ToV6Tcp,
-    ] {
-        assert!(stats.xdp(outcome) > 0, "xdp {}:\n{stats}", outcome.as_str());
-    }
+    assert_xdp_translated_both_ways(&stats);
     assert!(
         stats.xdp(Outcome::ForwardRedirected) >= 30,
         "frames sent straight out:\n{stats}"
