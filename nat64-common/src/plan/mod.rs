@@ -135,6 +135,18 @@ pub struct FlowPorts {
     pub tcp_flags: u8,
 }
 
+impl FlowPorts {
+    /// The rewrite that gives the flow `new` as its translator-side port.
+    #[inline(always)]
+    pub fn rewrite_to(&self, new: [u8; 2]) -> PortRewrite {
+        PortRewrite {
+            at: self.at,
+            old: self.port,
+            new,
+        }
+    }
+}
+
 /// A port (or echo identifier) the translation changes, at `at` in the transport header;
 /// `at` is [`PortRewrite::NONE`]'s where nothing changes.
 #[derive(Clone, Copy)]
@@ -285,6 +297,15 @@ pub struct Plan<const H: usize, S> {
     pub stamp: S,
 }
 
+/// The sums `removed` and `added` as one partial sum, the form the kernel's checksum
+/// helpers take: they add 16-bit words as they lie in memory, so the big-endian sum is
+/// stored that way.
+#[inline(always)]
+fn helper_delta(removed: u32, added: u32) -> u32 {
+    let sum = checksum::fold(checksum::add(checksum::negate(removed), added));
+    u32::from(u16::from_ne_bytes(sum.to_be_bytes()))
+}
+
 impl<const H: usize, S> Plan<H, S> {
     pub fn is_icmp(&self) -> bool {
         self.proto == proto::ICMP || self.proto == proto::ICMPV6
@@ -296,12 +317,11 @@ impl<const H: usize, S> Plan<H, S> {
         crate::wire::l4::checksum_offset(self.proto)
     }
 
-    /// The change as one partial sum, the form the kernel's checksum helpers take: they
-    /// add 16-bit words as they lie in memory, so the big-endian sum is stored that way.
+    /// The change as one partial sum, the form the kernel's checksum helpers take (see
+    /// [`helper_delta`]): the pseudo-header and ICMP type, without the port.
     #[inline(always)]
     pub fn delta(&self) -> u32 {
-        let sum = checksum::fold(checksum::add(checksum::negate(self.removed), self.added));
-        u32::from(u16::from_ne_bytes(sum.to_be_bytes()))
+        helper_delta(self.removed, self.added)
     }
 
     /// [`Plan::delta`] with the port change in it: for a checksum that is always complete
@@ -309,19 +329,17 @@ impl<const H: usize, S> Plan<H, S> {
     #[inline(always)]
     pub fn delta_with_port(&self) -> u32 {
         let (old, new) = self.port.sums();
-        let sum = checksum::fold(checksum::add(
-            checksum::negate(checksum::add(self.removed, old)),
+        helper_delta(
+            checksum::add(self.removed, old),
             checksum::add(self.added, new),
-        ));
-        u32::from(u16::from_ne_bytes(sum.to_be_bytes()))
+        )
     }
 
-    /// The port change as one partial sum in the helpers' form (see [`Plan::delta`]).
+    /// The port change alone, in the helpers' form.
     #[inline(always)]
     pub fn port_delta(&self) -> u32 {
         let (old, new) = self.port.sums();
-        let sum = checksum::fold(checksum::add(checksum::negate(old), new));
-        u32::from(u16::from_ne_bytes(sum.to_be_bytes()))
+        helper_delta(old, new)
     }
 
     /// The transport checksum field after the change (port included), computed in place

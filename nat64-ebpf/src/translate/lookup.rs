@@ -233,12 +233,7 @@ fn session_v6_to_v4(
             core::ptr::addr_of_mut!((*session).last_use_ns),
         )
     };
-    let rewrite = PortRewrite {
-        at: flow.at,
-        old: flow.port,
-        new: port,
-    };
-    Ok((local, rewrite, LastUse(last_use)))
+    Ok((local, flow.rewrite_to(port), LastUse(last_use)))
 }
 
 /// Stateful NAT64, a remote's query to pool4: the IPv6 host and port behind it.
@@ -268,12 +263,7 @@ fn session_v4_to_v6(
             core::ptr::addr_of_mut!((*session).last_use_ns),
         )
     };
-    let rewrite = PortRewrite {
-        at: flow.at,
-        old: flow.port,
-        new: port,
-    };
-    Ok((host, rewrite, LastUse(last_use)))
+    Ok((host, flow.rewrite_to(port), LastUse(last_use)))
 }
 
 /// An IPv6 source (a host behind the translator): explicit mapping, the prefix, then the host
@@ -329,9 +319,6 @@ pub fn remote_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<[u8; 16], Out
 /// answer).
 #[inline(always)]
 pub fn host_v4_to_v6(cfg: &ConfigBlock, addr: [u8; 4]) -> Result<([u8; 16], LastUse), Outcome> {
-    if cfg.stateful != 0 {
-        return Err(Outcome::PassNoSession);
-    }
     match mapped_host_v4_to_v6(cfg, addr) {
         Err(Outcome::PassNoDestinationMapping) if !cfg.pool_contains(addr) => {
             let prefix = cfg.prefix().ok_or(Outcome::PassNoDestinationMapping)?;

@@ -39,6 +39,11 @@ use fragments::{DatagramKey, Found};
 use tables::{End4, Table};
 use tcp::Side;
 
+/// Whether `a` is one of pool4's addresses (`pool4` sorted).
+fn pool4_holds(pool4: &[Ipv4Addr], a: Ipv4Addr) -> bool {
+    pool4.binary_search(&a).is_ok()
+}
+
 /// The stateless translator's pool for one packet: every IPv6 host outside the prefix is
 /// the binding's pool4 address (the packet's own host, or a router quoting it).
 struct BindingAddress(Ipv4Addr);
@@ -133,7 +138,16 @@ impl Nat64 {
     }
 
     fn in_pool4(&self, a: Ipv4Addr) -> bool {
-        self.pool4.binary_search(&a).is_ok()
+        pool4_holds(&self.pool4, a)
+    }
+
+    /// Enters a query's session in the kernel's maps when the kernel may translate its
+    /// packets. A session to a pool4 address stays here: the kernel would send a hairpinned
+    /// flow out instead of round again (and the second crossing gives back the hop).
+    fn offer_to_kernel(&mut self, protocol: Protocol, local: End4, remote: End4) {
+        if self.kernel_sync && !self.in_pool4(remote.0) {
+            self.tables[protocol.index()].offer_to_kernel(local, remote);
+        }
     }
 
     /// Translates one packet (starting at its IP header) at time `now`.
@@ -223,11 +237,8 @@ impl Nat64 {
             return verdict;
         }
         table.translated(Side::V6);
-        if self.kernel_sync
-            && matches!(flow.kind, Kind::Query { .. })
-            && self.pool4.binary_search(&flow.remote.0).is_err()
-        {
-            table.offer_to_kernel(local, flow.remote);
+        if let Kind::Query { .. } = flow.kind {
+            self.offer_to_kernel(flow.protocol, local, flow.remote);
         }
         match flow.kind {
             Kind::Query { flags, .. } => {
@@ -434,16 +445,10 @@ impl Nat64 {
                 return verdict;
             }
         }
-        // A remote in pool4 (a hairpin's second crossing, or one claiming a pool4 address)
-        // stays here, as on the way out.
-        let to_kernel = self.kernel_sync
-            && from_v6.is_none()
-            && matches!(flow.kind, Kind::Query { .. })
-            && !self.in_pool4(flow.remote.0);
-        let table = &mut self.tables[flow.protocol.index()];
-        table.translated(Side::V4);
-        if to_kernel {
-            table.offer_to_kernel(flow.local, flow.remote);
+        self.tables[flow.protocol.index()].translated(Side::V4);
+        // A hairpin's second crossing comes from a pool4 address: it stays here too.
+        if let Kind::Query { .. } = flow.kind {
+            self.offer_to_kernel(flow.protocol, flow.local, flow.remote);
         }
         match flow.kind {
             Kind::Query { .. } => {
@@ -538,7 +543,8 @@ impl Nat64 {
         self.kernel_sync = true;
         let pool4 = &self.pool4;
         for t in &mut self.tables {
-            t.reoffer_all_to_kernel(|remote| pool4.binary_search(&remote).is_ok());
+            t.forget_kernel();
+            t.offer_all_to_kernel(|remote| !pool4_holds(pool4, remote));
         }
     }
 
@@ -546,7 +552,7 @@ impl Nat64 {
     pub fn stop_kernel_sync(&mut self) {
         self.kernel_sync = false;
         for t in &mut self.tables {
-            t.reoffer_all_to_kernel(|_| true);
+            t.forget_kernel();
         }
     }
 

@@ -260,18 +260,19 @@ impl Table {
         });
     }
 
-    /// Forgets what the kernel holds (its maps were emptied): every session is offered anew,
-    /// but those to a remote `skip_remote` names.
-    pub fn reoffer_all_to_kernel(&mut self, skip_remote: impl Fn(Ipv4Addr) -> bool) {
-        let keys: Vec<(End4, End4)> = self.sessions.keys().copied().collect();
+    /// Forgets what the kernel holds (its maps were emptied, or are gone).
+    pub fn forget_kernel(&mut self) {
         for s in self.sessions.values_mut() {
             s.in_kernel = false;
         }
         self.kernel_changes.clear();
-        for (local, remote) in keys {
-            if !skip_remote(remote.0) {
-                self.offer_to_kernel(local, remote);
-            }
+    }
+
+    /// Offers every session to a remote `allowed` lets in (see [`Table::offer_to_kernel`]).
+    pub fn offer_all_to_kernel(&mut self, allowed: impl Fn(Ipv4Addr) -> bool) {
+        let keys: Vec<(End4, End4)> = self.sessions.keys().copied().collect();
+        for (local, remote) in keys.into_iter().filter(|(_, r)| allowed(r.0)) {
+            self.offer_to_kernel(local, remote);
         }
     }
 
