@@ -223,11 +223,14 @@ outcomes! {
     /// XDP direct: the egress interface is not one the program runs on (not in its device
     /// map); the stack forwards it.
     ForwardNotXdpInterface = "forward_not_xdp_interface",
+    /// XDP: not translated here (counted above by why), and routed into the TUN device: sent
+    /// to this queue's AF_XDP socket, where userspace translates it without the stack.
+    SlowPathAfXdp = "slow_path_af_xdp",
 }
 
 impl Outcome {
     /// Number of outcomes (size of the counter array).
-    pub const COUNT: usize = Outcome::ForwardNotXdpInterface as usize + 1;
+    pub const COUNT: usize = Outcome::SlowPathAfXdp as usize + 1;
 
     /// The outcome with index `i`, if any.
     #[inline]

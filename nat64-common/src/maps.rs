@@ -33,6 +33,36 @@ pub mod names {
     pub const SESSIONS_6: &str = "NAT64_SESSION6";
     /// Stateful NAT64: the same sessions by their IPv4 side ([`SessionKey4`] → [`Session4`]).
     pub const SESSIONS_4: &str = "NAT64_SESSION4";
+    /// AF_XDP slow path: the sockets, at [`crate::maps::xsk_key`] (an XSKMAP). Not pinned: a
+    /// socket lives as long as the daemon that opened it.
+    pub const XSKS: &str = "NAT64_XSKS";
+    /// AF_XDP slow path: ifindex → the interface's slot (`u32`), for [`crate::maps::xsk_key`].
+    /// An interface without an entry has no sockets: its slow path is the stack and TUN.
+    pub const XSK_SLOTS: &str = "NAT64_XSK_SLOTS";
+}
+
+/// Interfaces that may have AF_XDP sockets (as many as the XDP device map holds).
+pub const MAX_XSK_INTERFACES: u32 = 64;
+/// Receive queues per interface that may have a socket; queues beyond keep the stack slow
+/// path. A 2-core box has 1–2; a large NIC's 64 combined channels still fit.
+pub const MAX_XSK_QUEUES: u32 = 64;
+
+/// The size of one frame's chunk in an AF_XDP socket's UMEM: one page, the unit drivers
+/// receive into, so zero-copy drivers can take it as it is.
+pub const XSK_FRAME_SIZE: u32 = 4096;
+/// The longest frame an AF_XDP socket takes: the chunk less the kernel's XDP headroom (256
+/// bytes). A longer one would be dropped by the redirect, so the program passes it to the
+/// stack instead (jumbo frames keep the TUN slow path).
+pub const XSK_MAX_FRAME_LEN: u32 = XSK_FRAME_SIZE - 256;
+
+/// The XSKMAP index of receive queue `queue` of the interface in `slot`, or `None` where
+/// either is out of range.
+#[inline(always)]
+pub const fn xsk_key(slot: u32, queue: u32) -> Option<u32> {
+    if slot >= MAX_XSK_INTERFACES || queue >= MAX_XSK_QUEUES {
+        return None;
+    }
+    Some(slot * MAX_XSK_QUEUES + queue)
 }
 
 /// Upper bound of dynamic plus static host mappings the kernel tables hold (a /15 pool has

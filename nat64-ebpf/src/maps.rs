@@ -5,13 +5,14 @@ use crate::translate::icmp_error::ErrorPlan;
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, PerCpuArray},
+    maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, PerCpuArray, XskMap},
 };
 use nat64_common::{
     counters::Outcome,
     maps::{
         ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, Session4, Session6, SessionKey4,
         SessionKey6, V4ToV6Mapping, V6ToV4Mapping, MAX_EAM, MAX_KERNEL_SESSIONS, MAX_MAPPINGS,
+        MAX_XSK_INTERFACES, MAX_XSK_QUEUES,
     },
 };
 
@@ -69,6 +70,15 @@ pub static NAT64_XDP_COUNTERS: PerCpuArray<u64> =
 /// redirects only to these, whose drivers take XDP frames.
 #[map]
 pub static NAT64_XDP_DEVICES: DevMapHash = DevMapHash::with_max_entries(64, 0);
+
+/// The AF_XDP slow path's sockets, one per receive queue of each interface
+/// (`nat64_common::maps::xsk_key`).
+#[map]
+pub static NAT64_XSKS: XskMap = XskMap::with_max_entries(MAX_XSK_INTERFACES * MAX_XSK_QUEUES, 0);
+
+/// ifindex → slot of the interfaces that have AF_XDP sockets.
+#[map]
+pub static NAT64_XSK_SLOTS: HashMap<u32, u32> = HashMap::with_max_entries(MAX_XSK_INTERFACES, 0);
 
 /// Working memory of the TC program's ICMP error translations, one per CPU and direction
 /// (it does not fit the BPF stack; see `ErrorPlan`). Not pinned: it holds nothing between

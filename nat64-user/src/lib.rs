@@ -1,5 +1,6 @@
 //! The nat64 daemon as a library, so tests and benchmarks drive the same code the binary runs.
 
+pub mod af_xdp;
 pub mod cli;
 pub mod clock;
 pub mod config;

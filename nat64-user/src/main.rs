@@ -8,11 +8,14 @@ use clap::Parser;
 use nat64::{
     cli::{
         self,
-        native::{ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs, XdpForwardArg},
+        native::{
+            ConfigCommand, DatapathArg, NativeCli, NativeCommand, RunArgs, XdpForwardArg,
+            XdpSlowPathArg,
+        },
         operate,
         tayga_flags::TaygaFlags,
     },
-    config::{self, Config, Datapath, XdpForward},
+    config::{self, Config, Datapath, XdpForward, XdpSlowPath},
     daemon,
     gateway::{self, Mode, Privileges},
     logging::{self, LogTarget},
@@ -83,6 +86,12 @@ fn run_native(args: RunArgs) -> Result<()> {
         config.xdp_forward = match forward {
             XdpForwardArg::Stack => XdpForward::Stack,
             XdpForwardArg::Direct => XdpForward::Direct,
+        };
+    }
+    if let Some(slow_path) = args.xdp_slow_path {
+        config.xdp_slow_path = match slow_path {
+            XdpSlowPathArg::AfXdp => XdpSlowPath::AfXdp,
+            XdpSlowPathArg::Tun => XdpSlowPath::Tun,
         };
     }
     if let Some(datapath) = args.datapath {

@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::{anyhow, Context as _};
-use aya::maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, MapData, PerCpuArray};
+use aya::maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, MapData, PerCpuArray, XskMap};
 use aya::Ebpf;
 use nat64_common::counters::Outcome;
 use nat64_common::maps::{
@@ -159,12 +159,36 @@ pub fn write_xdp_devices(ebpf: &mut Ebpf, ifindexes: &[u32]) -> anyhow::Result<(
     Ok(())
 }
 
+/// The AF_XDP sockets (XSKMAP index, descriptor), then each interface's slot (ifindex,
+/// slot): the program redirects to an interface's sockets only once they are all in.
+pub fn write_xsk_sockets(
+    ebpf: &mut Ebpf,
+    sockets: &[(u32, i32)],
+    slots: &[(u32, u32)],
+) -> anyhow::Result<()> {
+    let mut xsks: XskMap<&mut MapData> = XskMap::try_from(map_mut(ebpf, names::XSKS)?)?;
+    for &(index, fd) in sockets {
+        xsks.set(index, fd, 0)
+            .with_context(|| format!("entering AF_XDP socket {index} in the XSKMAP"))?;
+    }
+    let mut by_ifindex: HashMap<&mut MapData, u32, u32> =
+        HashMap::try_from(map_mut(ebpf, names::XSK_SLOTS)?)?;
+    for &(ifindex, slot) in slots {
+        by_ifindex
+            .insert(ifindex, slot, 0)
+            .with_context(|| format!("entering ifindex {ifindex}'s AF_XDP slot"))?;
+    }
+    Ok(())
+}
+
 /// The counters of a [`names::TC_COUNTERS`] or [`names::XDP_COUNTERS`] map, loaded or
 /// reopened from its pin.
 pub fn counters_of(map: &aya::maps::Map) -> anyhow::Result<[u64; Outcome::COUNT]> {
     let counters: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map)?;
     let mut out = [0u64; Outcome::COUNT];
-    for (i, slot) in out.iter_mut().enumerate() {
+    // A map pinned by an older build may have fewer outcomes: the newer ones read as 0.
+    let len = counters.len() as usize;
+    for (i, slot) in out.iter_mut().enumerate().take(len) {
         *slot = counters.get(&(i as u32), 0)?.iter().sum();
     }
     Ok(out)

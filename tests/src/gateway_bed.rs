@@ -32,6 +32,8 @@ pub struct GatewayBed {
     pub server: Netns,
     /// Environment of the next nat64 started.
     env: Vec<String>,
+    /// A command nat64 runs under, for the next start only.
+    wrapper: Vec<String>,
 }
 
 impl GatewayBed {
@@ -78,6 +80,7 @@ impl GatewayBed {
             gateway,
             server,
             env: Vec::new(),
+            wrapper: Vec::new(),
         })
     }
 
@@ -119,6 +122,15 @@ impl GatewayBed {
         Stats::read(&self.gateway, DEVICE, args)
     }
 
+    /// [`GatewayBed::start_until_serving`] with nat64 run by `wrapper` (`setpriv ...`), which
+    /// execs the rest of its command line.
+    pub fn start_until_serving_wrapped(&mut self, wrapper: &[&str], args: &[&str]) -> Result<()> {
+        self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
+        let started = self.start_until_serving(args);
+        self.wrapper.clear();
+        started
+    }
+
     /// [`GatewayBed::start_gateway`] with `env` (`NAME=value`) in nat64's environment.
     pub fn start_gateway_with_env(&mut self, env: &[&str], args: &[&str]) -> Result<()> {
         self.env = env.iter().map(|s| s.to_string()).collect();
@@ -131,7 +143,8 @@ impl GatewayBed {
         let binary = crate::binary::nat64();
         let binary = binary.to_str().context("binary path is UTF-8")?.to_owned();
         let env = self.env.clone();
-        let mut argv = Vec::new();
+        let wrapper = self.wrapper.clone();
+        let mut argv: Vec<&str> = wrapper.iter().map(String::as_str).collect();
         if !env.is_empty() {
             argv.push("env");
             argv.extend(env.iter().map(String::as_str));

@@ -8,7 +8,7 @@
 use std::{fmt, ops::Deref};
 
 use anyhow::{bail, Context as _, Result};
-use nat64::ops::snapshot::{Snapshot, TunCounters};
+use nat64::ops::snapshot::{Snapshot, TunCounters, XskSocketCounters};
 use nat64_common::counters::Outcome;
 
 use crate::netns::Netns;
@@ -66,6 +66,11 @@ impl Stats {
             .find(|c| c.outcome == outcome.as_str())
             .map(|c| c.packets)
             .unwrap_or_else(|| panic!("no {program} {} in:\n{self}", outcome.as_str()))
+    }
+
+    /// A counter of the AF_XDP sockets, summed over interfaces and queues (0 without any).
+    pub fn af_xdp(&self, counter: impl Fn(&XskSocketCounters) -> u64) -> u64 {
+        self.snapshot.af_xdp.iter().map(counter).sum()
     }
 
     /// The TUN workers' counters; panics, with the whole answer, when they are not there

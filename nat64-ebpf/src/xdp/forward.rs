@@ -56,13 +56,7 @@ fn direct_ipv4(ctx: &XdpContext) -> u32 {
     let Ok(header) = Frame(ctx).load(ETH_HEADER_LEN) else {
         return to_stack(Outcome::ForwardFibStack);
     };
-    let ip = Ipv4(header);
-    let mut params = lookup_params(ctx, AF_INET, ip.proto());
-    params.__bindgen_anon_1.tot_len = ip.total_len();
-    params.__bindgen_anon_2.tos = ip.tos();
-    // Addresses as they lie in memory (network order), as the helper reads them.
-    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(ip.src());
-    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(ip.dst());
+    let mut params = ipv4_params(ctx, &Ipv4(header));
     redirect(ctx, &mut params)
 }
 
@@ -71,7 +65,25 @@ fn direct_ipv6(ctx: &XdpContext) -> u32 {
     let Ok(header) = Frame(ctx).load(ETH_HEADER_LEN) else {
         return to_stack(Outcome::ForwardFibStack);
     };
-    let ip = Ipv6(header);
+    let mut params = ipv6_params(ctx, &Ipv6(header));
+    redirect(ctx, &mut params)
+}
+
+/// The route lookup's question for an IPv4 packet arriving on the frame's interface.
+#[inline(always)]
+pub(super) fn ipv4_params(ctx: &XdpContext, ip: &Ipv4) -> bpf_fib_lookup {
+    let mut params = lookup_params(ctx, AF_INET, ip.proto());
+    params.__bindgen_anon_1.tot_len = ip.total_len();
+    params.__bindgen_anon_2.tos = ip.tos();
+    // Addresses as they lie in memory (network order), as the helper reads them.
+    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(ip.src());
+    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(ip.dst());
+    params
+}
+
+/// The route lookup's question for an IPv6 packet arriving on the frame's interface.
+#[inline(always)]
+pub(super) fn ipv6_params(ctx: &XdpContext, ip: &Ipv6) -> bpf_fib_lookup {
     let mut params = lookup_params(ctx, AF_INET6, ip.next_header());
     params.__bindgen_anon_1.tot_len = ipv6::LEN as u16 + ip.payload_len();
     // Traffic class and flow label, without the version nibble.
@@ -84,7 +96,7 @@ fn direct_ipv6(ctx: &XdpContext) -> u32 {
         unsafe { core::mem::transmute::<[u8; 16], [u32; 4]>(ip.src()) };
     params.__bindgen_anon_4.ipv6_dst =
         unsafe { core::mem::transmute::<[u8; 16], [u32; 4]>(ip.dst()) };
-    redirect(ctx, &mut params)
+    params
 }
 
 #[inline(always)]

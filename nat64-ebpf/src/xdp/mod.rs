@@ -1,9 +1,11 @@
 //! The XDP fast path on the physical interfaces (`--iface`): translates the frames of mapped
 //! hosts before the kernel allocates an skb, with the same decisions as the TC program (the
-//! shared `translate` module), and sends them on (see `forward`). Every other frame passes
-//! untouched to the stack, and from there to the TC path and the slow path.
+//! shared `translate` module), and sends them on (see `forward`). Every other frame goes on
+//! untouched: to userspace through an AF_XDP socket where it would have been routed into the
+//! translator, to the stack otherwise (see `slow_path`).
 mod forward;
 mod frame;
+mod slow_path;
 
 use aya_ebpf::{
     bindings::xdp_action,
@@ -40,7 +42,8 @@ pub fn handle(ctx: &XdpContext) -> u32 {
         _ => return pass(Outcome::PassNotIp),
     };
     if let Err(outcome) = echo::check_checksum(&Frame(ctx), ETH_HEADER_LEN, v6) {
-        return pass(outcome);
+        count(outcome);
+        return slow_path::offer(ctx, cfg, v6);
     }
     let next = if v6 {
         six_to_four(ctx, cfg)
@@ -53,6 +56,7 @@ pub fn handle(ctx: &XdpContext) -> u32 {
         Next::Forward(ethertype::IPV4) => forward::ipv4(ctx, cfg),
         Next::Forward(_) => forward::ipv6(ctx, cfg),
         Next::Done(action) => action,
+        Next::Untranslated => slow_path::offer(ctx, cfg, v6),
     }
 }
 
@@ -62,6 +66,8 @@ enum Next {
     Forward(u16),
     /// An XDP action, counted.
     Done(u32),
+    /// Left unchanged, counted by why: the slow path's.
+    Untranslated,
 }
 
 // One BPF subprogram per direction, as in the TC program: each has its own stack frame.
@@ -70,11 +76,11 @@ fn six_to_four(ctx: &XdpContext, cfg: &ConfigBlock) -> Next {
     let mut map = KernelMapper::new(cfg, Destinations::Mapped);
     let plan = match six_to_four::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, &mut map) {
         Ok(plan) => plan,
-        Err(outcome) => return Next::Done(pass(outcome)),
+        Err(outcome) => return untranslated(outcome),
     };
     match apply(ctx, &plan, ethertype::IPV4) {
         Ok(()) => Next::Forward(ethertype::IPV4),
-        Err(outcome) => Next::Done(refuse(outcome)),
+        Err(outcome) => refuse(outcome),
     }
 }
 
@@ -83,11 +89,11 @@ fn four_to_six(ctx: &XdpContext, cfg: &ConfigBlock) -> Next {
     let mut map = KernelMapper::new(cfg, Destinations::Mapped);
     let plan = match four_to_six::plan(&Frame(ctx), ETH_HEADER_LEN, cfg, &mut map) {
         Ok(plan) => plan,
-        Err(outcome) => return Next::Done(pass(outcome)),
+        Err(outcome) => return untranslated(outcome),
     };
     match apply(ctx, &plan, ethertype::IPV6) {
         Ok(()) => Next::Forward(ethertype::IPV6),
-        Err(outcome) => Next::Done(refuse(outcome)),
+        Err(outcome) => refuse(outcome),
     }
 }
 
@@ -150,13 +156,20 @@ fn pass(outcome: Outcome) -> u32 {
     xdp_action::XDP_PASS
 }
 
-/// The translation failed: unchanged frames go on, changed ones are dropped.
+/// Not translated here, the frame unchanged: the slow path's.
 #[inline(always)]
-fn refuse(outcome: Outcome) -> u32 {
+fn untranslated(outcome: Outcome) -> Next {
     count(outcome);
+    Next::Untranslated
+}
+
+/// The translation failed: unchanged frames go to the slow path, changed ones are dropped.
+#[inline(always)]
+fn refuse(outcome: Outcome) -> Next {
     if outcome == Outcome::DroppedHelperFailed {
-        xdp_action::XDP_DROP
+        count(outcome);
+        Next::Done(xdp_action::XDP_DROP)
     } else {
-        xdp_action::XDP_PASS
+        untranslated(outcome)
     }
 }

@@ -104,6 +104,12 @@ pub struct RunArgs {
     /// masqueraded). Default stack.
     #[arg(long, value_enum)]
     pub xdp_forward: Option<XdpForwardArg>,
+    /// Where the XDP program sends what it does not translate itself, when the stack would
+    /// route it into the TUN device: `af-xdp` (an AF_XDP socket per receive queue; userspace
+    /// translates it without the stack) or `tun` (through the stack and the TUN device).
+    /// Default af-xdp, with the TUN path wherever AF_XDP cannot be set up.
+    #[arg(long, value_enum)]
+    pub xdp_slow_path: Option<XdpSlowPathArg>,
     /// The IPv4 uplink to masquerade out of (default: the IPv4 default route's interface).
     #[arg(long, value_name = "IFACE")]
     pub egress: Option<String>,
@@ -140,6 +146,12 @@ pub struct RunArgs {
 pub enum XdpForwardArg {
     Stack,
     Direct,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum XdpSlowPathArg {
+    AfXdp,
+    Tun,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -85,6 +85,17 @@ pub struct StaticMap {
 pub use nat64_common::address_policy::WkpScope;
 pub use nat64_common::maps::{UdpChecksumMode, XdpForward};
 
+/// Where the frames the XDP program does not translate go, when the stack would route them
+/// into the TUN device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpSlowPath {
+    /// An AF_XDP socket per receive queue: userspace translates them without the stack
+    /// (the TUN path where the sockets cannot be set up).
+    AfXdp,
+    /// Through the stack into the TUN device, as without XDP.
+    Tun,
+}
+
 /// Which packets to log (`log` directive); TAYGA logs none by default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct LogOptions {
@@ -175,6 +186,9 @@ pub struct Config {
     /// (nat64 `xdp_forward`) Where the XDP program sends what it translated. Default
     /// [`XdpForward::Stack`].
     pub xdp_forward: XdpForward,
+    /// (nat64 `xdp_slow_path`) Where what the XDP program does not translate goes.
+    /// Default [`XdpSlowPath::AfXdp`].
+    pub xdp_slow_path: XdpSlowPath,
     /// (nat64 `egress`) The interface translated IPv4 leaves by, when it cannot be found
     /// from the routing table. Default `None`.
     pub egress: Option<String>,
@@ -257,6 +271,7 @@ impl Config {
             datapath: Datapath::Auto,
             interfaces: Vec::new(),
             xdp_forward: XdpForward::Stack,
+            xdp_slow_path: XdpSlowPath::AfXdp,
             egress: None,
             allow_source: Vec::new(),
             mapping_idle: DEFAULT_MAPPING_IDLE,

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use super::net::{IpNet, Ipv4Net, Ipv6Net};
-use super::{Datapath, Format, LogOptions, StaticMap, UdpChecksumMode, XdpForward};
+use super::{Datapath, Format, LogOptions, StaticMap, UdpChecksumMode, XdpForward, XdpSlowPath};
 
 /// A value and the 1-based line it was read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +44,7 @@ pub(crate) struct RawConfig {
     pub datapath: Option<Located<Datapath>>,
     pub interfaces: Vec<Located<String>>,
     pub xdp_forward: Option<Located<XdpForward>>,
+    pub xdp_slow_path: Option<Located<XdpSlowPath>>,
     pub egress: Option<Located<String>>,
     pub allow_source: Vec<Located<Ipv6Net>>,
     pub mapping_idle_secs: Option<Located<u64>>,

@@ -90,6 +90,7 @@ const TOML_ONLY: &[&str] = &[
     "datapath",
     "interfaces",
     "xdp_forward",
+    "xdp_slow_path",
     "egress",
     "allow_source",
     "mapping_idle_secs",

@@ -27,6 +27,7 @@
 //! datapath = "auto"                    # "auto" | "tc" | "tun"
 //! interfaces = ["eth0"]                # XDP on these
 //! xdp_forward = "stack"                # "stack" (the kernel routes, NAT44 applies) | "direct" (routed pool)
+//! xdp_slow_path = "af_xdp"             # "af_xdp" (what XDP leaves goes to userspace by AF_XDP) | "tun"
 //! egress = "eth0"
 //! allow_source = ["2001:db8::/32"]     # IPv6 sources allowed to be translated; default any
 //! mapping_idle_secs = 7440             # a dynamic mapping idle this long may be reused
@@ -55,7 +56,10 @@ use super::error::Diagnostics;
 use super::net::{IpNet, Ipv4Net, Ipv6Net};
 use super::raw::{closest, Located, RawConfig, Val};
 use super::tayga_conf::{parse_map_args, parse_udp_cksum_mode, set_log_option};
-use super::{validate, Config, ConfigError, Datapath, Diagnostic, Format, LogOptions, XdpForward};
+use super::{
+    validate, Config, ConfigError, Datapath, Diagnostic, Format, LogOptions, XdpForward,
+    XdpSlowPath,
+};
 
 const FMT: Format = Format::Toml;
 
@@ -85,6 +89,7 @@ struct TomlFile {
     #[serde(default)]
     interfaces: Vec<Spanned<String>>,
     xdp_forward: Option<Spanned<String>>,
+    xdp_slow_path: Option<Spanned<String>>,
     egress: Option<Spanned<String>>,
     #[serde(default)]
     allow_source: Vec<Spanned<String>>,
@@ -124,6 +129,7 @@ pub const KEYS: &[&str] = &[
     "datapath",
     "interfaces",
     "xdp_forward",
+    "xdp_slow_path",
     "egress",
     "allow_source",
     "mapping_idle_secs",
@@ -329,6 +335,17 @@ fn convert(doc: TomlFile, text: &str, d: &mut Diagnostics) -> RawConfig {
             "direct" => Ok(XdpForward::Direct),
             _ => Err(format!("\"{s}\" is not stack or direct")),
         }),
+        xdp_slow_path: r.parsed(
+            doc.xdp_slow_path,
+            "xdp_slow_path",
+            "af_xdp",
+            d,
+            |s| match s {
+                "af_xdp" => Ok(XdpSlowPath::AfXdp),
+                "tun" => Ok(XdpSlowPath::Tun),
+                _ => Err(format!("\"{s}\" is not af_xdp or tun")),
+            },
+        ),
         egress: doc.egress.map(|s| r.located(s)),
         allow_source: r.parsed_list(doc.allow_source, "allow_source", "2001:db8::/32", d, |s| {
             s.parse::<Ipv6Net>()

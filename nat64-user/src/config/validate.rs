@@ -231,6 +231,9 @@ fn check_native(raw: &RawConfig, c: &mut Config, fmt: Format, d: &mut Diagnostic
     if let Some(f) = &raw.xdp_forward {
         c.xdp_forward = f.value;
     }
+    if let Some(p) = &raw.xdp_slow_path {
+        c.xdp_slow_path = p.value;
+    }
     if let Some(e) = &raw.egress {
         check_ifname("egress", &e.value, e.line, fmt, d);
         c.egress = Some(e.value.clone());

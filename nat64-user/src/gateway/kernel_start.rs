@@ -12,7 +12,10 @@ use anyhow::{Context as _, Result};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
+use std::sync::Arc;
+
 use super::{
+    af_xdp_start,
     kernel_path::{KernelPath, Loaded},
     mappings::Mappings,
     tun_workers::WorkerShared,
@@ -104,7 +107,7 @@ impl Loading {
         self,
         loaded: Result<Loaded>,
         config: &Config,
-        shared: &WorkerShared,
+        shared: &Arc<WorkerShared>,
         kernel: &KernelPath,
         netlink: &Netlink,
         info: &DaemonInfo,
@@ -188,7 +191,7 @@ async fn attach(
 /// it. A failure leaves the TC path serving alone, with a warning that says why.
 async fn start_xdp(
     config: &Config,
-    shared: &WorkerShared,
+    shared: &Arc<WorkerShared>,
     kernel: &KernelPath,
     netlink: &Netlink,
 ) -> String {
@@ -216,7 +219,8 @@ async fn start_xdp(
                 XdpForward::Stack => "handing translated packets to the stack",
                 XdpForward::Direct => "sending translated packets straight out (fib lookup)",
             };
-            format!("; XDP on {}, {forward}", modes.join(", "))
+            let slow_path = af_xdp_start::start(config, shared, kernel, &interfaces);
+            format!("; XDP on {}, {forward}{slow_path}", modes.join(", "))
         }
         Err(err) => {
             warn!("XDP not attached: {err:#}; the TC path serves alone");

@@ -1,12 +1,15 @@
 //! The running gateway: set the host up, serve the datapath, answer signals, and leave the
 //! host as it was on a clean stop.
 
+pub mod af_xdp_start;
+pub mod af_xdp_workers;
 pub mod host_plan;
 pub mod instance;
 pub mod kernel_path;
 pub mod kernel_start;
 pub mod mappings;
 pub mod observe;
+pub mod per_packet;
 pub mod pool_lookup;
 pub mod stateful_path;
 pub mod translator_setup;
@@ -214,6 +217,14 @@ async fn serve_on_host(
 
     // After the chroot: dynamic.map is where the daemon now sees data-dir.
     let mappings = Mappings::new(pool, persistence::dynamic_map_path(config));
+    let slow_path_writer = match queues.first().map(tun::TunQueue::try_clone) {
+        Some(Ok(writer)) => Some(Arc::new(writer)),
+        Some(Err(err)) => {
+            warn!("{device}: no second handle for the AF_XDP slow path ({err}); it stays off");
+            None
+        }
+        None => None,
+    };
     let shared = Arc::new(WorkerShared {
         translator: arc_swap::ArcSwap::from_pointee(translator),
         mappings,
@@ -221,6 +232,8 @@ async fn serve_on_host(
         stop: Default::default(),
         log: config.log,
         stateful,
+        slow_path_writer,
+        af_xdp: Default::default(),
     });
     let kernel = Arc::new(KernelPath::default());
     let queue_count = queues.len();
@@ -285,6 +298,7 @@ async fn serve_on_host(
         }
     }
     drop(stopped);
+    shared.af_xdp.join();
     save(&shared.mappings);
     if let Some(stateful) = &shared.stateful {
         if let Err(err) = stateful.save() {
@@ -307,11 +321,11 @@ fn log_counters(shared: &WorkerShared, kernel: &KernelPath) {
         tun.gso_translated_whole.load(Ordering::Relaxed),
         tun.partial_checksums.load(Ordering::Relaxed),
         tun.offload_cut.load(Ordering::Relaxed),
-        tun.translated_packets_out.load(Ordering::Relaxed),
+        tun.packets.translated_packets_out.load(Ordering::Relaxed),
         tun.glued_writes.load(Ordering::Relaxed),
         tun.glued_datagrams.load(Ordering::Relaxed),
-        tun.icmp_errors_sent.load(Ordering::Relaxed),
-        tun.local_replies.load(Ordering::Relaxed),
+        tun.packets.icmp_errors_sent.load(Ordering::Relaxed),
+        tun.packets.local_replies.load(Ordering::Relaxed),
     );
     if let Some(counters) = kernel.counters() {
         for (program, values) in [("tc", Some(counters.tc)), ("xdp", counters.xdp)] {
@@ -335,7 +349,7 @@ fn log_counters(shared: &WorkerShared, kernel: &KernelPath) {
 /// a timer runs expiry and TAYGA's periodic write; the kernel path comes up when loaded.
 async fn serve_signals(
     config: &Config,
-    shared: &WorkerShared,
+    shared: &Arc<WorkerShared>,
     kernel: &KernelPath,
     choice: Choice,
     signals: Signals,
@@ -361,7 +375,7 @@ async fn serve_signals(
 
 async fn serve_signals_until_stop(
     config: &Config,
-    shared: &WorkerShared,
+    shared: &Arc<WorkerShared>,
     kernel: &KernelPath,
     signals: Signals,
     loading: &mut Option<Loading>,

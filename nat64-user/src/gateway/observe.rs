@@ -10,7 +10,7 @@ use std::{
 
 use nat64_common::counters::DropReason;
 
-use super::{kernel_path::KernelPath, tun_workers::WorkerShared};
+use super::{af_xdp_workers::XskCounters, kernel_path::KernelPath, tun_workers::WorkerShared};
 use crate::{
     clock::unix_now,
     ops::{
@@ -19,7 +19,7 @@ use crate::{
         recent_errors,
         snapshot::{
             DaemonFacts, DatapathState, HostActivity, MappingEntry, PoolUse, Snapshot, Source,
-            TunCounters, XdpInterface, ACTIVE_HOSTS, SCHEMA,
+            TunCounters, XdpInterface, XskSocketCounters, ACTIVE_HOSTS, SCHEMA,
         },
     },
 };
@@ -152,6 +152,37 @@ fn snapshot(
             .stateful
             .as_ref()
             .map(|s| crate::ops::snapshot::StatefulUse::from_counts(&s.counts())),
+        af_xdp: shared
+            .af_xdp
+            .counters()
+            .iter()
+            .map(|c| xsk_counters(c))
+            .collect(),
+    }
+}
+
+fn xsk_counters(c: &XskCounters) -> XskSocketCounters {
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let p = &c.packets;
+    XskSocketCounters {
+        interface: c.interface.clone(),
+        queue: c.queue,
+        mode: c.mode.label().to_owned(),
+        received: load(&c.received),
+        translated: load(&p.translated_packets_out),
+        sent: load(&c.sent),
+        icmp_errors_sent: load(&p.icmp_errors_sent),
+        local_replies: load(&p.local_replies),
+        write_errors: load(&p.write_errors),
+        not_ip: load(&c.not_ip),
+        rx_ring_full: load(&c.rx_ring_full),
+        fill_ring_empty: load(&c.fill_ring_empty),
+        kernel_dropped: load(&c.kernel_dropped),
+        dropped: DropReason::ALL
+            .iter()
+            .map(|reason| (reason.as_str().to_owned(), p.dropped(*reason)))
+            .filter(|(_, n)| *n > 0)
+            .collect(),
     }
 }
 
@@ -176,10 +207,10 @@ fn tun_counters(shared: &WorkerShared) -> TunCounters {
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     TunCounters {
         received: load(&c.received),
-        translated: load(&c.translated_packets_out),
-        icmp_errors_sent: load(&c.icmp_errors_sent),
-        local_replies: load(&c.local_replies),
-        write_errors: load(&c.write_errors),
+        translated: load(&c.packets.translated_packets_out),
+        icmp_errors_sent: load(&c.packets.icmp_errors_sent),
+        local_replies: load(&c.packets.local_replies),
+        write_errors: load(&c.packets.write_errors),
         gso_super_packets: load(&c.gso_super_packets),
         gso_segments: load(&c.gso_segments),
         gso_translated_whole: load(&c.gso_translated_whole),
@@ -190,7 +221,7 @@ fn tun_counters(shared: &WorkerShared) -> TunCounters {
         glued_datagrams: load(&c.glued_datagrams),
         dropped: DropReason::ALL
             .iter()
-            .map(|reason| (reason.as_str().to_owned(), c.dropped(*reason)))
+            .map(|reason| (reason.as_str().to_owned(), c.packets.dropped(*reason)))
             .collect::<BTreeMap<_, _>>(),
     }
 }

@@ -5,7 +5,6 @@
 
 use std::{
     io,
-    net::{Ipv4Addr, Ipv6Addr},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -16,10 +15,13 @@ use std::{
 
 use arc_swap::ArcSwap;
 use nat64_common::counters::DropReason;
-use nat64_common::wire::{ipv4::Ipv4, ipv6::Ipv6};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
-use super::{mappings::Mappings, pool_lookup::PoolLookup};
+use super::{
+    mappings::Mappings,
+    per_packet::{self, PacketCounters},
+    pool_lookup::PoolLookup,
+};
 use crate::{
     clock::unix_now,
     config::LogOptions,
@@ -65,20 +67,8 @@ pub struct TunCounters {
     /// USO super-packets written of datagrams read one by one, and the datagrams glued.
     pub glued_writes: AtomicU64,
     pub glued_datagrams: AtomicU64,
-    pub translated_packets_out: AtomicU64,
-    pub icmp_errors_sent: AtomicU64,
-    /// Echo replies to pings of the translator's own addresses.
-    pub local_replies: AtomicU64,
-    pub write_errors: AtomicU64,
-    pub dropped: [AtomicU64; DropReason::COUNT],
-}
-
-impl TunCounters {
-    pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.dropped
-            .get(reason as usize)
-            .map_or(0, |c| c.load(Ordering::Relaxed))
-    }
+    /// What the packets read became.
+    pub packets: PacketCounters,
 }
 
 /// What every worker shares.
@@ -95,6 +85,11 @@ pub struct WorkerShared {
     /// Stateful NAT64 (`[stateful]`): every packet goes through its tables instead of the
     /// translator's mappings.
     pub stateful: Option<super::stateful_path::StatefulPath>,
+    /// A second handle on a TUN queue, where the AF_XDP workers write what they translate
+    /// (`None` where it could not be opened: the AF_XDP slow path is then not started).
+    pub slow_path_writer: Option<Arc<TunQueue>>,
+    /// The AF_XDP slow path's workers, once started.
+    pub af_xdp: super::af_xdp_workers::AfXdpWorkers,
 }
 
 /// Starts one worker per queue; each hands its queue back when it stops.
@@ -155,7 +150,7 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
             };
             shared.counters.received.fetch_add(1, Ordering::Relaxed);
             if len >= READ_BUFFER {
-                count_drop(shared, DropReason::TooLarge);
+                shared.counters.packets.count_drop(DropReason::TooLarge);
                 continue;
             }
             if !queue.has_vnet_hdr() {
@@ -164,7 +159,7 @@ fn worker(queue: &TunQueue, shared: &WorkerShared) {
                 continue;
             }
             let Some(hdr) = buf.get(HEADROOM..).and_then(VnetHdr::parse) else {
-                count_drop(shared, DropReason::Truncated);
+                shared.counters.packets.count_drop(DropReason::Truncated);
                 continue;
             };
             if hdr.is_offloaded() {
@@ -216,6 +211,7 @@ fn flush(
         .fetch_add(flushed.glued, Ordering::Relaxed);
     if flushed.write_errors > 0 {
         counters
+            .packets
             .write_errors
             .fetch_add(flushed.write_errors, Ordering::Relaxed);
         debug!(
@@ -265,13 +261,14 @@ fn handle_offloaded(
                 .fetch_add(1, Ordering::Relaxed);
         }
         let frame = buf.get(frame).unwrap_or(&[]);
-        log_event(
+        per_packet::log_event(
             &shared.log,
             Verdict::Translated,
             frame.get(vnet::LEN..).unwrap_or(&[]),
             lookup.allocated,
         );
         counters
+            .packets
             .translated_packets_out
             .fetch_add(u64::from(segments), Ordering::Relaxed);
         if let (Some(batch), Gso::None) = (batch.as_deref_mut(), hdr.gso()) {
@@ -281,7 +278,10 @@ fn handle_offloaded(
             }
         }
         if let Err(err) = queue.write_raw(frame) {
-            counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            counters
+                .packets
+                .write_errors
+                .fetch_add(1, Ordering::Relaxed);
             debug!("writing to the TUN device failed: {err}");
         }
         return;
@@ -289,7 +289,7 @@ fn handle_offloaded(
     // Not taken whole (the buffer is untouched): the per-packet path decides, segment by
     // segment, as it would have had the kernel cut the packet.
     if lookup.allocated.is_some() {
-        log_event(&shared.log, Verdict::Translated, &[], lookup.allocated);
+        per_packet::log_event(&shared.log, Verdict::Translated, &[], lookup.allocated);
     }
     let packet = buf.get(HEADROOM + vnet::LEN..HEADROOM + len).unwrap_or(&[]);
     match segment::split(hdr, packet, segments) {
@@ -326,45 +326,9 @@ fn handle_packet(
     out: &mut Output,
     batch: Option<&mut Coalescer>,
 ) {
-    if is_quiet_ipv6_control(packet) {
-        return;
+    if per_packet::translate(packet, shared, translator, out, &shared.counters.packets) {
+        send(out, queue, shared, batch);
     }
-    let mut lookup = PoolLookup::new(&shared.mappings, unix_now());
-    let verdict = match &shared.stateful {
-        Some(stateful) => stateful.translate(packet, out),
-        None => translator.translate(packet, &mut lookup, out),
-    };
-    if lookup.pool_full {
-        warn!("dynamic pool is full and no mapping is idle: new IPv6 hosts get ICMPv6 unreachable");
-    }
-    log_event(&shared.log, verdict, packet, lookup.allocated);
-    match verdict {
-        Verdict::Translated => {
-            shared
-                .counters
-                .translated_packets_out
-                .fetch_add(out.len() as u64, Ordering::Relaxed);
-        }
-        Verdict::IcmpError(reason) => {
-            count_drop(shared, reason);
-            shared
-                .counters
-                .icmp_errors_sent
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        Verdict::LocalReply => {
-            shared
-                .counters
-                .local_replies
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        Verdict::Drop(reason) => {
-            count_drop(shared, reason);
-            debug!("dropped a packet: {}", reason.as_str());
-            return;
-        }
-    }
-    send(out, queue, shared, batch);
 }
 
 /// Writes what a call produced, through the batch when there is one.
@@ -375,65 +339,14 @@ fn send(out: &Output, queue: &TunQueue, shared: &WorkerShared, mut batch: Option
             continue;
         }
         if let Err(err) = queue.write(result) {
-            shared.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            shared
+                .counters
+                .packets
+                .write_errors
+                .fetch_add(1, Ordering::Relaxed);
             debug!("writing to the TUN device failed: {err}");
         }
     }
-}
-
-/// TAYGA's `log drop|reject|icmp|self|dyn`: one line per event of the chosen kinds.
-fn log_event(
-    log: &LogOptions,
-    verdict: Verdict,
-    packet: &[u8],
-    allocated: Option<(Ipv6Addr, Ipv4Addr)>,
-) {
-    if log.dynamic {
-        if let Some((v6, v4)) = allocated {
-            info!("assigned new pool address {v4} to {v6}");
-        }
-    }
-    let (wanted, what, reason) = match verdict {
-        Verdict::Drop(DropReason::AddressedToTranslator) => {
-            (log.to_self, "dropped packet to the translator", "")
-        }
-        Verdict::Drop(reason) => (log.drop, "dropped", reason.as_str()),
-        Verdict::IcmpError(DropReason::HopLimitExceeded | DropReason::PacketTooBig) => {
-            (log.icmp, "answered with ICMP", "")
-        }
-        Verdict::IcmpError(reason) => (log.reject || log.icmp, "rejected", reason.as_str()),
-        Verdict::LocalReply => (log.to_self, "answered echo request to the translator", ""),
-        Verdict::Translated => (false, "", ""),
-    };
-    if wanted {
-        info!("{what} {reason} {}", describe(packet));
-    }
-}
-
-/// "src -> dst proto N" of an IP packet, for the event log.
-fn describe(packet: &[u8]) -> String {
-    let version = packet.first().map(|b| b >> 4);
-    if let Some(ip) = Ipv4::from_slice(packet).filter(|_| version == Some(4)) {
-        let (src, dst) = (Ipv4Addr::from(ip.src()), Ipv4Addr::from(ip.dst()));
-        return format!("{src} -> {dst} proto {}", ip.proto());
-    }
-    if let Some(ip) = Ipv6::from_slice(packet).filter(|_| version == Some(6)) {
-        let (src, dst) = (Ipv6Addr::from(ip.src()), Ipv6Addr::from(ip.dst()));
-        return format!("{src} -> {dst} next header {}", ip.next_header());
-    }
-    format!("({} bytes, not IP)", packet.len())
-}
-
-fn count_drop(shared: &WorkerShared, reason: DropReason) {
-    if let Some(counter) = shared.counters.dropped.get(reason as usize) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// IPv6 on the TUN device sends MLD reports and router solicitations of its own; they reach
-/// the reader and are not traffic to translate.
-fn is_quiet_ipv6_control(packet: &[u8]) -> bool {
-    Ipv6::from_slice(packet).is_some_and(|ip| ip.version() == 6 && ip.dst()[0] == 0xff)
 }
 
 fn wait_readable(queue: &TunQueue) -> io::Result<bool> {

@@ -134,5 +134,6 @@ pub fn from_pins(device: &str, pins: &PinDir) -> Result<Snapshot> {
         recent_errors: Vec::new(),
         log_events: BTreeMap::new(),
         stateful: None,
+        af_xdp: Vec::new(),
     })
 }

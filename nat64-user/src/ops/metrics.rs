@@ -26,6 +26,7 @@ const FAMILIES: &[FamilyWriter] = &[
     packets,
     tun_dropped,
     tun_offload,
+    af_xdp_sockets,
     mappings_and_pool,
     stateful_tables,
     xdp_interfaces,
@@ -152,6 +153,40 @@ fn tun_dropped(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
         family
             .with_label_values(&["tun", reason.as_str()])
             .inc_by(*value);
+    }
+    Ok(())
+}
+
+fn af_xdp_sockets(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
+    if s.af_xdp.is_empty() {
+        return Ok(());
+    }
+    let family = counter_vec(
+        r,
+        "nat64_af_xdp_packets_total",
+        "Frames of the AF_XDP slow path, by interface, receive queue, and what became of them (received, translated, sent, dropped reasons, ring full).",
+        &["interface", "queue", "outcome"],
+    )?;
+    for x in &s.af_xdp {
+        let queue = x.queue.to_string();
+        let fixed = [
+            ("received", x.received),
+            ("translated", x.translated),
+            ("sent", x.sent),
+            ("icmp_error_sent", x.icmp_errors_sent),
+            ("local_reply", x.local_replies),
+            ("write_error", x.write_errors),
+            ("not_ip", x.not_ip),
+            ("rx_ring_full", x.rx_ring_full),
+            ("fill_ring_empty", x.fill_ring_empty),
+            ("kernel_dropped", x.kernel_dropped),
+        ];
+        let dropped = x.dropped.iter().map(|(reason, n)| (reason.as_str(), *n));
+        for (outcome, value) in fixed.into_iter().chain(dropped) {
+            family
+                .with_label_values(&[x.interface.as_str(), queue.as_str(), outcome])
+                .inc_by(value);
+        }
     }
     Ok(())
 }
@@ -403,6 +438,7 @@ mod tests {
             active_hosts: Vec::new(),
             recent_errors: Vec::new(),
             log_events: BTreeMap::from([("warn".to_owned(), 1)]),
+            af_xdp: Vec::new(),
             stateful: Some(crate::ops::snapshot::StatefulUse {
                 sessions: BTreeMap::from([("udp".to_owned(), 5)]),
                 translated_v4_to_v6: BTreeMap::from([("tcp".to_owned(), 9)]),

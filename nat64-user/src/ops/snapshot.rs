@@ -49,6 +49,32 @@ pub struct Snapshot {
     /// Stateful NAT64's tables; `None` when it is off.
     #[serde(default)]
     pub stateful: Option<StatefulUse>,
+    /// The AF_XDP slow path's sockets, one per interface and receive queue.
+    #[serde(default)]
+    pub af_xdp: Vec<XskSocketCounters>,
+}
+
+/// One AF_XDP socket's counters; see `gateway::af_xdp_workers::XskCounters`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XskSocketCounters {
+    pub interface: String,
+    pub queue: u32,
+    /// "zero-copy" or "copy".
+    pub mode: String,
+    pub received: u64,
+    pub translated: u64,
+    /// Packets written on (translations, ICMP errors, replies).
+    pub sent: u64,
+    pub icmp_errors_sent: u64,
+    pub local_replies: u64,
+    pub write_errors: u64,
+    pub not_ip: u64,
+    /// The kernel's drops for the socket: receive ring full, fill ring empty, all.
+    pub rx_ring_full: u64,
+    pub fill_ring_empty: u64,
+    pub kernel_dropped: u64,
+    /// Dropped packets by reason (only reasons that occurred).
+    pub dropped: BTreeMap<String, u64>,
 }
 
 /// Stateful NAT64's tables by protocol ("tcp", "udp", "icmp").

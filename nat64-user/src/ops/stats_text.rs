@@ -46,6 +46,34 @@ pub fn render(s: &Snapshot) -> String {
             }
         }
     }
+    for x in &s.af_xdp {
+        let _ = writeln!(
+            out,
+            "af_xdp {} queue {} mode {}",
+            x.interface, x.queue, x.mode
+        );
+        for (name, value) in [
+            ("received", x.received),
+            ("translated", x.translated),
+            ("sent", x.sent),
+            ("icmp_errors_sent", x.icmp_errors_sent),
+            ("local_replies", x.local_replies),
+            ("write_errors", x.write_errors),
+            ("not_ip", x.not_ip),
+            ("rx_ring_full", x.rx_ring_full),
+            ("fill_ring_empty", x.fill_ring_empty),
+            ("kernel_dropped", x.kernel_dropped),
+        ] {
+            let _ = writeln!(out, "af_xdp {} {} {name} {value}", x.interface, x.queue);
+        }
+        for (reason, n) in &x.dropped {
+            let _ = writeln!(
+                out,
+                "af_xdp {} {} dropped {reason} {n}",
+                x.interface, x.queue
+            );
+        }
+    }
     for program in &s.kernel {
         for count in program.outcomes.iter().filter(|c| c.packets > 0) {
             let _ = writeln!(
@@ -180,6 +208,7 @@ mod tests {
             recent_errors: Vec::new(),
             log_events: BTreeMap::new(),
             stateful: None,
+            af_xdp: Vec::new(),
         };
         let text = render(&snapshot);
         let lines: Vec<&str> = text.lines().collect();

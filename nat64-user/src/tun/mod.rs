@@ -64,6 +64,16 @@ impl TunQueue {
     pub fn as_raw_fd(&self) -> i32 {
         self.file.as_raw_fd()
     }
+
+    /// The same queue on a second descriptor: for a writer that must not share the reader's
+    /// handle (the AF_XDP workers hand their results to the stack here).
+    pub fn try_clone(&self) -> io::Result<TunQueue> {
+        Ok(TunQueue {
+            file: self.file.try_clone()?,
+            vnet: self.vnet,
+            offloads: self.offloads,
+        })
+    }
 }
 
 /// Opens `queues` queues of the device `name`, creating it (non-persistent) if it does not

@@ -17,6 +17,7 @@
 //! | [`fuzz`] | short runs of the fuzz targets that need no root: they reach deep, a seed names its inputs | no |
 //! | [`layout`] | this layout: one binary, every file compiled | no |
 
+mod af_xdp;
 mod config;
 mod ebpf;
 mod fuzz;

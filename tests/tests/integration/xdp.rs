@@ -19,7 +19,7 @@ use nat64_tests::{
 
 pub(crate) const ECHO_PORT: u16 = 7777;
 /// Routed to the gateway in direct mode.
-const ROUTED_POOL: &str = "198.51.100.0/24";
+pub(crate) const ROUTED_POOL: &str = "198.51.100.0/24";
 
 /// A bed whose client and server send complete checksums, and whose veths accept frames
 /// the gateway redirects out of its own (a veth hands XDP frames only to a peer with NAPI,
@@ -33,7 +33,17 @@ pub(crate) fn xdp_bed() -> GatewayBed {
     bed
 }
 
-fn start(bed: &mut GatewayBed, data: &TempDir, extra: &[&str]) {
+pub(crate) fn start(bed: &mut GatewayBed, data: &TempDir, extra: &[&str]) {
+    start_wrapped(bed, data, &[], extra);
+}
+
+/// [`start`] with nat64 run under `wrapper` (see `GatewayBed::start_until_serving_wrapped`).
+pub(crate) fn start_wrapped(
+    bed: &mut GatewayBed,
+    data: &TempDir,
+    wrapper: &[&str],
+    extra: &[&str],
+) {
     let data = data.path().to_str().expect("UTF-8").to_owned();
     let mut args = vec![
         "run",
@@ -49,7 +59,8 @@ fn start(bed: &mut GatewayBed, data: &TempDir, extra: &[&str]) {
         &data,
     ];
     args.extend_from_slice(extra);
-    bed.start_until_serving(&args).expect("gateway starts");
+    bed.start_until_serving_wrapped(wrapper, &args)
+        .expect("gateway starts");
 }
 
 /// Native XDP on `dev`, as the kernel reports it (`ip` says `xdpgeneric` for generic mode).

@@ -163,6 +163,16 @@ impl KernelPath {
         Ok(summary)
     }
 
+    /// Sends the slow path of the XDP program's interfaces to AF_XDP sockets: `sockets` are
+    /// (XSKMAP index, descriptor), `slots` (ifindex, slot) of the interfaces that have them.
+    pub fn attach_af_xdp(&self, sockets: &[(u32, i32)], slots: &[(u32, u32)]) -> Result<()> {
+        let attached = self
+            .attached
+            .get()
+            .context("the kernel path is not attached")?;
+        tc_maps::write_xsk_sockets(&mut lock(&attached.ebpf), sockets, slots)
+    }
+
     /// Ends the kernel path. `keep`: the programs stay attached through their pinned links
     /// and the maps stay pinned, so mapped hosts are translated until the next start takes
     /// over; otherwise the programs are detached and the pins removed.

@@ -1,0 +1,222 @@
+//! One AF_XDP socket on one receive queue of one interface: set up in zero-copy mode where
+//! the driver has it, in copy mode otherwise, and read frame by frame.
+
+use std::{fmt, io, num::NonZeroU32, time::Duration};
+
+use nat64_common::maps::XSK_FRAME_SIZE;
+use xdpilone::{
+    xdp::XdpStatisticsV2, DeviceQueue, Errno, IfInfo, RingRx, Socket, SocketConfig, Umem,
+    UmemConfig, User,
+};
+
+use super::rings::{Area, BATCH, COMPLETION_RING, FILL_RING, FRAMES, RX_RING};
+
+/// How frames reach the socket's memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The driver receives straight into the socket's memory.
+    ZeroCopy,
+    /// The kernel copies each frame in (any driver; veth has only this).
+    Copy,
+}
+
+impl Mode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::ZeroCopy => "zero-copy",
+            Mode::Copy => "copy",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A bound socket and its memory. Fields drop in order: the rings and the socket before the
+/// UMEM, the UMEM before the memory it registered.
+pub struct XskSocket {
+    rx: RingRx,
+    device: DeviceQueue,
+    user: User,
+    _socket: Socket,
+    _umem: Umem,
+    area: Area,
+    mode: Mode,
+    /// Chunks read this pass, given back to the fill ring at its end.
+    spent: Vec<u64>,
+}
+
+/// Why a socket could not be set up.
+#[derive(Debug)]
+pub struct OpenError {
+    pub step: &'static str,
+    pub err: io::Error,
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.err)
+    }
+}
+
+impl XskSocket {
+    /// A socket on `queue` of the interface `ifindex`: zero-copy if the driver takes it, else
+    /// copy mode, with the reason zero-copy was refused.
+    pub fn open(ifindex: u32, queue: u32) -> Result<(XskSocket, Option<String>), OpenError> {
+        let zero_copy = SocketConfig::XDP_BIND_ZEROCOPY | SocketConfig::XDP_BIND_NEED_WAKEUP;
+        match Self::open_with(ifindex, queue, zero_copy, Mode::ZeroCopy) {
+            Ok(socket) => Ok((socket, None)),
+            // Only the bind tells: everything before it is the same in both modes.
+            Err(refused) if refused.step == "bind" => {
+                let copy = SocketConfig::XDP_BIND_COPY | SocketConfig::XDP_BIND_NEED_WAKEUP;
+                let socket = Self::open_with(ifindex, queue, copy, Mode::Copy)?;
+                Ok((socket, Some(refused.err.to_string())))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn open_with(
+        ifindex: u32,
+        queue: u32,
+        bind_flags: u16,
+        mode: Mode,
+    ) -> Result<XskSocket, OpenError> {
+        let area = Area::new().map_err(|err| OpenError {
+            step: "mapping the UMEM",
+            err,
+        })?;
+        let config = UmemConfig {
+            fill_size: FILL_RING,
+            complete_size: COMPLETION_RING,
+            frame_size: XSK_FRAME_SIZE,
+            headroom: 0,
+            flags: 0,
+        };
+        // SAFETY: the area is page-aligned (mmap) and outlives the UMEM (field order).
+        let umem = unsafe { Umem::new(config, area.as_slice_ptr()) }.map_err(errno(
+            "registering the UMEM (socket(AF_XDP) needs CAP_NET_RAW)",
+        ))?;
+        let mut info = IfInfo::invalid();
+        info.from_ifindex(ifindex)
+            .map_err(errno("naming the interface"))?;
+        info.set_queue(queue);
+        let socket = Socket::with_shared(&info, &umem).map_err(errno("opening the socket"))?;
+        let device = umem
+            .fq_cq(&socket)
+            .map_err(errno("setting up the fill and completion rings"))?;
+        let user = umem
+            .rx_tx(
+                &socket,
+                &SocketConfig {
+                    rx_size: NonZeroU32::new(RX_RING),
+                    tx_size: None,
+                    bind_flags,
+                },
+            )
+            .map_err(errno("setting up the receive ring"))?;
+        let rx = user.map_rx().map_err(errno("mapping the receive ring"))?;
+        umem.bind(&user).map_err(errno("bind"))?;
+        let mut socket = XskSocket {
+            rx,
+            device,
+            user,
+            _socket: socket,
+            _umem: umem,
+            area,
+            mode,
+            spent: Vec::with_capacity(BATCH as usize),
+        };
+        socket.lend_all();
+        Ok(socket)
+    }
+
+    /// Every chunk onto the fill ring, which holds them all.
+    fn lend_all(&mut self) {
+        let chunks = (0..FRAMES).map(|i| u64::from(i) * u64::from(XSK_FRAME_SIZE));
+        let mut fill = self.device.fill(FRAMES);
+        fill.insert(chunks);
+        fill.commit();
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The descriptor the XSKMAP entry takes.
+    pub fn raw_fd(&self) -> i32 {
+        self.rx.as_raw_fd()
+    }
+
+    /// Waits up to `timeout` for frames; true when some are there.
+    pub fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
+        if self.rx.available() > 0 {
+            return Ok(true);
+        }
+        let mut fds = libc::pollfd {
+            fd: self.raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(&mut fds, 1, timeout.as_millis() as libc::c_int) };
+        match rc {
+            n if n > 0 => Ok(true),
+            0 => Ok(false),
+            _ => {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Hands up to [`BATCH`] received frames (Ethernet frames, as the XDP program saw them)
+    /// to `each`, then lends their chunks back to the kernel; returns how many there were.
+    pub fn receive(&mut self, mut each: impl FnMut(&[u8])) -> u32 {
+        self.spent.clear();
+        {
+            let mut read = self.rx.receive(BATCH);
+            while let Some(desc) = read.read() {
+                // SAFETY: the chunk came off the receive ring and goes back to the fill ring
+                // only below, after `each` is done with it.
+                match unsafe { self.area.bytes(desc.addr, desc.len) } {
+                    Some(frame) => each(frame),
+                    None => each(&[]),
+                }
+                self.spent
+                    .push(desc.addr - desc.addr % u64::from(XSK_FRAME_SIZE));
+            }
+            read.release();
+        }
+        let n = self.spent.len() as u32;
+        if n > 0 {
+            let mut fill = self.device.fill(n);
+            fill.insert(self.spent.iter().copied());
+            fill.commit();
+        }
+        // A zero-copy driver may sleep until told the fill ring has chunks again.
+        if self.device.needs_wakeup() {
+            self.device.wake();
+        }
+        n
+    }
+
+    /// The kernel's counts for this socket (frames it dropped: ring full, no chunk to fill).
+    pub fn kernel_stats(&self) -> Option<XdpStatisticsV2> {
+        self.user.statistics_v2().ok()
+    }
+}
+
+fn errno(step: &'static str) -> impl Fn(Errno) -> OpenError {
+    move |e| OpenError {
+        step,
+        err: io::Error::from_raw_os_error(e.get_raw().abs()),
+    }
+}
