@@ -179,6 +179,7 @@ fn run(nat64: &FsPath, datapath: Datapath, settings: &Settings) -> Result<Outcom
             datapath,
             pool: POOL,
             toml: Some(&load.toml),
+            slow_path: Default::default(),
         },
     )?;
     let pid = running.pid.context("nat64 has a pid")?;

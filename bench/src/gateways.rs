@@ -150,6 +150,7 @@ impl Gateway {
                     datapath,
                     pool: POOL,
                     toml: None,
+                    slow_path: Default::default(),
                 },
             ),
             _ => Ok(Running {

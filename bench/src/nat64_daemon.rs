@@ -92,6 +92,27 @@ pub struct Options<'a> {
     /// Lines of a TOML configuration file (e.g. short mapping timers); the command line
     /// sets everything else.
     pub toml: Option<&'a str>,
+    /// The XDP rows' slow path (the daemon's default: AF_XDP).
+    pub slow_path: SlowPath,
+}
+
+/// Where the XDP rows' untranslated frames go (`--xdp-slow-path`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SlowPath {
+    /// An AF_XDP socket per receive queue (the daemon's default).
+    #[default]
+    AfXdp,
+    /// Through the stack into the TUN device.
+    Tun,
+}
+
+impl SlowPath {
+    pub fn label(self) -> &'static str {
+        match self {
+            SlowPath::AfXdp => "AF_XDP",
+            SlowPath::Tun => "TUN",
+        }
+    }
 }
 
 /// Why `binary` cannot run the XDP rows, if it cannot.
@@ -163,6 +184,9 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
             XdpForward::Stack => "stack",
             XdpForward::Direct => "direct",
         });
+        if options.slow_path == SlowPath::Tun {
+            argv.extend(["--xdp-slow-path", "tun"]);
+        }
     }
     let masqueraded =
         !options.datapath.is_stateful() && options.datapath != Datapath::Xdp(XdpForward::Direct);
