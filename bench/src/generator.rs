@@ -24,7 +24,7 @@ use aya::{
 use nat64_tests::netns::Netns;
 
 use crate::{
-    frames::{UdpFrame, BASE_SOURCE_PORT},
+    frames::UdpFrame,
     programs::{enter, BenchPrograms, GENERATOR},
 };
 
@@ -77,7 +77,7 @@ pub fn send_while(
         deadline,
         interval,
         u64::from(offer.flows),
-        u64::from(BASE_SOURCE_PORT),
+        u64::from(frame.base_port),
         u64::from(frame.udp_checksum),
         u64::from(offer.hosts),
         0,

@@ -71,7 +71,7 @@ pub fn start(
     }
     match kernel.attach_af_xdp(&sockets, &slots) {
         Ok(()) => format!(
-            "; what XDP leaves to userspace comes by AF_XDP on {}",
+            "; slow path by AF_XDP on {} (the TUN workers take what comes by the stack)",
             served.join(", ")
         ),
         Err(err) => {

@@ -2,7 +2,9 @@
 //! queue. Each translates what the XDP program sent it with the TUN workers' translator and
 //! tables (so a new host's mapping, or a new flow's session, is entered in the kernel first
 //! and its next packet stays there) and writes the result into the TUN device, where the
-//! kernel routes it on exactly as it does the TUN workers' output.
+//! kernel routes it on exactly as it does the TUN workers' output. As the TUN workers do, a
+//! pass's UDP datagrams of one flow go in one USO super-packet where the device takes them:
+//! the kernel then forwards the pass in a few writes, not one per packet.
 
 use std::{
     sync::{
@@ -21,6 +23,7 @@ use super::{
 };
 use crate::{
     af_xdp::{rings::BATCH, Mode, OpenError, XskSocket},
+    offload::coalesce::Coalescer,
     translate::{Output, Translator},
     tun::TunQueue,
 };
@@ -198,6 +201,10 @@ impl XskCounters {
 
 fn serve(mut socket: XskSocket, counters: &XskCounters, shared: &WorkerShared, writer: &TunQueue) {
     let mut out = Output::new();
+    let (uso4, uso6) = writer.takes_uso();
+    // A device without USO (no virtio-net header: one `tayga --mktun` made) takes packets
+    // one write each.
+    let mut batch = (uso4 || uso6).then(|| Coalescer::new(uso4, uso6));
     let mut stats_due = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         if stats_due.elapsed() >= KERNEL_STATS_EVERY {
@@ -219,8 +226,12 @@ fn serve(mut socket: XskSocket, counters: &XskCounters, shared: &WorkerShared, w
         let translator = shared.translator.load();
         for _ in 0..MAX_PASSES {
             let n = socket.receive(|frame| {
-                handle_frame(frame, counters, shared, &translator, &mut out, writer)
+                handle_frame(frame, counters, shared, &translator, &mut out);
+                send(&out, counters, writer, batch.as_mut());
             });
+            if let Some(batch) = &mut batch {
+                flush(batch, counters, writer, &translator);
+            }
             if n < BATCH {
                 break;
             }
@@ -235,14 +246,22 @@ fn handle_frame(
     shared: &WorkerShared,
     translator: &Translator,
     out: &mut Output,
-    writer: &TunQueue,
 ) {
+    out.clear();
     counters.received.fetch_add(1, Ordering::Relaxed);
     let Some(packet) = ip_packet(frame) else {
         counters.not_ip.fetch_add(1, Ordering::Relaxed);
         return;
     };
     if !per_packet::translate(packet, shared, translator, out, &counters.packets) {
+        out.clear();
+    }
+}
+
+/// What one frame became, queued for the pass's flush, or written at once without a batch.
+fn send(out: &Output, counters: &XskCounters, writer: &TunQueue, batch: Option<&mut Coalescer>) {
+    if let Some(batch) = batch {
+        out.packets().for_each(|p| batch.push(p));
         return;
     }
     for result in out.packets() {
@@ -258,6 +277,35 @@ fn handle_frame(
                 debug!("writing to the TUN device failed: {err}");
             }
         }
+    }
+}
+
+/// Writes what a pass queued (in order, one flow's datagrams glued where the device lets).
+fn flush(
+    batch: &mut Coalescer,
+    counters: &XskCounters,
+    writer: &TunQueue,
+    translator: &Translator,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let flushed = batch.flush(
+        |frame| writer.write_raw(frame),
+        |n| translator.take_ipv4_ids(n),
+    );
+    counters
+        .sent
+        .fetch_add(flushed.packets_written, Ordering::Relaxed);
+    if flushed.write_errors > 0 {
+        counters
+            .packets
+            .write_errors
+            .fetch_add(flushed.write_errors, Ordering::Relaxed);
+        debug!(
+            "writing to the TUN device failed {} times",
+            flushed.write_errors
+        );
     }
 }
 

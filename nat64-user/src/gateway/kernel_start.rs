@@ -115,10 +115,11 @@ impl Loading {
         match attach(loaded, config, shared, kernel, netlink).await {
             Ok(()) => {
                 let xdp_note = start_xdp(config, shared, kernel, netlink).await;
+                // Who "the slow path" is comes at the end: TUN workers, AF_XDP workers or both.
                 let what = if config.stateful.is_some() {
-                    "the kernel translates the flows of open sessions, the TUN workers open sessions and take the rest"
+                    "the kernel translates the flows of open sessions, the slow path opens sessions and takes the rest"
                 } else {
-                    "the kernel translates mapped hosts, the TUN workers take first packets and the rest"
+                    "the kernel translates mapped hosts, the slow path takes first packets and the rest"
                 };
                 name_datapath(
                     info,
@@ -196,7 +197,7 @@ async fn start_xdp(
     netlink: &Netlink,
 ) -> String {
     if config.interfaces.is_empty() {
-        return String::new();
+        return "; the TUN workers are the slow path".into();
     }
     let mut interfaces = Vec::with_capacity(config.interfaces.len());
     for name in &config.interfaces {

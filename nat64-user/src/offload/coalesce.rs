@@ -73,6 +73,8 @@ pub struct Flushed {
     pub super_packets: u64,
     pub glued: u64,
     pub write_errors: u64,
+    /// Packets the writes carried (a super-packet's datagrams each count).
+    pub packets_written: u64,
 }
 
 impl Coalescer {
@@ -185,6 +187,7 @@ impl Coalescer {
                 flushed.glued += group.members.len() as u64;
             }
             if write(&self.scratch).is_ok() {
+                flushed.packets_written += group.members.len() as u64;
                 continue;
             }
             if group.members.len() == 1 {
@@ -202,7 +205,9 @@ impl Coalescer {
                 self.scratch.extend_from_slice(&q.hdr.to_bytes());
                 self.scratch
                     .extend_from_slice(self.buf.get(q.start..q.start + q.len).unwrap_or(&[]));
-                if write(&self.scratch).is_err() {
+                if write(&self.scratch).is_ok() {
+                    flushed.packets_written += 1;
+                } else {
                     flushed.write_errors += 1;
                 }
             }

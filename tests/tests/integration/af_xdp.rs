@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use nat64_common::counters::Outcome;
 use nat64_tests::{
+    bpffs::BpfFs,
     gateway_bed::{self, GatewayBed, SERVER_V4, SERVER_VIA_PREFIX},
     privileges::require_root,
     stats::Stats,
@@ -24,22 +25,23 @@ use crate::xdp::{assert_native_xdp, start_wrapped, stop, xdp_bed, ECHO_PORT, ROU
 /// Runs nat64 without CAP_NET_RAW, which socket(AF_XDP) needs and nothing else does.
 const WITHOUT_NET_RAW: &[&str] = &["setpriv", "--bounding-set", "-net_raw"];
 
-fn bed_with_routed_pool(wrapper: &[&str], name: &str) -> (GatewayBed, TempDir) {
+fn bed_with_routed_pool(wrapper: &[&str], name: &str, extra: &[&str]) -> (GatewayBed, TempDir) {
     let mut bed = xdp_bed();
     bed.server
         .exec(&["ip", "route", "add", ROUTED_POOL, "via", "192.0.2.1"])
         .expect("route to the pool");
     gateway_bed::spawn_echo_server(&mut bed.server, ECHO_PORT).expect("echo server");
     let data = TempDir::new(name).expect("data-dir");
-    start_wrapped(
-        &mut bed,
-        &data,
-        wrapper,
-        &["--pool", ROUTED_POOL, "--xdp-forward", "direct"],
-    );
-    assert_native_xdp(&bed, "eth0");
-    assert_native_xdp(&bed, "eth1");
+    start_routed(&mut bed, &data, wrapper, extra);
     (bed, data)
+}
+
+fn start_routed(bed: &mut GatewayBed, data: &TempDir, wrapper: &[&str], extra: &[&str]) {
+    let mut args = vec!["--pool", ROUTED_POOL, "--xdp-forward", "direct"];
+    args.extend_from_slice(extra);
+    start_wrapped(bed, data, wrapper, &args);
+    assert_native_xdp(bed, "eth0");
+    assert_native_xdp(bed, "eth1");
 }
 
 /// What userspace translated, by path: (AF_XDP sockets, TUN workers).
@@ -144,7 +146,7 @@ fn af_xdp_takes_what_xdp_cannot_translate_and_it_arrives() {
     let Some(_root) = require_root() else {
         return;
     };
-    let (mut bed, _data) = bed_with_routed_pool(&[], "af-xdp");
+    let (mut bed, _data) = bed_with_routed_pool(&[], "af-xdp", &[]);
 
     // The first packet of a new host: XDP has no mapping for it.
     gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 1);
@@ -237,7 +239,7 @@ fn af_xdp_takes_what_xdp_cannot_translate_and_it_arrives() {
     }
     assert!(
         log.contains(
-            "comes by AF_XDP on eth0 (1 of 1 queues, copy mode), eth1 (1 of 1 queues, copy mode)"
+            "slow path by AF_XDP on eth0 (1 of 1 queues, copy mode), eth1 (1 of 1 queues, copy mode)"
         ),
         "{log}"
     );
@@ -248,7 +250,7 @@ fn af_xdp_refused_leaves_the_slow_path_to_tun() {
     let Some(_root) = require_root() else {
         return;
     };
-    let (mut bed, _data) = bed_with_routed_pool(WITHOUT_NET_RAW, "af-xdp-refused");
+    let (mut bed, _data) = bed_with_routed_pool(WITHOUT_NET_RAW, "af-xdp-refused", &[]);
 
     gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 5);
     echo_fragmented(&bed);
@@ -279,3 +281,66 @@ fn af_xdp_refused_leaves_the_slow_path_to_tun() {
         "{log}"
     );
 }
+
+/// A stop under `--keep` closes the sockets while the XDP program stays attached (it passes
+/// what it cannot translate to the stack again, and still translates mapped hosts with no
+/// daemon running); the next start brings the AF_XDP slow path back.
+#[test]
+fn af_xdp_closes_under_keep_and_comes_back_with_the_next_start() {
+    let Some(_root) = require_root() else {
+        return;
+    };
+    let bpffs = BpfFs::mount("af-xdp-keep-bpffs").expect("a bpf filesystem of the test's own");
+    let pins = bpffs.path().join("nat64");
+    let pins = pins.to_str().expect("UTF-8");
+    let keep = ["--pin-dir", pins, "--keep"];
+    let (mut bed, data) = bed_with_routed_pool(&[], "af-xdp-keep", &keep);
+    gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 1);
+    let stats = bed.stats().expect("nat64 stats --json");
+    assert_eq!(userspace_translated(&stats), (1, 0), "{stats}");
+
+    let log = stop(&mut bed);
+    assert!(
+        log.contains("--keep: the kernel path stays attached"),
+        "{log}"
+    );
+    assert_native_xdp(&bed, "eth0");
+    // No daemon: the mapped client is translated by XDP both ways.
+    gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 5);
+
+    start_routed(&mut bed, &data, &[], &keep);
+    // A new host: its first packet takes the AF_XDP slow path of the new run.
+    bed.client
+        .exec(&["ip", "addr", "add", NEW_HOST, "dev", "c0", "nodad"])
+        .expect("a second client address");
+    let ping = bed
+        .client
+        .command("ping")
+        .args(["-c", "3", "-i", "0.1", "-W", "2", "-I", NEW_HOST_ADDR])
+        .arg(SERVER_VIA_PREFIX)
+        .output()
+        .expect("ping runs");
+    assert!(
+        String::from_utf8_lossy(&ping.stdout).contains(" 0% packet loss"),
+        "{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        bed.gateway.last_child_output()
+    );
+    let stats = bed.stats().expect("nat64 stats --json");
+    assert_eq!(
+        userspace_translated(&stats),
+        (1, 0),
+        "the new host's first request by AF_XDP, the rest by XDP:\n{stats}"
+    );
+    let log = stop(&mut bed);
+    assert!(
+        log.contains("AF_XDP on eth0 queue 0: copy mode"),
+        "the sockets are back:\n{log}"
+    );
+    // --keep left the device and its routes: take them away as an operator would.
+    let _ = bed.gateway.exec(&["ip", "link", "del", "nat64"]);
+}
+
+/// A second client address on the client's /64, for a host the gateway has not seen.
+const NEW_HOST: &str = "2001:db8:1::3/64";
+const NEW_HOST_ADDR: &str = "2001:db8:1::3";
