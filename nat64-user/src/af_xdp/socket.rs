@@ -45,7 +45,8 @@ pub struct XskSocket {
     _umem: Umem,
     area: Area,
     mode: Mode,
-    /// Chunks read this pass, given back to the fill ring at its end.
+    /// Chunks read and not yet back on the fill ring (given back at the end of each pass;
+    /// what the ring has no room for yet waits for the next).
     spent: Vec<u64>,
 }
 
@@ -136,10 +137,27 @@ impl XskSocket {
 
     /// Every chunk onto the fill ring, which holds them all.
     fn lend_all(&mut self) {
-        let chunks = (0..FRAMES).map(|i| u64::from(i) * u64::from(XSK_FRAME_SIZE));
-        let mut fill = self.device.fill(FRAMES);
-        fill.insert(chunks);
-        fill.commit();
+        self.spent
+            .extend((0..FRAMES).map(|i| u64::from(i) * u64::from(XSK_FRAME_SIZE)));
+        self.give_back();
+    }
+
+    /// Puts the spent chunks back on the fill ring. A reservation sees only the room its
+    /// cached view of the kernel's consumer shows, and takes less than asked when that is
+    /// short; a second one reads the kernel's index afresh. Whatever still finds no room
+    /// stays in `spent`: a chunk never goes missing (the ring would run dry, and every frame
+    /// after would be dropped).
+    fn give_back(&mut self) {
+        for _ in 0..2 {
+            if self.spent.is_empty() {
+                return;
+            }
+            let mut fill = self.device.fill(self.spent.len() as u32);
+            let given = fill.insert(self.spent.iter().copied()) as usize;
+            fill.commit();
+            drop(fill);
+            self.spent.drain(..given);
+        }
     }
 
     pub fn mode(&self) -> Mode {
@@ -180,7 +198,7 @@ impl XskSocket {
     /// Hands up to [`BATCH`] received frames (Ethernet frames, as the XDP program saw them)
     /// to `each`, then lends their chunks back to the kernel; returns how many there were.
     pub fn receive(&mut self, mut each: impl FnMut(&[u8])) -> u32 {
-        self.spent.clear();
+        let mut n = 0;
         {
             let mut read = self.rx.receive(BATCH);
             while let Some(desc) = read.read() {
@@ -192,15 +210,11 @@ impl XskSocket {
                 }
                 self.spent
                     .push(desc.addr - desc.addr % u64::from(XSK_FRAME_SIZE));
+                n += 1;
             }
             read.release();
         }
-        let n = self.spent.len() as u32;
-        if n > 0 {
-            let mut fill = self.device.fill(n);
-            fill.insert(self.spent.iter().copied());
-            fill.commit();
-        }
+        self.give_back();
         // A zero-copy driver may sleep until told the fill ring has chunks again.
         if self.device.needs_wakeup() {
             self.device.wake();
