@@ -489,8 +489,8 @@ fn an_unprivileged_container_runs_stateful_nat64() {
 }
 
 /// Stateful NAT64 with XDP on both of the gateway's interfaces, forwarding as `forward`
-/// says: after each flow's first packet (which opens its session in the TUN workers), XDP
-/// translates both ways from the session maps.
+/// says: each flow's first packet comes to userspace by AF_XDP (not through the stack and
+/// TUN) and opens its session there; XDP translates the rest both ways from the session maps.
 fn stateful_over_xdp(forward: &str) {
     let Some(_root) = require_root() else {
         return;
@@ -539,6 +539,11 @@ fn stateful_over_xdp(forward: &str) {
     };
     assert!(stats.xdp(sent_on) >= 30, "{stats}");
     assert_eq!(stats.xdp(not_used), 0, "{stats}");
+    assert!(
+        stats.xdp(Outcome::PassNoSession) > 0 && stats.af_xdp(|s| s.translated) > 0,
+        "flows without a session open theirs by AF_XDP:\n{stats}"
+    );
+    assert_eq!(stats.tun().translated, 0, "nothing by TUN:\n{stats}");
     let sessions = json(&bed, "sessions");
     for protocol in ["udp", "icmp"] {
         assert!(
