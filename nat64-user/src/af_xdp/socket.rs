@@ -169,9 +169,14 @@ impl XskSocket {
         self.rx.as_raw_fd()
     }
 
+    /// Whether frames wait on the receive ring (no system call).
+    pub fn has_frames(&self) -> bool {
+        self.rx.available() > 0
+    }
+
     /// Waits up to `timeout` for frames; true when some are there.
     pub fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
-        if self.rx.available() > 0 {
+        if self.has_frames() {
             return Ok(true);
         }
         let mut fds = libc::pollfd {
