@@ -14,7 +14,6 @@
 //! `NAT64_BENCH_ROWS` (label parts), `NAT64_BIN` as for the throughput bench.
 
 use anyhow::{Context, Result};
-use nat64_common::maps::XdpForward;
 use nat64_bench::{
     first_packet::{quantile, Latencies, Probe, FIRST_HOST},
     gateways,
@@ -23,6 +22,7 @@ use nat64_bench::{
     testbed::{SinkXdp, Testbed},
     Table,
 };
+use nat64_common::maps::XdpForward;
 
 const HOSTS: u32 = 1_000;
 /// Large enough for every host to get an address of its own.
