@@ -8,6 +8,7 @@ pub mod counter_moves;
 pub mod forwarding;
 pub mod gateway_bed;
 pub mod jool;
+pub mod jool_daemon;
 pub mod netns;
 pub mod packets;
 pub mod privileges;
