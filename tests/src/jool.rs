@@ -12,7 +12,7 @@ pub const TRANSLATOR_IPV4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const TRANSLATOR_IPV6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x1c0, 2, 1, 0, 0, 0);
 
 /// Mappings of Jool's `setup-jool.sh`, in force for every case.
-const BASE_EAMS: &[(&str, &str)] = &[
+pub const BASE_EAMS: &[(&str, &str)] = &[
     ("1.0.0.0/24", "2001:db8:3::/120"),
     ("10.0.0.0/24", "2001:db8:2::/120"),
 ];

@@ -5,7 +5,7 @@
 //! | area | what it tests | root |
 //! | --- | --- | --- |
 //! | [`config`] | configuration files, `dynamic.map` persistence (the library's public API) | no |
-//! | [`vectors`] | RFC 7915 vectors through the userspace translator and both kernel programs; hostile input | kernel half |
+//! | [`vectors`] | RFC 7915 vectors through the userspace translator, both kernel programs and a gateway's XDP + AF_XDP path; hostile input | kernel half |
 //! | [`ebpf`] | the embedded object loads, verifies and runs (BPF_PROG_TEST_RUN) | yes |
 //! | [`tc`] | the TC program under hostile input; the kernel path between namespaces; restarts with `--keep` | yes |
 //! | [`xdp`] | the XDP datapath between namespaces, both forward modes | yes |

@@ -1,0 +1,469 @@
+//! Jool's SIIT vectors through a real gateway: `nat64 run --iface eth0 --iface eth1
+//! --datapath tc` between an IPv6 side and an IPv4 side (`siit_bed`). Each case's packet is
+//! sent to the gateway as a frame on the wire; the XDP program translates it itself or,
+//! where it cannot, sends it to an AF_XDP socket, whose worker translates it with the
+//! userspace translator and writes it into the TUN device, from where the kernel routes it
+//! out. What reaches the sides must be what the userspace translator makes of the packet
+//! under the case's settings, byte for byte, but for what the kernel's forwarding changes
+//! after the translator (see [`compare`]).
+//!
+//! The daemon runs a `tayga.conf` per group of cases that need the same one
+//! (`jool_daemon::setup_for`: a configuration under which the daemon's translator treats the
+//! case's packet exactly as the case's settings do); a case no configuration can express is
+//! skipped, named, with why.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use nat64::config::StaticMap;
+use nat64::translate::{NoDynamicMap, Output, Translator, Verdict};
+use nat64_tests::counter_moves::{Counts, Moved, Path};
+use nat64_tests::forwarding::{self, destination, forwarded};
+use nat64_tests::jool::{self, Case, Tally};
+use nat64_tests::jool_daemon::{self, DaemonSetup, DEVICE};
+use nat64_tests::privileges::require_root;
+use nat64_tests::siit_bed::{Caught, Side, SiitBed};
+use nat64_tests::tempdir::TempDir;
+
+const TITLE: &str = "jool-siit vectors (xdp+af_xdp)";
+
+const EAM_WIDER_IPV6: &str = "its eam+ maps IPv4 /24s to IPv6 /72s (RFC 7757 lets the IPv6 \
+     suffix be longer); nat64's configuration takes only maps of subnets of one size, so no \
+     daemon can run them (the userspace translator itself does: vectors::jool)";
+
+/// Cases whose settings no nat64 configuration expresses, keyed by their expected packet
+/// (the sent one is shared). Checked: a listed case the daemon can run fails the test.
+const DAEMON_CANNOT_EXPRESS: &[(&str, &str)] = &[
+    ("manual/6791v46e-empty.pkt", EAM_WIDER_IPV6),
+    ("manual/6791v46e.pkt", EAM_WIDER_IPV6),
+];
+
+/// How long a packet may take through the gateway, and how long to listen for more once
+/// the expected ones are in (or for anything, when nothing is expected).
+const ARRIVAL_LIMIT: Duration = Duration::from_secs(2);
+const GRACE: Duration = Duration::from_millis(100);
+const SILENCE: Duration = Duration::from_millis(300);
+
+/// The cases one daemon runs.
+struct Group<'a> {
+    setup: DaemonSetup,
+    cases: Vec<&'a Case>,
+}
+
+/// How a case's packet went through the gateway.
+#[derive(Default)]
+struct Paths {
+    af_xdp: usize,
+    xdp: usize,
+    dropped: usize,
+}
+
+#[test]
+fn jool_siit_vectors_through_xdp_and_af_xdp() {
+    let Some(_root) = require_root() else {
+        return;
+    };
+    let cases = jool::load_cases();
+    let mut tally = Tally::default();
+    let groups = plan(&cases, &mut tally);
+    let mut bed = SiitBed::new().expect("namespaces");
+    let mut paths = Paths::default();
+    let mut af_xdp_translated = 0;
+    for group in &groups {
+        af_xdp_translated += run_group(&mut bed, group, &mut tally, &mut paths);
+    }
+    tally.report(TITLE);
+    eprintln!(
+        "  through AF_XDP {}, translated by XDP itself {}, dropped as userspace drops them {}; \
+         AF_XDP translated {af_xdp_translated} packets; {} daemon configurations",
+        paths.af_xdp,
+        paths.xdp,
+        paths.dropped,
+        groups.len()
+    );
+    assert!(
+        tally.failed.is_empty(),
+        "{} Jool vector cases failed through XDP and AF_XDP",
+        tally.failed.len()
+    );
+    assert!(
+        af_xdp_translated > 0,
+        "the AF_XDP workers translated nothing"
+    );
+}
+
+/// The cases by the daemon configuration they run under, in order of first use; the ones
+/// without a configuration go to the tally as skipped (listed) or failed (not listed).
+fn plan<'a>(cases: &'a [Case], tally: &mut Tally) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for case in cases {
+        let listed = DAEMON_CANNOT_EXPRESS
+            .iter()
+            .find(|(expected, _)| case.expected_files.iter().any(|f| f == expected))
+            .map(|(_, why)| *why);
+        match (jool_daemon::setup_for(case), listed) {
+            (Err(_), Some(why)) => tally.skipped.push(format!("{}: {why}", case.label())),
+            (Err(why), None) => tally.failed.push(format!("{}: {why}", case.label())),
+            (Ok(_), Some(_)) => tally.failed.push(format!(
+                "{}: listed in DAEMON_CANNOT_EXPRESS but a daemon can run it; remove it",
+                case.label()
+            )),
+            (Ok(setup), None) => match groups.iter_mut().find(|g| g.setup == setup) {
+                Some(group) => group.cases.push(case),
+                None => groups.push(Group {
+                    setup,
+                    cases: vec![case],
+                }),
+            },
+        }
+    }
+    groups
+}
+
+/// Starts a daemon for `group`, runs its cases, stops it; returns what its AF_XDP workers
+/// translated.
+fn run_group(bed: &mut SiitBed, group: &Group, tally: &mut Tally, paths: &mut Paths) -> u64 {
+    let routing = Routing::for_group(group);
+    let references: Vec<Result<Reference, String>> = group
+        .cases
+        .iter()
+        .map(|case| Reference::of(case, &routing))
+        .collect();
+    let _data = start_daemon(bed, group, &routing, &references);
+    route_ipv6_hosts(bed, group, &references);
+
+    for (case, reference) in group.cases.iter().zip(&references) {
+        let result = match reference {
+            Ok(reference) => run_case(bed, case, reference, paths),
+            Err(why) => Err(format!("reference: {why}")),
+        };
+        tally.record(case, result, None);
+    }
+
+    let stats = bed.stats(DEVICE).expect("nat64 stats --json");
+    assert_eq!(
+        stats.tun().translated,
+        0,
+        "the TUN workers translated nothing of what came in through the veths:\n{stats}"
+    );
+    let translated = stats.af_xdp(|x| x.translated);
+    bed.stop_nat64().expect("the gateway stops");
+    bed.clear_host_routes().expect("host routes removed");
+    translated
+}
+
+/// Links, TUN device and `tayga.conf` for `group`, and the daemon on them, with its AF_XDP
+/// slow path up on both interfaces; returns the data-dir (removed when dropped).
+fn start_daemon(
+    bed: &mut SiitBed,
+    group: &Group,
+    routing: &Routing,
+    references: &[Result<Reference, String>],
+) -> TempDir {
+    for side in [Side::Ipv6, Side::Ipv4] {
+        bed.set_link_mtu(side, link_mtu(side, &group.cases, references))
+            .expect("link MTU");
+    }
+    bed.make_tun(DEVICE, group.setup.tun_mtu)
+        .expect("TUN device");
+    let data = TempDir::new("siit-af-xdp").expect("data-dir");
+    let mut extra: Vec<String> = routing
+        .tun_routes
+        .iter()
+        .map(|a| format!("tun-route {a}/32"))
+        .collect();
+    extra.push(format!("data-dir {}", data.path().display()));
+    let conf = data.path().join("vectors.conf");
+    std::fs::write(&conf, group.setup.tayga_conf(&extra)).expect("writing the configuration");
+    let conf = conf.to_str().expect("UTF-8 path").to_owned();
+    bed.start_nat64(&[
+        "run",
+        "--config",
+        &conf,
+        "--iface",
+        "eth0",
+        "--iface",
+        "eth1",
+        "--datapath",
+        "tc",
+    ])
+    .expect("the gateway starts");
+    let log = bed.gateway.last_child_output();
+    assert!(
+        log.contains("comes by AF_XDP on eth0 (") && log.contains("eth1 ("),
+        "the AF_XDP slow path is up on both interfaces:\n{log}"
+    );
+    data
+}
+
+/// The IPv6 side's hosts (the destinations of what the group expects there) live inside the
+/// prefix the daemon routes into the translator: each gets a route out of the IPv6 side.
+/// None may be a destination the group sends to, which must go into the translator.
+fn route_ipv6_hosts(bed: &mut SiitBed, group: &Group, references: &[Result<Reference, String>]) {
+    let mut hosts: Vec<IpAddr> = references
+        .iter()
+        .flatten()
+        .flat_map(|r| &r.packets)
+        .filter_map(|(_, p)| destination(p).filter(IpAddr::is_ipv6))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    for host in hosts {
+        let sent_to = group
+            .cases
+            .iter()
+            .find(|c| destination(&c.sent) == Some(host));
+        assert!(
+            sent_to.is_none(),
+            "{host} is both an IPv6 host and where {} sends to",
+            sent_to.map(|c| c.label()).unwrap_or_default()
+        );
+        bed.route_to_side(Side::Ipv6, host).expect("host route");
+    }
+}
+
+/// Each side's link MTU: 1500 (the vectors' links), more where a packet the group sends or
+/// expects on that side would not fit.
+fn link_mtu(side: Side, cases: &[&Case], references: &[Result<Reference, String>]) -> u16 {
+    let sent = cases
+        .iter()
+        .filter(|c| Side::of_packet(&c.sent) == side)
+        .map(|c| c.sent.len());
+    let expected = references
+        .iter()
+        .flatten()
+        .flat_map(|r| &r.packets)
+        .filter(|(s, _)| *s == side)
+        .map(|(_, p)| p.len());
+    let largest = sent.chain(expected).max().unwrap_or(0);
+    u16::try_from(largest.max(1500)).unwrap_or(u16::MAX)
+}
+
+/// Which IPv4 addresses the gateway routes into the translator: those that stand for the
+/// IPv6 side's hosts (the maps' IPv4 subnets, the translator's own address, and the
+/// destinations of the group's IPv4 packets, which the daemon is told to route in with
+/// `tun-route`). Every other IPv4 address is on the IPv4 side (the default route).
+struct Routing {
+    maps: Vec<StaticMap>,
+    ipv4_addr: Ipv4Addr,
+    tun_routes: Vec<Ipv4Addr>,
+}
+
+impl Routing {
+    fn for_group(group: &Group) -> Routing {
+        let maps = jool_daemon::map_subnets(&group.setup).expect("the group's configuration");
+        let ipv4_addr = group.setup.ipv4_addr;
+        let mut routing = Routing {
+            maps,
+            ipv4_addr,
+            tun_routes: Vec::new(),
+        };
+        for case in &group.cases {
+            if let Some(IpAddr::V4(dst)) = destination(&case.sent) {
+                if !routing.routes_into_translator(dst) {
+                    routing.tun_routes.push(dst);
+                }
+            }
+        }
+        routing
+    }
+
+    fn routes_into_translator(&self, addr: Ipv4Addr) -> bool {
+        addr == self.ipv4_addr
+            || self.tun_routes.contains(&addr)
+            || self.maps.iter().any(|m| m.ipv4.contains(addr))
+    }
+}
+
+/// What the userspace translator makes of a case's packet under the case's settings, as
+/// the gateway sends it on: the verdict, and the packets in order with the side each leaves
+/// by. Sent on means forwarded ([`forwarded`]: TTL or hop limit one less, the IPv4 header
+/// checksum that follows), the one change the kernel makes after the translator: a packet
+/// an AF_XDP worker writes into the TUN device is routed out like any received one, and one
+/// the XDP program translates itself (`--xdp-forward stack`) is forwarded by the stack.
+struct Reference {
+    verdict: Verdict,
+    packets: Vec<(Side, Vec<u8>)>,
+}
+
+impl Reference {
+    fn of(case: &Case, routing: &Routing) -> Result<Reference, String> {
+        let translator = Translator::new(jool::config_for(case)).map_err(|e| format!("{e:#}"))?;
+        let mut out = Output::new();
+        let verdict = translator.translate(&case.sent, &mut NoDynamicMap, &mut out);
+        let mut packets = Vec::new();
+        for packet in out.packets() {
+            // An IPv4 packet to an IPv6 host's IPv4 address would be routed back into the
+            // translator (TAYGA's hairpinning); the translator refuses the vectors' hairpins
+            // itself (translator_loop), and a second pass is not modelled here.
+            if let Some(IpAddr::V4(dst)) = destination(packet) {
+                if routing.routes_into_translator(dst) {
+                    return Err(format!("{dst} would be routed back into the translator"));
+                }
+            }
+            packets.push((Side::of_packet(packet), forwarded(packet)?));
+        }
+        Ok(Reference { verdict, packets })
+    }
+}
+
+fn run_case(
+    bed: &SiitBed,
+    case: &Case,
+    reference: &Reference,
+    paths: &mut Paths,
+) -> Result<(), String> {
+    let fail = |e: anyhow::Error| format!("{e:#}");
+    let counts = || bed.stats(DEVICE).map(|s| Counts::of(&s)).map_err(fail);
+    bed.drain().map_err(fail)?;
+    let before = counts()?;
+    bed.inject(Side::of_packet(&case.sent), &case.sent)
+        .map_err(fail)?;
+    let wanted = reference.packets.len();
+    let caught = if wanted == 0 {
+        bed.catch(SILENCE, SILENCE, |_| false)
+    } else {
+        bed.catch(ARRIVAL_LIMIT, GRACE, |c| {
+            c.iter().filter(|c| !is_noise(&c.frame)).count() >= wanted
+        })
+    }
+    .map_err(fail)?;
+    let moved = Moved::between(&before, &counts()?);
+    let caught: Vec<&Caught> = caught.iter().filter(|c| !is_noise(&c.frame)).collect();
+
+    let path = moved.path()?;
+    // What comes in through a veth is the XDP program's or the AF_XDP workers', never the
+    // TUN workers'.
+    if moved.tun_translated != 0 {
+        return Err(format!("the TUN workers translated: {moved}"));
+    }
+    if let Verdict::Drop(reason) = reference.verdict {
+        if path != Path::AfXdp || !moved.af_xdp_dropped_one(reason.as_str()) || !caught.is_empty() {
+            return Err(format!(
+                "userspace drops it ({}); {} frames came out; {moved}",
+                reason.as_str(),
+                caught.len()
+            ));
+        }
+        paths.dropped += 1;
+        return Ok(());
+    }
+    compare_caught(bed, case, reference, &caught).map_err(|e| format!("{e} [{moved}]"))?;
+    match path {
+        Path::AfXdp => paths.af_xdp += 1,
+        Path::Xdp => paths.xdp += 1,
+    }
+    Ok(())
+}
+
+/// The caught frames against the reference, side by side, in order.
+fn compare_caught(
+    bed: &SiitBed,
+    case: &Case,
+    reference: &Reference,
+    caught: &[&Caught],
+) -> Result<(), String> {
+    let mut diffs = Vec::new();
+    for side in [Side::Ipv6, Side::Ipv4] {
+        let expected: Vec<&Vec<u8>> = reference
+            .packets
+            .iter()
+            .filter(|(s, _)| *s == side)
+            .map(|(_, p)| p)
+            .collect();
+        let got: Vec<&Vec<u8>> = caught
+            .iter()
+            .filter(|c| c.side == side)
+            .map(|c| &c.frame)
+            .collect();
+        if expected.len() != got.len() {
+            let routes: Vec<String> = expected
+                .iter()
+                .filter_map(|p| destination(p))
+                .map(|d| bed.route_of(d))
+                .collect();
+            diffs.push(format!(
+                "{side:?} side: {} packets, expected {} (routes: {})",
+                got.len(),
+                expected.len(),
+                routes.join("; ")
+            ));
+            continue;
+        }
+        for (i, (frame, wanted)) in got.iter().zip(&expected).enumerate() {
+            let checked = check_ethernet(bed, side, frame, wanted).and_then(|()| {
+                let packet = forwarding::without_padding(&frame[14..]);
+                compare(packet, wanted, &case.ignore_offsets)
+            });
+            if let Err(e) = checked {
+                diffs.push(format!("{side:?} side packet {i}: {e}"));
+            }
+        }
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("; "))
+    }
+}
+
+/// Frames that are not the vectors' traffic: not IP, or IPv6 to a multicast group (the
+/// gateway's own router solicitations and MLD reports as its interfaces come up).
+fn is_noise(frame: &[u8]) -> bool {
+    match frame.get(12..14) {
+        Some([0x08, 0x00]) => false,
+        Some([0x86, 0xdd]) => frame.get(38) == Some(&0xff),
+        _ => true,
+    }
+}
+
+/// The gateway's frame: to the side's host from the gateway's interface, with the
+/// ethertype of the packet's version.
+fn check_ethernet(bed: &SiitBed, side: Side, frame: &[u8], wanted: &[u8]) -> Result<(), String> {
+    let (dst, src) = bed.macs_out_of(side);
+    let ethertype: [u8; 2] = if Side::of_packet(wanted) == Side::Ipv6 {
+        [0x86, 0xdd]
+    } else {
+        [0x08, 0x00]
+    };
+    if frame.len() < 14 || frame[..6] != dst || frame[6..12] != src || frame[12..14] != ethertype {
+        return Err(format!(
+            "Ethernet header {:02x?}",
+            &frame[..frame.len().min(14)]
+        ));
+    }
+    Ok(())
+}
+
+/// `actual` against the reference packet as forwarded, byte for byte, but for the case's
+/// `ignore_offsets`: Jool's random IPv4 Identifications and the checksums over them, which
+/// are also where the daemon's translator, counting Identifications since it started,
+/// differs from a fresh one. An IPv4 header checksum must be right whatever is ignored.
+fn compare(actual: &[u8], wanted: &[u8], ignore: &[usize]) -> Result<(), String> {
+    if actual.len() != wanted.len() {
+        return Err(format!("length {} expected {}", actual.len(), wanted.len()));
+    }
+    if !forwarding::ipv4_header_checksum_ok(actual) {
+        return Err("IPv4 header checksum wrong".into());
+    }
+    let diffs: Vec<String> = actual
+        .iter()
+        .zip(wanted)
+        .enumerate()
+        .filter(|(i, (a, w))| a != w && !ignore.contains(i))
+        .map(|(i, (a, w))| format!("@{i}: {a:02x} expected {w:02x}"))
+        .collect();
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let more = diffs.len().saturating_sub(8);
+    Err(format!(
+        "{}{}",
+        diffs[..diffs.len().min(8)].join(", "),
+        if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        }
+    ))
+}
