@@ -62,23 +62,14 @@ impl UdpFrame {
     ) -> Self {
         assert!(frame_len >= ETHERNET_LEN + IPV6_LEN + UDP_LEN + payload.len().max(2));
         let udp_len = frame_len - ETHERNET_LEN - IPV6_LEN;
-        let mut bytes = vec![0u8; frame_len];
-        bytes[0..6].copy_from_slice(&destination_mac);
-        bytes[6..12].copy_from_slice(&source_mac);
-        bytes[12..14].copy_from_slice(&ethertype::IPV6.to_be_bytes());
-        let ip = Ipv6::build(
-            0,
-            udp_len as u16,
+        let mut bytes = ethernet_ipv6(
+            frame_len,
+            (source_mac, destination_mac),
+            (source, destination),
             proto::UDP,
-            64,
-            &source.octets(),
-            &destination.octets(),
         );
-        bytes[ETHERNET_LEN..ETHERNET_LEN + IPV6_LEN].copy_from_slice(&ip.0);
         let udp = ETHERNET_LEN + IPV6_LEN;
-        bytes[udp..udp + 2].copy_from_slice(&BASE_SOURCE_PORT.to_be_bytes());
-        bytes[udp + 2..udp + 4].copy_from_slice(&DESTINATION_PORT.to_be_bytes());
-        bytes[udp + 4..udp + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        write_udp_ports_and_length(&mut bytes[udp..], udp_len);
         bytes[udp + UDP_LEN..udp + UDP_LEN + payload.len()].copy_from_slice(payload);
         let udp_checksum = udp6_checksum(&source, &destination, &bytes[udp..]);
         bytes[udp + 6..udp + 8].copy_from_slice(&udp_checksum.to_be_bytes());
@@ -106,29 +97,19 @@ impl UdpFrame {
     ) -> Self {
         let headers = ETHERNET_LEN + IPV6_LEN + FRAGMENT_LEN;
         assert!(frame_len >= headers + UDP_LEN);
-        let mut bytes = vec![0u8; frame_len];
-        bytes[0..6].copy_from_slice(&destination_mac);
-        bytes[6..12].copy_from_slice(&source_mac);
-        bytes[12..14].copy_from_slice(&ethertype::IPV6.to_be_bytes());
-        let ip = Ipv6::build(
-            0,
-            (frame_len - ETHERNET_LEN - IPV6_LEN) as u16,
+        let mut bytes = ethernet_ipv6(
+            frame_len,
+            (source_mac, destination_mac),
+            (source, destination),
             proto::FRAGMENT,
-            64,
-            &source.octets(),
-            &destination.octets(),
         );
-        bytes[ETHERNET_LEN..ETHERNET_LEN + IPV6_LEN].copy_from_slice(&ip.0);
         let fragment = ETHERNET_LEN + IPV6_LEN;
         // Offset 0 and M clear (bytes 2..4) stay zero.
         bytes[fragment..fragment + 2].copy_from_slice(&FRAGMENT_NEXT_HEADER_WORD.to_be_bytes());
         bytes[fragment + 6..fragment + 8]
             .copy_from_slice(&FRAGMENT_IDENTIFICATION_LOW.to_be_bytes());
         let udp = headers;
-        let udp_len = frame_len - headers;
-        bytes[udp..udp + 2].copy_from_slice(&BASE_SOURCE_PORT.to_be_bytes());
-        bytes[udp + 2..udp + 4].copy_from_slice(&DESTINATION_PORT.to_be_bytes());
-        bytes[udp + 4..udp + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        write_udp_ports_and_length(&mut bytes[udp..], frame_len - headers);
         let checksum = udp6_checksum(&source, &destination, &bytes[udp..]);
         bytes[udp + 6..udp + 8].copy_from_slice(&checksum.to_be_bytes());
         Self {
@@ -149,6 +130,37 @@ impl UdpFrame {
         }
         words
     }
+}
+
+/// A `frame_len`-byte frame of zeros behind its Ethernet and IPv6 headers (hop limit 64),
+/// the IPv6 payload running to the end of the frame.
+fn ethernet_ipv6(
+    frame_len: usize,
+    (source_mac, destination_mac): ([u8; 6], [u8; 6]),
+    (source, destination): (Ipv6Addr, Ipv6Addr),
+    next_header: u8,
+) -> Vec<u8> {
+    let mut bytes = vec![0u8; frame_len];
+    bytes[0..6].copy_from_slice(&destination_mac);
+    bytes[6..12].copy_from_slice(&source_mac);
+    bytes[12..14].copy_from_slice(&ethertype::IPV6.to_be_bytes());
+    let ip = Ipv6::build(
+        0,
+        (frame_len - ETHERNET_LEN - IPV6_LEN) as u16,
+        next_header,
+        64,
+        &source.octets(),
+        &destination.octets(),
+    );
+    bytes[ETHERNET_LEN..ETHERNET_LEN + IPV6_LEN].copy_from_slice(&ip.0);
+    bytes
+}
+
+/// The UDP header's ports (the generator's base source port, the discard port) and length.
+fn write_udp_ports_and_length(udp: &mut [u8], udp_len: usize) {
+    udp[0..2].copy_from_slice(&BASE_SOURCE_PORT.to_be_bytes());
+    udp[2..4].copy_from_slice(&DESTINATION_PORT.to_be_bytes());
+    udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
 }
 
 fn udp6_checksum(source: &Ipv6Addr, destination: &Ipv6Addr, udp: &[u8]) -> u16 {

@@ -15,6 +15,7 @@ pub mod offload;
 pub mod ops;
 pub mod pins;
 pub mod pool;
+pub mod readable;
 pub mod session_maps;
 pub mod stateful;
 pub mod tc_maps;

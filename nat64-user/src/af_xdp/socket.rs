@@ -179,25 +179,7 @@ impl XskSocket {
         if self.has_frames() {
             return Ok(true);
         }
-        let mut fds = libc::pollfd {
-            fd: self.raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(&mut fds, 1, timeout.as_millis() as libc::c_int) };
-        match rc {
-            n if n > 0 => Ok(true),
-            0 => Ok(false),
-            _ => {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        crate::readable::within(self.raw_fd(), timeout)
     }
 
     /// Hands up to [`BATCH`] received frames (Ethernet frames, as the XDP program saw them)

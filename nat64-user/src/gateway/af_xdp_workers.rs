@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::{
     per_packet::{self, PacketCounters},
@@ -284,24 +284,8 @@ fn handle_frame(
 
 /// What one frame became, queued for the pass's flush, or written at once without a batch.
 fn send(out: &Output, counters: &XskCounters, writer: &TunQueue, batch: Option<&mut Coalescer>) {
-    if let Some(batch) = batch {
-        out.packets().for_each(|p| batch.push(p));
-        return;
-    }
-    for result in out.packets() {
-        match writer.write(result) {
-            Ok(_) => {
-                counters.sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(err) => {
-                counters
-                    .packets
-                    .write_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                debug!("writing to the TUN device failed: {err}");
-            }
-        }
-    }
+    let written = per_packet::send(out, writer, &counters.packets, batch);
+    counters.sent.fetch_add(written, Ordering::Relaxed);
 }
 
 /// Writes what a pass queued (in order, one flow's datagrams glued where the device lets).
@@ -314,23 +298,10 @@ fn flush(
     if batch.is_empty() {
         return;
     }
-    let flushed = batch.flush(
-        |frame| writer.write_raw(frame),
-        |n| translator.take_ipv4_ids(n),
-    );
+    let flushed = per_packet::flush(batch, writer, translator, &counters.packets);
     counters
         .sent
         .fetch_add(flushed.packets_written, Ordering::Relaxed);
-    if flushed.write_errors > 0 {
-        counters
-            .packets
-            .write_errors
-            .fetch_add(flushed.write_errors, Ordering::Relaxed);
-        debug!(
-            "writing to the TUN device failed {} times",
-            flushed.write_errors
-        );
-    }
 }
 
 /// The IP packet in an Ethernet frame, without the link's padding (the translator reads a

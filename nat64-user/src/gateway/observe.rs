@@ -4,11 +4,9 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, BinaryHeap},
+    collections::BinaryHeap,
     sync::{atomic::Ordering, Arc},
 };
-
-use nat64_common::counters::DropReason;
 
 use super::{af_xdp_workers::XskCounters, kernel_path::KernelPath, tun_workers::WorkerShared};
 use crate::{
@@ -178,11 +176,7 @@ fn xsk_counters(c: &XskCounters) -> XskSocketCounters {
         rx_ring_full: load(&c.rx_ring_full),
         fill_ring_empty: load(&c.fill_ring_empty),
         kernel_dropped: load(&c.kernel_dropped),
-        dropped: DropReason::ALL
-            .iter()
-            .map(|reason| (reason.as_str().to_owned(), p.dropped(*reason)))
-            .filter(|(_, n)| *n > 0)
-            .collect(),
+        dropped: p.dropped_by_reason(false),
     }
 }
 
@@ -219,9 +213,6 @@ fn tun_counters(shared: &WorkerShared) -> TunCounters {
         offload_malformed: load(&c.offload_malformed),
         glued_writes: load(&c.glued_writes),
         glued_datagrams: load(&c.glued_datagrams),
-        dropped: DropReason::ALL
-            .iter()
-            .map(|reason| (reason.as_str().to_owned(), c.packets.dropped(*reason)))
-            .collect::<BTreeMap<_, _>>(),
+        dropped: c.packets.dropped_by_reason(true),
     }
 }

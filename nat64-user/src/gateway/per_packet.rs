@@ -15,7 +15,9 @@ use super::{pool_lookup::PoolLookup, tun_workers::WorkerShared};
 use crate::{
     clock::unix_now,
     config::LogOptions,
+    offload::coalesce::{Coalescer, Flushed},
     translate::{Output, Translator, Verdict},
+    tun::TunQueue,
 };
 
 /// What a worker's packets became, summed over its threads.
@@ -34,6 +36,15 @@ impl PacketCounters {
         self.dropped
             .get(reason as usize)
             .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Drops by reason name; with `zeros`, every reason, else those that occurred.
+    pub fn dropped_by_reason(&self, zeros: bool) -> std::collections::BTreeMap<String, u64> {
+        DropReason::ALL
+            .iter()
+            .map(|reason| (reason.as_str().to_owned(), self.dropped(*reason)))
+            .filter(|(_, n)| zeros || *n > 0)
+            .collect()
     }
 
     pub fn count_drop(&self, reason: DropReason) {
@@ -84,6 +95,54 @@ pub fn translate(
         }
     }
     true
+}
+
+/// Hands what one packet became to the TUN device: queued in `batch` when there is one
+/// (written at its flush), else written at once. Returns the packets written now.
+pub fn send(
+    out: &Output,
+    queue: &TunQueue,
+    counters: &PacketCounters,
+    mut batch: Option<&mut Coalescer>,
+) -> u64 {
+    let mut written = 0;
+    for result in out.packets() {
+        if let Some(batch) = batch.as_deref_mut() {
+            batch.push(result);
+            continue;
+        }
+        match queue.write(result) {
+            Ok(_) => written += 1,
+            Err(err) => {
+                counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                debug!("writing to the TUN device failed: {err}");
+            }
+        }
+    }
+    written
+}
+
+/// Writes what `batch` holds into the TUN device, gluing what it can; failed writes counted.
+pub fn flush(
+    batch: &mut Coalescer,
+    queue: &TunQueue,
+    translator: &Translator,
+    counters: &PacketCounters,
+) -> Flushed {
+    let flushed = batch.flush(
+        |frame| queue.write_raw(frame),
+        |n| translator.take_ipv4_ids(n),
+    );
+    if flushed.write_errors > 0 {
+        counters
+            .write_errors
+            .fetch_add(flushed.write_errors, Ordering::Relaxed);
+        debug!(
+            "writing to the TUN device failed {} times",
+            flushed.write_errors
+        );
+    }
+    flushed
 }
 
 /// TAYGA's `log drop|reject|icmp|self|dyn`: one line per event of the chosen kinds.

@@ -198,27 +198,14 @@ fn flush(
     let Some(batch) = batch.as_mut().filter(|b| !b.is_empty()) else {
         return;
     };
-    let flushed = batch.flush(
-        |frame| queue.write_raw(frame),
-        |n| translator.take_ipv4_ids(n),
-    );
     let counters = &shared.counters;
+    let flushed = per_packet::flush(batch, queue, translator, &counters.packets);
     counters
         .glued_writes
         .fetch_add(flushed.super_packets, Ordering::Relaxed);
     counters
         .glued_datagrams
         .fetch_add(flushed.glued, Ordering::Relaxed);
-    if flushed.write_errors > 0 {
-        counters
-            .packets
-            .write_errors
-            .fetch_add(flushed.write_errors, Ordering::Relaxed);
-        debug!(
-            "writing to the TUN device failed {} times",
-            flushed.write_errors
-        );
-    }
 }
 
 /// A super-packet or a packet with a partial checksum, read into `buf[HEADROOM..][..len]`
@@ -332,42 +319,10 @@ fn handle_packet(
 }
 
 /// Writes what a call produced, through the batch when there is one.
-fn send(out: &Output, queue: &TunQueue, shared: &WorkerShared, mut batch: Option<&mut Coalescer>) {
-    for result in out.packets() {
-        if let Some(batch) = batch.as_deref_mut() {
-            batch.push(result);
-            continue;
-        }
-        if let Err(err) = queue.write(result) {
-            shared
-                .counters
-                .packets
-                .write_errors
-                .fetch_add(1, Ordering::Relaxed);
-            debug!("writing to the TUN device failed: {err}");
-        }
-    }
+fn send(out: &Output, queue: &TunQueue, shared: &WorkerShared, batch: Option<&mut Coalescer>) {
+    per_packet::send(out, queue, &shared.counters.packets, batch);
 }
 
 fn wait_readable(queue: &TunQueue) -> io::Result<bool> {
-    let mut fds = libc::pollfd {
-        fd: queue.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let timeout = POLL_INTERVAL.as_millis() as libc::c_int;
-    // SAFETY: one valid pollfd for the duration of the call.
-    let rc = unsafe { libc::poll(&mut fds, 1, timeout) };
-    match rc {
-        n if n > 0 => Ok(true),
-        0 => Ok(false),
-        _ => {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(err)
-            }
-        }
-    }
+    crate::readable::within(queue.as_raw_fd(), POLL_INTERVAL)
 }

@@ -190,7 +190,7 @@ fn start_daemon(
     .expect("the gateway starts");
     let log = bed.gateway.last_child_output();
     assert!(
-        log.contains("comes by AF_XDP on eth0 (") && log.contains("eth1 ("),
+        log.contains("slow path by AF_XDP on eth0 (") && log.contains("eth1 ("),
         "the AF_XDP slow path is up on both interfaces:\n{log}"
     );
     data
