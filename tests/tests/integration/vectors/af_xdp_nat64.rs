@@ -109,9 +109,9 @@ fn jool_nat64_vectors_through_xdp_and_af_xdp() {
     bed.stop_nat64().expect("the gateway stops");
     tally.report(TITLE);
     eprintln!(
-        "  through AF_XDP {}, translated by XDP itself {}, dropped as userspace drops them {}; \
-         AF_XDP translated {af_xdp_translated} packets",
-        paths.af_xdp, paths.xdp, paths.dropped,
+        "  through AF_XDP {}, translated by XDP itself {} ({} not forwarded after), dropped as \
+         userspace drops them {}; AF_XDP translated {af_xdp_translated} packets",
+        paths.af_xdp, paths.xdp, paths.xdp_untouched, paths.dropped,
     );
     assert!(
         tally.failed.is_empty(),
@@ -161,7 +161,9 @@ fn config_text(data_dir: &Path) -> String {
 
 /// What the userspace stateful translator makes of each case's packet, fed them in order
 /// (10 ms apart), as the gateway sends it on. The translator is the daemon's: built from
-/// `toml` by the daemon's own code, with the TUN device's MTU.
+/// `toml` by the daemon's own code, with the TUN device's MTU; beside it runs the one of
+/// Jool's base setup that `vectors::jool_nat64` checks against the vectors, and the two must
+/// agree on every case (else the file does not say what the suite's setup says).
 fn references(toml: &str, cases: &[&Case]) -> Vec<Result<Reference, String>> {
     let config = config::parse_str(toml, Path::new("nat64.toml"), Format::Toml)
         .unwrap_or_else(|e| panic!("the daemon's configuration: {e}"));
@@ -170,18 +172,28 @@ fn references(toml: &str, cases: &[&Case]) -> Vec<Result<Reference, String>> {
     translator_setup::set_link_mtu(&mut translator, u32::from(MTU));
     let stateful = config.stateful.clone().expect("[stateful]");
     let mut nat64 = Nat64::new(translator, stateful).expect("the stateful translator");
+    let mut base = super::jool_nat64::new_nat64(cases[0]);
     // The routes the daemon points into the TUN device (native mode).
     let into_translator = |addr: IpAddr| match addr {
         IpAddr::V4(a) => a == POOL4 || a == config.ipv4_addr,
         IpAddr::V6(a) => config.prefix.is_some_and(|p| p.contains(a)) || a == config.ipv6_addr,
     };
     let mut clock = Instant::now();
-    let mut out = Output::new();
+    let (mut out, mut base_out) = (Output::new(), Output::new());
     cases
         .iter()
         .map(|case| {
             clock += Duration::from_millis(10);
             let verdict = nat64.translate(&case.sent, clock, &mut out);
+            let base_verdict = base.translate(&case.sent, clock, &mut base_out);
+            if (verdict, out.packets().collect::<Vec<_>>())
+                != (base_verdict, base_out.packets().collect::<Vec<_>>())
+            {
+                return Err(format!(
+                    "the daemon's translator ({verdict:?}) and the suite's base setup's \
+                     ({base_verdict:?}) differ"
+                ));
+            }
             let mut packets = Vec::new();
             let mut untouched = Vec::new();
             for packet in out.packets() {
