@@ -218,6 +218,7 @@ fn metrics_status_and_json_tell_one_story() {
             "recent_errors",
             "log_events",
             "stateful",
+            "af_xdp",
         ]),
         "{stats:#}"
     );

@@ -65,7 +65,9 @@ fn a_restart_keeps_the_mapping_and_the_kernel_translates_meanwhile() {
         &pins,
     ];
     let keep: Vec<&str> = common.iter().copied().chain(["--keep"]).collect();
-    bed.start_gateway(&keep).expect("gateway starts");
+    // Until the log names the datapath: the kernel path is attached before the first ping
+    // (a loaded machine may take longer to load the programs than to route the prefix).
+    bed.start_until_serving(&keep).expect("gateway starts");
 
     let first = bed
         .client
