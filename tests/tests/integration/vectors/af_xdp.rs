@@ -178,11 +178,18 @@ fn start_daemon(
     extra.push(format!("data-dir {}", data.path().display()));
     let conf = data.path().join("vectors.conf");
     std::fs::write(&conf, group.setup.tayga_conf(&extra)).expect("writing the configuration");
-    let conf = conf.to_str().expect("UTF-8 path").to_owned();
+    start_with_af_xdp(bed, &conf);
+    data
+}
+
+/// `nat64 run --config <config>` with XDP on both interfaces and the TC path behind it; its
+/// log must show the AF_XDP slow path up on both. Returns the log.
+pub(super) fn start_with_af_xdp(bed: &mut SiitBed, config: &std::path::Path) -> String {
+    let config = config.to_str().expect("UTF-8 path");
     bed.start_nat64(&[
         "run",
         "--config",
-        &conf,
+        config,
         "--iface",
         "eth0",
         "--iface",
@@ -196,7 +203,7 @@ fn start_daemon(
         log.contains("slow path by AF_XDP on eth0 (") && log.contains("eth1 ("),
         "the AF_XDP slow path is up on both interfaces:\n{log}"
     );
-    data
+    log
 }
 
 /// The IPv6 side's hosts (the destinations of what the group expects there) live inside the

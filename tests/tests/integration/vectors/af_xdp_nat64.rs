@@ -218,24 +218,7 @@ fn start_daemon(bed: &mut SiitBed, data_dir: &Path, toml: &str) {
     bed.make_tun(DEVICE, MTU).expect("TUN device");
     let file = data_dir.join("nat64.toml");
     std::fs::write(&file, toml).expect("writing the configuration");
-    let file = file.to_str().expect("UTF-8 path").to_owned();
-    bed.start_nat64(&[
-        "run",
-        "--config",
-        &file,
-        "--iface",
-        "eth0",
-        "--iface",
-        "eth1",
-        "--datapath",
-        "tc",
-    ])
-    .expect("the gateway starts");
-    let log = bed.gateway.last_child_output();
-    assert!(
-        log.contains("slow path by AF_XDP on eth0 (") && log.contains("eth1 ("),
-        "the AF_XDP slow path is up on both interfaces:\n{log}"
-    );
+    let log = super::af_xdp::start_with_af_xdp(bed, &file);
     assert!(
         log.contains("the kernel translates the flows of open sessions"),
         "stateful NAT64 on the kernel path:\n{log}"
