@@ -52,7 +52,7 @@ const ROWS: [Row; 5] = [
     Row {
         datapath: Datapath::Xdp(XdpForward::Stack),
         slow_path: SlowPath::AfXdp,
-        label: "nat64 XDP (stack), AF_XDP slow path",
+        label: "nat64 XDP (stack), AF_XDP slow path, exit into TUN",
     },
     Row {
         datapath: Datapath::Xdp(XdpForward::Direct),
@@ -62,7 +62,7 @@ const ROWS: [Row; 5] = [
     Row {
         datapath: Datapath::Xdp(XdpForward::Direct),
         slow_path: SlowPath::AfXdp,
-        label: "nat64 XDP (direct), AF_XDP slow path",
+        label: "nat64 XDP (direct), AF_XDP slow path, exit by AF_XDP transmit",
     },
 ];
 

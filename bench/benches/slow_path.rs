@@ -1,10 +1,16 @@
 //! A flood only userspace translates: every frame a UDP datagram behind an IPv6 Fragment
 //! header (an atomic fragment: offset 0, no more fragments; the XDP program never translates
-//! an extension header), from one mapped host,
-//! through nat64 XDP (direct, the pool routed to the gateway) with its slow path through the
-//! stack and the TUN device, and through AF_XDP, in the same run. Per row: the saturated
-//! receive rate and the zero-loss rate, CPU seconds per million packets, and AF_XDP's
-//! ratio to TUN. Writes target/bench/slow_path.txt.
+//! an extension header), from one mapped host, through nat64 XDP (the pool routed to the
+//! gateway) in the same run:
+//! - with its slow path through the stack and the TUN device (`--xdp-forward direct`);
+//! - through AF_XDP, the translations handed to the kernel through the TUN device
+//!   (`--xdp-forward stack`, the exit the stack-forwarding mode keeps);
+//! - through AF_XDP, the translations sent straight out by AF_XDP transmit with the next hop
+//!   the kernel's route lookup names (`--xdp-forward direct`).
+//!
+//! The flood is never translated in XDP, so the forwarding mode changes only the slow
+//! path's exit. Per row: the saturated receive rate and the zero-loss rate, CPU seconds per
+//! million packets, and the ratio to the TUN slow path. Writes target/bench/slow_path.txt.
 //!
 //! Goal: through AF_XDP ≥ 3× the packets per second of the TUN slow path.
 //!
@@ -29,22 +35,29 @@ use nat64_common::{counters::Outcome, maps::XdpForward};
 /// IPv4 UDP frames of 54 bytes and more).
 const FRAME_LENS: [usize; 2] = [88, 1408];
 const GOAL_RATIO: f64 = 3.0;
-const DATAPATH: Datapath = Datapath::Xdp(XdpForward::Direct);
 
 #[derive(Clone, Copy)]
 struct Row {
+    datapath: Datapath,
     slow_path: SlowPath,
     label: &'static str,
 }
 
-const ROWS: [Row; 2] = [
+const ROWS: [Row; 3] = [
     Row {
+        datapath: Datapath::Xdp(XdpForward::Direct),
         slow_path: SlowPath::Tun,
-        label: "nat64 XDP (direct), TUN slow path",
+        label: "nat64 XDP, TUN slow path",
     },
     Row {
+        datapath: Datapath::Xdp(XdpForward::Stack),
         slow_path: SlowPath::AfXdp,
-        label: "nat64 XDP (direct), AF_XDP slow path",
+        label: "nat64 XDP, AF_XDP slow path, exit into TUN",
+    },
+    Row {
+        datapath: Datapath::Xdp(XdpForward::Direct),
+        slow_path: SlowPath::AfXdp,
+        label: "nat64 XDP, AF_XDP slow path, exit by AF_XDP transmit",
     },
 ];
 
@@ -58,9 +71,9 @@ fn main() -> Result<()> {
         "slow_path",
         &ROWS,
         |r| r.label,
-        |_| DATAPATH.unavailable(&nat64),
+        |r| r.datapath.unavailable(&nat64),
     );
-    let mut measured: Vec<(SlowPath, usize, Rates)> = Vec::new();
+    let mut measured: Vec<(&'static str, SlowPath, usize, Rates)> = Vec::new();
     let mut table = Table::new(
         &format!(
             "slow-path flood: UDP in IPv6 atomic fragments (a Fragment header, never translated in XDP) from one mapped host, {} trials, saturated = median of {}, zero-loss = binary search ({} steps)",
@@ -79,13 +92,18 @@ fn main() -> Result<()> {
             "zero-loss / TUN",
         ],
     );
-    for Row { slow_path, label } in rows {
-        let mut bed = Testbed::with(DATAPATH.gateway_xdp(), SinkXdp::Count)?;
+    for Row {
+        datapath,
+        slow_path,
+        label,
+    } in rows
+    {
+        let mut bed = Testbed::with(datapath.gateway_xdp(), SinkXdp::Count)?;
         let running = nat64_daemon::start(
             &mut bed,
             &nat64,
             &nat64_daemon::Options {
-                datapath: DATAPATH,
+                datapath,
                 pool: POOL,
                 toml: None,
                 slow_path,
@@ -120,7 +138,7 @@ fn main() -> Result<()> {
                 rates.saturated_text(),
                 rates.zero_loss_text()
             );
-            measured.push((slow_path, frame_len, rates));
+            measured.push((label, slow_path, frame_len, rates));
         }
         // The flood took the path the row names: the counters say so.
         let stats = slow_path_counts(&bed)?;
@@ -128,9 +146,15 @@ fn main() -> Result<()> {
             stats.translated_by(slow_path) > 0 && stats.translated_by(other(slow_path)) == 0,
             "{label}: the flood did not go through its slow path alone: {stats:?}"
         );
+        // And left the way the row names: by AF_XDP transmit only under direct forwarding.
+        let direct = datapath == Datapath::Xdp(XdpForward::Direct);
+        ensure!(
+            slow_path == SlowPath::Tun || (stats.sent_direct > stats.af_xdp / 2) == direct,
+            "{label}: the translations did not leave the way the row names: {stats:?}"
+        );
         table.note(&format!(
-            "{label}: xdp pass_extension_header {}, xdp slow_path_af_xdp {}, AF_XDP translated {}, TUN translated {}",
-            stats.passed, stats.redirected, stats.af_xdp, stats.tun
+            "{label}: xdp pass_extension_header {}, xdp slow_path_af_xdp {}, AF_XDP translated {} (sent by AF_XDP transmit {}), TUN translated {}",
+            stats.passed, stats.redirected, stats.af_xdp, stats.sent_direct, stats.tun
         ));
         if let Some(line) = gateways::datapath_line(&bed) {
             table.note(&format!("{label}: {line}"));
@@ -139,14 +163,14 @@ fn main() -> Result<()> {
     let tun_rates = |frame_len: usize| {
         measured
             .iter()
-            .find(|(s, l, _)| *s == SlowPath::Tun && *l == frame_len)
-            .map(|(_, _, r)| *r)
+            .find(|(_, s, l, _)| *s == SlowPath::Tun && *l == frame_len)
+            .map(|(_, _, _, r)| *r)
     };
     let mut goals = Vec::new();
-    for (slow_path, frame_len, r) in &measured {
+    for (label, slow_path, frame_len, r) in &measured {
         let base = tun_rates(*frame_len);
         table.row(vec![
-            label_of(*slow_path).to_owned(),
+            (*label).to_owned(),
             frame_len.to_string(),
             r.saturated_text(),
             format!("{:.3}", r.saturated.offered_pps() / 1e6),
@@ -160,6 +184,7 @@ fn main() -> Result<()> {
         ]);
         if let (SlowPath::AfXdp, Some(base)) = (slow_path, base) {
             goals.push((
+                *label,
                 *frame_len,
                 r.saturated.received_pps() / base.saturated.received_pps(),
             ));
@@ -176,21 +201,15 @@ fn main() -> Result<()> {
     table.note(
         ">= : nothing was lost even at saturation: the generator set the pace, the gateway takes at least this much.",
     );
-    for (frame_len, achieved) in goals {
+    for (label, frame_len, achieved) in goals {
         table.note(&format!(
-            "goal: AF_XDP slow path >= {GOAL_RATIO}x the TUN slow path's packets per second ({frame_len} B, saturated): {achieved:.2}x ({})",
+            "goal: {label} >= {GOAL_RATIO}x the TUN slow path's packets per second ({frame_len} B, saturated): {achieved:.2}x ({})",
             if achieved >= GOAL_RATIO { "met" } else { "NOT met" }
         ));
     }
     let path = table.publish("slow_path.txt")?;
     println!("written to {}", path.display());
     Ok(())
-}
-
-fn label_of(slow_path: SlowPath) -> &'static str {
-    ROWS.iter()
-        .find(|r| r.slow_path == slow_path)
-        .map_or("", |r| r.label)
 }
 
 fn other(slow_path: SlowPath) -> SlowPath {
@@ -206,6 +225,7 @@ struct SlowPathCounts {
     passed: u64,
     redirected: u64,
     af_xdp: u64,
+    sent_direct: u64,
     tun: u64,
 }
 
@@ -224,6 +244,7 @@ fn slow_path_counts(bed: &Testbed) -> Result<SlowPathCounts> {
         passed: stats.xdp(Outcome::PassExtensionHeader),
         redirected: stats.xdp(Outcome::SlowPathAfXdp),
         af_xdp: stats.af_xdp(|s| s.translated),
+        sent_direct: stats.af_xdp(|s| s.sent_direct),
         tun: stats.tun().translated,
     })
 }

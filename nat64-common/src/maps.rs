@@ -55,6 +55,12 @@ pub const XSK_FRAME_SIZE: u32 = 4096;
 /// stack instead (jumbo frames keep the TUN slow path).
 pub const XSK_MAX_FRAME_LEN: u32 = XSK_FRAME_SIZE - 256;
 
+/// What `nat64_next_hop` returns when a translated packet must go through the stack (no
+/// route straight out, no neighbour yet, too big for the link); any other value is the
+/// egress interface's index, the neighbour's and the interface's addresses written into the
+/// frame's Ethernet header.
+pub const NEXT_HOP_STACK: u32 = 0;
+
 /// The XSKMAP index of receive queue `queue` of the interface in `slot`, or `None` where
 /// either is out of range.
 #[inline(always)]

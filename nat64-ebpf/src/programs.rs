@@ -20,6 +20,13 @@ pub fn nat64_xdp(ctx: XdpContext) -> u32 {
     xdp::handle(&ctx)
 }
 
+/// Never attached: the AF_XDP workers run it on a translated packet's headers to learn the
+/// way straight out (`xdp::next_hop`).
+#[xdp]
+pub fn nat64_next_hop(ctx: XdpContext) -> u32 {
+    xdp::next_hop::answer(&ctx)
+}
+
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     // The verifier rejects any path that could reach here; this only satisfies no_std.

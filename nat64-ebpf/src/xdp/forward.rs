@@ -112,24 +112,8 @@ fn lookup_params(ctx: &XdpContext, family: u8, l4_protocol: u8) -> bpf_fib_looku
 /// Looks the route up (neighbour included) and redirects through the device map.
 #[inline(always)]
 fn redirect(ctx: &XdpContext, params: &mut bpf_fib_lookup) -> u32 {
-    // SAFETY: the helper reads and writes `params`, which we own, of the size we pass.
-    let rc = unsafe {
-        fib_lookup(
-            ctx.as_ptr(),
-            params as *mut bpf_fib_lookup,
-            core::mem::size_of::<bpf_fib_lookup>() as i32,
-            0,
-        )
-    };
-    match rc {
-        r if r == i64::from(BPF_FIB_LKUP_RET_SUCCESS) => {}
-        r if r == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH) => {
-            return to_stack(Outcome::ForwardFibNoNeighbour)
-        }
-        r if r == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED) => {
-            return to_stack(Outcome::ForwardFibFragNeeded)
-        }
-        _ => return to_stack(Outcome::ForwardFibStack),
+    if let Err(outcome) = look_up(ctx, params) {
+        return to_stack(outcome);
     }
     // bpf_redirect_map only names the target (the frame leaves after the program returns), so
     // the one device-map lookup decides before the addresses change: a frame addressed to
@@ -148,6 +132,29 @@ fn redirect(ctx: &XdpContext, params: &mut bpf_fib_lookup) -> u32 {
     }
     count(Outcome::ForwardRedirected);
     action
+}
+
+/// The kernel's route and neighbour for the packet `params` describes, written into
+/// `params` (egress `ifindex`, `smac`, `dmac`); the outcome that sends it to the stack when
+/// the stack must help. The one decision of where a translated packet may go straight out,
+/// for the program's own translations and for what the AF_XDP workers translate.
+#[inline(always)]
+pub(super) fn look_up(ctx: &XdpContext, params: &mut bpf_fib_lookup) -> Result<(), Outcome> {
+    // SAFETY: the helper reads and writes `params`, which we own, of the size we pass.
+    let rc = unsafe {
+        fib_lookup(
+            ctx.as_ptr(),
+            params as *mut bpf_fib_lookup,
+            core::mem::size_of::<bpf_fib_lookup>() as i32,
+            0,
+        )
+    };
+    match rc {
+        r if r == i64::from(BPF_FIB_LKUP_RET_SUCCESS) => Ok(()),
+        r if r == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH) => Err(Outcome::ForwardFibNoNeighbour),
+        r if r == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED) => Err(Outcome::ForwardFibFragNeeded),
+        _ => Err(Outcome::ForwardFibStack),
+    }
 }
 
 #[inline(always)]

@@ -5,6 +5,7 @@
 //! translator, to the stack otherwise (see `slow_path`).
 mod forward;
 mod frame;
+pub mod next_hop;
 mod slow_path;
 
 use aya_ebpf::{

@@ -1,14 +1,18 @@
 //! The AF_XDP slow path's sockets (`--iface`): what the XDP program does not translate, and
 //! the stack would only have routed into the TUN device, reaches userspace through one
-//! socket per receive queue, without the stack. The sockets only receive: the workers
-//! (`gateway::af_xdp_workers`) hand what they translate to the TUN device, as the TUN workers
-//! do, so it leaves by the kernel's routes, neighbours and netfilter rules.
+//! socket per receive queue, without the stack. What the workers
+//! (`gateway::af_xdp_workers`) translate leaves by AF_XDP transmit on the interface the
+//! kernel's route names, under `--xdp-forward direct` as the XDP program's own translations
+//! do (`next_hop`); otherwise, and where the stack must help, through the TUN device as the
+//! TUN workers' output does, by the kernel's routes, neighbours and netfilter rules.
 //!
 //! Built on `xdpilone` (pure Rust, no libxdp or libbpf): the XSKMAP is aya's, so nothing
 //! else needs a C library.
 
+pub mod next_hop;
 pub mod queues;
 pub mod rings;
 pub mod socket;
 
-pub use socket::{Mode, OpenError, XskSocket};
+pub use next_hop::{NextHopProgram, NextHops};
+pub use socket::{Mode, OpenError, Receiver, Transmitter};

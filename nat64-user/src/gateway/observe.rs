@@ -169,6 +169,9 @@ fn xsk_counters(c: &XskCounters) -> XskSocketCounters {
         received: load(&c.received),
         translated: load(&p.translated_packets_out),
         sent: load(&c.sent),
+        sent_direct: load(&c.sent_direct),
+        transmitted: load(&c.transmitted),
+        transmit_busy: load(&c.transmit_busy),
         icmp_errors_sent: load(&p.icmp_errors_sent),
         local_replies: load(&p.local_replies),
         write_errors: load(&p.write_errors),
@@ -176,6 +179,7 @@ fn xsk_counters(c: &XskCounters) -> XskSocketCounters {
         rx_ring_full: load(&c.rx_ring_full),
         fill_ring_empty: load(&c.fill_ring_empty),
         kernel_dropped: load(&c.kernel_dropped),
+        tx_invalid: load(&c.tx_invalid),
         dropped: p.dropped_by_reason(false),
     }
 }

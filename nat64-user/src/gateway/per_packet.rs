@@ -105,21 +105,30 @@ pub fn send(
     counters: &PacketCounters,
     mut batch: Option<&mut Coalescer>,
 ) -> u64 {
-    let mut written = 0;
-    for result in out.packets() {
-        if let Some(batch) = batch.as_deref_mut() {
-            batch.push(result);
-            continue;
-        }
-        match queue.write(result) {
-            Ok(_) => written += 1,
-            Err(err) => {
-                counters.write_errors.fetch_add(1, Ordering::Relaxed);
-                debug!("writing to the TUN device failed: {err}");
-            }
+    out.packets()
+        .map(|packet| send_one(packet, queue, counters, batch.as_deref_mut()))
+        .sum()
+}
+
+/// One packet into the TUN device, as [`send`] does; 1 when it was written now.
+pub fn send_one(
+    packet: &[u8],
+    queue: &TunQueue,
+    counters: &PacketCounters,
+    batch: Option<&mut Coalescer>,
+) -> u64 {
+    if let Some(batch) = batch {
+        batch.push(packet);
+        return 0;
+    }
+    match queue.write(packet) {
+        Ok(_) => 1,
+        Err(err) => {
+            counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            debug!("writing to the TUN device failed: {err}");
+            0
         }
     }
-    written
 }
 
 /// Writes what `batch` holds into the TUN device, gluing what it can; failed writes counted.

@@ -164,7 +164,7 @@ fn af_xdp_sockets(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
     let family = counter_vec(
         r,
         "nat64_af_xdp_packets_total",
-        "Frames of the AF_XDP slow path, by interface, receive queue, and what became of them (received, translated, sent, dropped reasons, ring full).",
+        "Frames of the AF_XDP slow path, by interface, receive queue, and what became of them (received, translated, sent, sent straight out, transmitted, dropped reasons, ring full).",
         &["interface", "queue", "outcome"],
     )?;
     for x in &s.af_xdp {
@@ -173,6 +173,9 @@ fn af_xdp_sockets(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
             ("received", x.received),
             ("translated", x.translated),
             ("sent", x.sent),
+            ("sent_direct", x.sent_direct),
+            ("transmitted", x.transmitted),
+            ("transmit_busy", x.transmit_busy),
             ("icmp_error_sent", x.icmp_errors_sent),
             ("local_reply", x.local_replies),
             ("write_error", x.write_errors),
@@ -180,6 +183,7 @@ fn af_xdp_sockets(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
             ("rx_ring_full", x.rx_ring_full),
             ("fill_ring_empty", x.fill_ring_empty),
             ("kernel_dropped", x.kernel_dropped),
+            ("tx_invalid", x.tx_invalid),
         ];
         let dropped = x.dropped.iter().map(|(reason, n)| (reason.as_str(), *n));
         for (outcome, value) in fixed.into_iter().chain(dropped) {

@@ -63,8 +63,19 @@ pub struct XskSocketCounters {
     pub mode: String,
     pub received: u64,
     pub translated: u64,
-    /// Packets written on (translations, ICMP errors, replies).
+    /// Packets sent on (translations, ICMP errors, replies), either way.
     pub sent: u64,
+    /// Of those, sent straight out by AF_XDP transmit (the rest went into the TUN device).
+    #[serde(default)]
+    pub sent_direct: u64,
+    /// Frames this socket transmitted on its interface (the egress of any socket's
+    /// translations).
+    #[serde(default)]
+    pub transmitted: u64,
+    /// Packets to leave by this socket that found no free transmit chunk and went into the
+    /// TUN device instead.
+    #[serde(default)]
+    pub transmit_busy: u64,
     pub icmp_errors_sent: u64,
     pub local_replies: u64,
     pub write_errors: u64,
@@ -73,6 +84,9 @@ pub struct XskSocketCounters {
     pub rx_ring_full: u64,
     pub fill_ring_empty: u64,
     pub kernel_dropped: u64,
+    /// Transmit descriptors the kernel refused (any count here is a bug).
+    #[serde(default)]
+    pub tx_invalid: u64,
     /// Dropped packets by reason (only reasons that occurred).
     pub dropped: BTreeMap<String, u64>,
 }

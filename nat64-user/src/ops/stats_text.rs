@@ -56,6 +56,9 @@ pub fn render(s: &Snapshot) -> String {
             ("received", x.received),
             ("translated", x.translated),
             ("sent", x.sent),
+            ("sent_direct", x.sent_direct),
+            ("transmitted", x.transmitted),
+            ("transmit_busy", x.transmit_busy),
             ("icmp_errors_sent", x.icmp_errors_sent),
             ("local_replies", x.local_replies),
             ("write_errors", x.write_errors),
@@ -63,6 +66,7 @@ pub fn render(s: &Snapshot) -> String {
             ("rx_ring_full", x.rx_ring_full),
             ("fill_ring_empty", x.fill_ring_empty),
             ("kernel_dropped", x.kernel_dropped),
+            ("tx_invalid", x.tx_invalid),
         ] {
             let _ = writeln!(out, "af_xdp {} {} {name} {value}", x.interface, x.queue);
         }

@@ -173,6 +173,15 @@ impl KernelPath {
         tc_maps::write_xsk_sockets(&mut lock(&attached.ebpf), sockets, slots)
     }
 
+    /// A handle on the loaded `nat64_next_hop`, for the AF_XDP workers' route lookups.
+    pub fn next_hop_program(&self) -> Result<crate::af_xdp::NextHopProgram> {
+        let attached = self
+            .attached
+            .get()
+            .context("the kernel path is not attached")?;
+        xdp::next_hop_program(&mut lock(&attached.ebpf))
+    }
+
     /// Ends the kernel path. `keep`: the programs stay attached through their pinned links
     /// and the maps stay pinned, so mapped hosts are translated until the next start takes
     /// over; otherwise the programs are detached and the pins removed.

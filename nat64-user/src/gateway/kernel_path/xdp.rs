@@ -15,9 +15,13 @@ use aya::{
 };
 use tracing::{info, warn};
 
-use crate::pins::PinDir;
+use aya_obj::programs::XdpAttachType;
+
+use crate::{af_xdp::NextHopProgram, pins::PinDir};
 
 const PROGRAM: &str = "nat64_xdp";
+/// The AF_XDP workers' route lookup (`af_xdp::next_hop`); loaded, never attached.
+const NEXT_HOP: &str = "nat64_next_hop";
 
 /// How the program runs on an interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,11 +74,34 @@ pub fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
     Ok(program.try_into()?)
 }
 
-/// Has the verifier check `nat64_xdp` in an object whose maps are already loaded.
+/// Has the verifier check `nat64_xdp` in an object whose maps are already loaded, and
+/// `nat64_next_hop` (its refusal only keeps the AF_XDP workers' translations on the TUN
+/// device: see [`next_hop_program`]).
 pub fn load_program(ebpf: &mut Ebpf) -> Result<()> {
     program(ebpf)?
         .load()
-        .with_context(|| format!("the verifier refused {PROGRAM}"))
+        .with_context(|| format!("the verifier refused {PROGRAM}"))?;
+    if let Err(err) = next_hop(ebpf).and_then(|p| Ok(p.load()?)) {
+        warn!("the verifier refused {NEXT_HOP}: {err:#}");
+    }
+    Ok(())
+}
+
+fn next_hop(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
+    let program = ebpf
+        .program_mut(NEXT_HOP)
+        .with_context(|| format!("program {NEXT_HOP} is not in the eBPF object"))?;
+    Ok(program.try_into()?)
+}
+
+/// A handle of its own on the loaded `nat64_next_hop`, which the workers share.
+pub fn next_hop_program(ebpf: &mut Ebpf) -> Result<NextHopProgram> {
+    let info = next_hop(ebpf)?
+        .info()
+        .with_context(|| format!("{NEXT_HOP} is not loaded"))?;
+    let program = Xdp::from_program_info(info, NEXT_HOP.into(), XdpAttachType::Interface)
+        .with_context(|| format!("opening {NEXT_HOP}"))?;
+    Ok(NextHopProgram::new(program))
 }
 
 /// Attaches the loaded program to each of `interfaces` (name, ifindex). With `pins`, each
