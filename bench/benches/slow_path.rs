@@ -3,13 +3,12 @@
 //! an extension header), from one mapped host, through nat64 XDP (the pool routed to the
 //! gateway) in the same run:
 //! - with its slow path through the stack and the TUN device (`--xdp-forward direct`);
-//! - through AF_XDP, the translations handed to the kernel through the TUN device
-//!   (`--xdp-forward stack`, the exit the stack-forwarding mode keeps);
+//! - through AF_XDP, the translations handed to the kernel through the TUN device (the
+//!   default exit, `--xdp-slow-path af-xdp`);
 //! - through AF_XDP, the translations sent straight out by AF_XDP transmit with the next hop
-//!   the kernel's route lookup names (`--xdp-forward direct`).
+//!   the kernel's route lookup names (`--xdp-slow-path af-xdp-transmit`).
 //!
-//! The flood is never translated in XDP, so the forwarding mode changes only the slow
-//! path's exit. Per row: the saturated receive rate and the zero-loss rate, CPU seconds per
+//! All under `--xdp-forward direct`. Per row: the saturated receive rate and the zero-loss rate, CPU seconds per
 //! million packets, and the ratio to the TUN slow path. Writes target/bench/slow_path.txt.
 //!
 //! Goal: through AF_XDP ≥ 3× the packets per second of the TUN slow path.
@@ -50,13 +49,13 @@ const ROWS: [Row; 3] = [
         label: "nat64 XDP, TUN slow path",
     },
     Row {
-        datapath: Datapath::Xdp(XdpForward::Stack),
+        datapath: Datapath::Xdp(XdpForward::Direct),
         slow_path: SlowPath::AfXdp,
         label: "nat64 XDP, AF_XDP slow path, exit into TUN",
     },
     Row {
         datapath: Datapath::Xdp(XdpForward::Direct),
-        slow_path: SlowPath::AfXdp,
+        slow_path: SlowPath::AfXdpTransmit,
         label: "nat64 XDP, AF_XDP slow path, exit by AF_XDP transmit",
     },
 ];
@@ -146,10 +145,10 @@ fn main() -> Result<()> {
             stats.translated_by(slow_path) > 0 && stats.translated_by(other(slow_path)) == 0,
             "{label}: the flood did not go through its slow path alone: {stats:?}"
         );
-        // And left the way the row names: by AF_XDP transmit only under direct forwarding.
-        let direct = datapath == Datapath::Xdp(XdpForward::Direct);
+        // And left the way the row names.
+        let transmit = slow_path == SlowPath::AfXdpTransmit;
         ensure!(
-            slow_path == SlowPath::Tun || (stats.sent_direct > stats.af_xdp / 2) == direct,
+            slow_path == SlowPath::Tun || (stats.sent_direct > stats.af_xdp / 2) == transmit,
             "{label}: the translations did not leave the way the row names: {stats:?}"
         );
         table.note(&format!(
@@ -182,7 +181,7 @@ fn main() -> Result<()> {
             ),
             ratio(r.zero_loss_pps(), base.map(|b| b.zero_loss_pps())),
         ]);
-        if let (SlowPath::AfXdp, Some(base)) = (slow_path, base) {
+        if let (SlowPath::AfXdp | SlowPath::AfXdpTransmit, Some(base)) = (slow_path, base) {
             goals.push((
                 *label,
                 *frame_len,
@@ -215,7 +214,7 @@ fn main() -> Result<()> {
 fn other(slow_path: SlowPath) -> SlowPath {
     match slow_path {
         SlowPath::Tun => SlowPath::AfXdp,
-        SlowPath::AfXdp => SlowPath::Tun,
+        SlowPath::AfXdp | SlowPath::AfXdpTransmit => SlowPath::Tun,
     }
 }
 
@@ -233,7 +232,7 @@ impl SlowPathCounts {
     fn translated_by(&self, slow_path: SlowPath) -> u64 {
         match slow_path {
             SlowPath::Tun => self.tun,
-            SlowPath::AfXdp => self.af_xdp,
+            SlowPath::AfXdp | SlowPath::AfXdpTransmit => self.af_xdp,
         }
     }
 }

@@ -99,9 +99,12 @@ pub struct Options<'a> {
 /// Where the XDP rows' untranslated frames go (`--xdp-slow-path`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SlowPath {
-    /// An AF_XDP socket per receive queue (the daemon's default).
+    /// An AF_XDP socket per receive queue, its translations into the TUN device (the
+    /// daemon's default).
     #[default]
     AfXdp,
+    /// The same, its translations sent straight out by AF_XDP transmit (direct rows only).
+    AfXdpTransmit,
     /// Through the stack into the TUN device.
     Tun,
 }
@@ -110,6 +113,7 @@ impl SlowPath {
     pub fn label(self) -> &'static str {
         match self {
             SlowPath::AfXdp => "AF_XDP",
+            SlowPath::AfXdpTransmit => "AF_XDP transmit",
             SlowPath::Tun => "TUN",
         }
     }
@@ -184,8 +188,10 @@ pub fn start(bed: &mut Testbed, binary: &FsPath, options: &Options<'_>) -> Resul
             XdpForward::Stack => "stack",
             XdpForward::Direct => "direct",
         });
-        if options.slow_path == SlowPath::Tun {
-            argv.extend(["--xdp-slow-path", "tun"]);
+        match options.slow_path {
+            SlowPath::Tun => argv.extend(["--xdp-slow-path", "tun"]),
+            SlowPath::AfXdpTransmit => argv.extend(["--xdp-slow-path", "af-xdp-transmit"]),
+            SlowPath::AfXdp => {}
         }
     }
     let masqueraded =

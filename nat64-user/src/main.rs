@@ -91,9 +91,15 @@ fn run_native(args: RunArgs) -> Result<()> {
     if let Some(slow_path) = args.xdp_slow_path {
         config.xdp_slow_path = match slow_path {
             XdpSlowPathArg::AfXdp => XdpSlowPath::AfXdp,
+            XdpSlowPathArg::AfXdpTransmit => XdpSlowPath::AfXdpTransmit,
             XdpSlowPathArg::Tun => XdpSlowPath::Tun,
         };
     }
+    anyhow::ensure!(
+        config.xdp_slow_path.fits(config.xdp_forward),
+        "--xdp-slow-path af-xdp-transmit sends translations straight out, past the stack, as \
+         --xdp-forward direct does; add --xdp-forward direct, or use --xdp-slow-path af-xdp"
+    );
     if let Some(datapath) = args.datapath {
         config.datapath = match datapath {
             DatapathArg::Auto => Datapath::Auto,

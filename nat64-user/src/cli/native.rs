@@ -106,8 +106,11 @@ pub struct RunArgs {
     pub xdp_forward: Option<XdpForwardArg>,
     /// Where the XDP program sends what it does not translate itself, when the stack would
     /// route it into the TUN device: `af-xdp` (an AF_XDP socket per receive queue; userspace
-    /// translates it without the stack) or `tun` (through the stack and the TUN device).
-    /// Default af-xdp, with the TUN path wherever AF_XDP cannot be set up.
+    /// translates it without the stack and hands the result to the kernel through the TUN
+    /// device), `af-xdp-transmit` (the same, the result sent straight out by AF_XDP transmit
+    /// where the route allows; needs --xdp-forward direct; for zero-copy drivers) or `tun`
+    /// (through the stack and the TUN device). Default af-xdp, with the TUN path wherever
+    /// AF_XDP cannot be set up.
     #[arg(long, value_enum)]
     pub xdp_slow_path: Option<XdpSlowPathArg>,
     /// The IPv4 uplink to masquerade out of (default: the IPv4 default route's interface).
@@ -151,6 +154,7 @@ pub enum XdpForwardArg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum XdpSlowPathArg {
     AfXdp,
+    AfXdpTransmit,
     Tun,
 }
 

@@ -90,10 +90,25 @@ pub use nat64_common::maps::{UdpChecksumMode, XdpForward};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum XdpSlowPath {
     /// An AF_XDP socket per receive queue: userspace translates them without the stack
-    /// (the TUN path where the sockets cannot be set up).
+    /// (the TUN path where the sockets cannot be set up), and hands its translations to the
+    /// kernel through the TUN device.
     AfXdp,
+    /// As `AfXdp`, its translations sent straight out by AF_XDP transmit on the interface
+    /// the kernel's route names, past the stack as `xdp_forward direct` sends the XDP
+    /// program's own (so only with it). In copy mode (veth) it was measured slower than the
+    /// TUN exit: each frame sent is an skb of its own; it is for zero-copy drivers.
+    AfXdpTransmit,
     /// Through the stack into the TUN device, as without XDP.
     Tun,
+}
+
+impl XdpSlowPath {
+    /// Whether the slow path may run with the XDP program forwarding as `forward` says:
+    /// AF_XDP transmit sends translations past the stack, as direct forwarding does, and
+    /// never with the stack forwarding (netfilter would see half of each flow).
+    pub fn fits(self, forward: XdpForward) -> bool {
+        self != XdpSlowPath::AfXdpTransmit || forward == XdpForward::Direct
+    }
 }
 
 /// Which packets to log (`log` directive); TAYGA logs none by default.

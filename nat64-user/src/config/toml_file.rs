@@ -27,7 +27,7 @@
 //! datapath = "auto"                    # "auto" | "tc" | "tun"
 //! interfaces = ["eth0"]                # XDP on these
 //! xdp_forward = "stack"                # "stack" (the kernel routes, NAT44 applies) | "direct" (routed pool)
-//! xdp_slow_path = "af_xdp"             # "af_xdp" (what XDP leaves goes to userspace by AF_XDP) | "tun"
+//! xdp_slow_path = "af_xdp"             # "af_xdp" (what XDP leaves goes to userspace by AF_XDP) | "af_xdp_transmit" (its translations sent straight out; needs xdp_forward "direct") | "tun"
 //! egress = "eth0"
 //! allow_source = ["2001:db8::/32"]     # IPv6 sources allowed to be translated; default any
 //! mapping_idle_secs = 7440             # a dynamic mapping idle this long may be reused
@@ -342,8 +342,9 @@ fn convert(doc: TomlFile, text: &str, d: &mut Diagnostics) -> RawConfig {
             d,
             |s| match s {
                 "af_xdp" => Ok(XdpSlowPath::AfXdp),
+                "af_xdp_transmit" => Ok(XdpSlowPath::AfXdpTransmit),
                 "tun" => Ok(XdpSlowPath::Tun),
-                _ => Err(format!("\"{s}\" is not af_xdp or tun")),
+                _ => Err(format!("\"{s}\" is not af_xdp, af_xdp_transmit or tun")),
             },
         ),
         egress: doc.egress.map(|s| r.located(s)),
@@ -455,6 +456,24 @@ mod tests {
             "nat64.toml:3: prefix 2001:db8::/33: RFC 6052 allows /32, /40, /48, /56, /64 or /96; write e.g. prefix = \"64:ff9b::/96\""
         );
         assert!(e[1].starts_with("nat64.toml:4: datapath: \"xdp\" is not auto, tc or tun; write e.g. datapath = \"auto\""), "{}", e[1]);
+    }
+
+    #[test]
+    fn af_xdp_transmit_only_beside_direct_forwarding() {
+        let e = errors("tun_device = \"nat64\"\nxdp_slow_path = \"af_xdp_transmit\"\n");
+        assert_eq!(
+            e,
+            vec![
+                "nat64.toml:2: xdp_slow_path af_xdp_transmit sends translations straight out, past the stack, as xdp_forward direct does, and never beside xdp_forward stack; write e.g. xdp_forward = \"direct\""
+                    .to_string()
+            ]
+        );
+        let c = parse(
+            "xdp_forward = \"direct\"\nxdp_slow_path = \"af_xdp_transmit\"\n",
+            Path::new("n.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.xdp_slow_path, XdpSlowPath::AfXdpTransmit);
     }
 
     #[test]

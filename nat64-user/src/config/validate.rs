@@ -233,6 +233,14 @@ fn check_native(raw: &RawConfig, c: &mut Config, fmt: Format, d: &mut Diagnostic
     }
     if let Some(p) = &raw.xdp_slow_path {
         c.xdp_slow_path = p.value;
+        if !c.xdp_slow_path.fits(c.xdp_forward) {
+            d.error(
+                p.line,
+                "xdp_slow_path af_xdp_transmit sends translations straight out, past the stack, \
+                 as xdp_forward direct does, and never beside xdp_forward stack",
+                Some(fmt.write("xdp_forward", Val::Str("direct"))),
+            );
+        }
     }
     if let Some(e) = &raw.egress {
         check_ifname("egress", &e.value, e.line, fmt, d);

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use super::{af_xdp_workers::Interface, kernel_path::KernelPath, tun_workers::WorkerShared};
 use crate::{
     af_xdp::{queues::receive_queues, NextHopProgram},
-    config::{Config, XdpForward, XdpSlowPath},
+    config::{Config, XdpSlowPath},
 };
 use nat64_common::maps::xsk_key;
 
@@ -102,11 +102,10 @@ pub fn start(
     }
 }
 
-/// How the workers' translations leave, and the datapath line's words for it: as the XDP
-/// program's own do (`--xdp-forward`).
+/// How the workers' translations leave, and the datapath line's words for it.
 fn exit(config: &Config, kernel: &KernelPath) -> (Option<Arc<NextHopProgram>>, &'static str) {
-    if config.xdp_forward == XdpForward::Stack {
-        return (None, "its translations into TUN (xdp_forward stack)");
+    if config.xdp_slow_path != XdpSlowPath::AfXdpTransmit {
+        return (None, "its translations into TUN");
     }
     match kernel.next_hop_program() {
         Ok(program) => (

@@ -7,9 +7,9 @@
 //! CAP_NET_RAW) the same traffic takes the TUN path, and the log says why.
 //!
 //! The pool is routed to the gateway (`--xdp-forward direct`), so IPv4 replies reach XDP on
-//! eth1 addressed to the pool, as in production, rather than to a masquerade address; and
-//! what the workers translate leaves as XDP's own translations do, by AF_XDP transmit on
-//! the interface the route names.
+//! eth1 addressed to the pool, as in production, rather than to a masquerade address. The
+//! first test sends the workers' translations straight out by AF_XDP transmit
+//! (`--xdp-slow-path af-xdp-transmit`); the others keep the default exit, the TUN device.
 
 use std::time::Duration;
 
@@ -148,7 +148,8 @@ fn af_xdp_takes_what_xdp_cannot_translate_and_it_arrives() {
     let Some(_root) = require_root() else {
         return;
     };
-    let (mut bed, _data) = bed_with_routed_pool(&[], "af-xdp", &[]);
+    let (mut bed, _data) =
+        bed_with_routed_pool(&[], "af-xdp", &["--xdp-slow-path", "af-xdp-transmit"]);
 
     // The first packet of a new host: XDP has no mapping for it.
     gateway_bed::assert_pings(&bed, SERVER_VIA_PREFIX, 1);
@@ -229,9 +230,9 @@ fn af_xdp_takes_what_xdp_cannot_translate_and_it_arrives() {
         "{after_error}"
     );
     assert_eq!(after_error.af_xdp(|s| s.kernel_dropped), 0, "{after_error}");
-    // Under --xdp-forward direct the translations leave as XDP's own do: straight out by
-    // AF_XDP transmit once the kernel knows the neighbour (the first request's ARP is the
-    // stack's, through TUN). At least the 3 × 3 fragments each way went so, and every frame
+    // With af-xdp-transmit the translations leave as XDP's own do under --xdp-forward direct:
+    // straight out by AF_XDP transmit once the kernel knows the neighbour (the first
+    // request's ARP is the stack's, through TUN). At least the 3 × 3 fragments each way went so, and every frame
     // handed to a transmit ring was taken.
     assert!(
         after_error.af_xdp(|s| s.sent_direct) >= 18,
@@ -349,6 +350,9 @@ fn af_xdp_closes_under_keep_and_comes_back_with_the_next_start() {
         (1, 0),
         "the new host's first request by AF_XDP, the rest by XDP:\n{stats}"
     );
+    // The default exit: the worker's translation went into the TUN device.
+    assert_eq!(stats.af_xdp(|s| s.sent), 1, "{stats}");
+    assert_eq!(stats.af_xdp(|s| s.sent_direct), 0, "{stats}");
     let log = stop(&mut bed);
     assert!(
         log.contains("AF_XDP on eth0 queue 0: copy mode"),
