@@ -378,21 +378,18 @@ impl Exits<'_> {
         queued
     }
 
-    /// The end of a pass: the TUN device's batch written, the transmit rings handed over.
-    fn flush(&mut self, counters: &[Arc<XskCounters>], translator: &Translator) {
-        if let Some(batch) = &mut self.batch {
-            if !batch.is_empty() {
-                // A batch mixes the pass's sockets; the first one carries its counts.
-                let first = &counters[0];
-                let flushed = per_packet::flush(batch, self.writer, translator, &first.packets);
-                first
-                    .sent
-                    .fetch_add(flushed.packets_written, Ordering::Relaxed);
-            }
-        }
-        self.hand_over();
+    /// Writes what `from`'s frames queued for the TUN device (in order, one flow's datagrams
+    /// glued where the device lets), counted on `from`.
+    fn flush_tun(&mut self, from: &XskCounters, translator: &Translator) {
+        let Some(batch) = self.batch.as_mut().filter(|b| !b.is_empty()) else {
+            return;
+        };
+        let flushed = per_packet::flush(batch, self.writer, translator, &from.packets);
+        from.sent
+            .fetch_add(flushed.packets_written, Ordering::Relaxed);
     }
 
+    /// The end of a pass: what the transmit rings hold handed to the kernel.
     fn hand_over(&mut self) {
         for (tx, counters) in self.tx.iter_mut().zip(&self.tx_counters) {
             let handed = tx.flush();
@@ -465,9 +462,10 @@ fn serve(
                     handle_frame(frame, from, shared, &translator, &mut out);
                     exits.send(&out, from, ingress, now);
                 });
+                exits.flush_tun(from, &translator);
                 most = most.max(n);
             }
-            exits.flush(&counters, &translator);
+            exits.hand_over();
             if most > 0 {
                 last_frame = now;
             }

@@ -2,10 +2,15 @@
 //! --datapath tc` between an IPv6 side and an IPv4 side (`siit_bed`). Each case's packet is
 //! sent to the gateway as a frame on the wire; the XDP program translates it itself or,
 //! where it cannot, sends it to an AF_XDP socket, whose worker translates it with the
-//! userspace translator and writes it into the TUN device, from where the kernel routes it
-//! out. What reaches the sides must be what the userspace translator makes of the packet
-//! under the case's settings, byte for byte, but for what the kernel's forwarding changes
-//! after the translator (see [`compare`]).
+//! userspace translator. Two runs, one per way out ([`Exit`]):
+//! - the default: the worker writes its translation into the TUN device, from where the
+//!   kernel routes it out (and the XDP program hands its own to the stack). What reaches the
+//!   sides must be what the userspace translator makes of the packet under the case's
+//!   settings, byte for byte, but for what the kernel's forwarding changes after the
+//!   translator (see [`compare`]).
+//! - `--xdp-forward direct --xdp-slow-path af-xdp-transmit`: both send their translations
+//!   straight out of the side's interface (the worker by AF_XDP transmit), so what reaches
+//!   the sides must be the translator's packets exactly as it made them.
 //!
 //! The daemon runs a `tayga.conf` per group of cases that need the same one
 //! (`jool_daemon::setup_for`: a configuration under which the daemon's translator treats the
@@ -26,6 +31,31 @@ use nat64_tests::siit_bed::{Caught, Side, SiitBed};
 use nat64_tests::tempdir::TempDir;
 
 const TITLE: &str = "jool-siit vectors (xdp+af_xdp)";
+const TITLE_TRANSMIT: &str = "jool-siit vectors (xdp direct+af_xdp transmit)";
+
+/// How the gateway sends its translations on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Exit {
+    /// The daemon's defaults: the XDP program hands its translations to the stack, the
+    /// AF_XDP workers write theirs into the TUN device; the kernel forwards both.
+    Stack,
+    /// Both straight out of the interface the route names, past the stack.
+    Transmit,
+}
+
+impl Exit {
+    pub(super) fn args(self) -> &'static [&'static str] {
+        match self {
+            Exit::Stack => &[],
+            Exit::Transmit => &[
+                "--xdp-forward",
+                "direct",
+                "--xdp-slow-path",
+                "af-xdp-transmit",
+            ],
+        }
+    }
+}
 
 const EAM_WIDER_IPV6: &str = "its eam+ maps IPv4 /24s to IPv6 /72s (RFC 7757 lets the IPv6 \
      suffix be longer); nat64's configuration takes only maps of subnets of one size, so no \
@@ -58,11 +88,23 @@ pub(super) struct Paths {
     /// Of those by XDP, the ones that came out as the translator made them, not forwarded
     /// (`Reference::from_xdp`).
     pub(super) xdp_untouched: usize,
+    /// Under [`Exit::Transmit`], the ones the stack forwarded after all
+    /// (`Reference::through_stack`).
+    pub(super) through_stack: usize,
     pub(super) dropped: usize,
 }
 
 #[test]
 fn jool_siit_vectors_through_xdp_and_af_xdp() {
+    run_suite(Exit::Stack, TITLE);
+}
+
+#[test]
+fn jool_siit_vectors_through_xdp_direct_and_af_xdp_transmit() {
+    run_suite(Exit::Transmit, TITLE_TRANSMIT);
+}
+
+fn run_suite(exit: Exit, title: &str) {
     let Some(_root) = require_root() else {
         return;
     };
@@ -71,17 +113,23 @@ fn jool_siit_vectors_through_xdp_and_af_xdp() {
     let groups = plan(&cases, &mut tally);
     let mut bed = SiitBed::new().expect("namespaces");
     let mut paths = Paths::default();
-    let mut af_xdp_translated = 0;
+    let mut moved = Sent::default();
     for group in &groups {
-        af_xdp_translated += run_group(&mut bed, group, &mut tally, &mut paths);
+        let sent = run_group(&mut bed, group, &mut tally, &mut paths, exit);
+        moved.translated += sent.translated;
+        moved.straight_out += sent.straight_out;
     }
-    tally.report(TITLE);
+    tally.report(title);
     eprintln!(
-        "  through AF_XDP {}, translated by XDP itself {}, dropped as userspace drops them {}; \
-         AF_XDP translated {af_xdp_translated} packets; {} daemon configurations",
+        "  through AF_XDP {}, translated by XDP itself {}, dropped as userspace drops them {}, \
+         forwarded by the stack {}; AF_XDP translated {} packets, sent {} of them straight out; \
+         {} daemon configurations",
         paths.af_xdp,
         paths.xdp,
         paths.dropped,
+        paths.through_stack,
+        moved.translated,
+        moved.straight_out,
         groups.len()
     );
     assert!(
@@ -90,9 +138,31 @@ fn jool_siit_vectors_through_xdp_and_af_xdp() {
         tally.failed.len()
     );
     assert!(
-        af_xdp_translated > 0,
+        moved.translated > 0,
         "the AF_XDP workers translated nothing"
     );
+    match exit {
+        Exit::Stack => assert_eq!(moved.straight_out, 0, "AF_XDP transmit was not asked for"),
+        // The bed's neighbours are entered by hand and its links fit every packet: the
+        // stack never has to help, so every translation leaves as the translator made it.
+        Exit::Transmit => {
+            assert!(
+                moved.straight_out > 0,
+                "the AF_XDP workers sent nothing straight out"
+            );
+            assert_eq!(
+                paths.through_stack, 0,
+                "translations forwarded by the stack"
+            );
+        }
+    }
+}
+
+/// What the AF_XDP workers of a run translated, and of that sent straight out.
+#[derive(Default)]
+struct Sent {
+    translated: u64,
+    straight_out: u64,
 }
 
 /// The cases by the daemon configuration they run under, in order of first use; the ones
@@ -124,15 +194,21 @@ fn plan<'a>(cases: &'a [Case], tally: &mut Tally) -> Vec<Group<'a>> {
 }
 
 /// Starts a daemon for `group`, runs its cases, stops it; returns what its AF_XDP workers
-/// translated.
-fn run_group(bed: &mut SiitBed, group: &Group, tally: &mut Tally, paths: &mut Paths) -> u64 {
+/// translated and sent straight out.
+fn run_group(
+    bed: &mut SiitBed,
+    group: &Group,
+    tally: &mut Tally,
+    paths: &mut Paths,
+    exit: Exit,
+) -> Sent {
     let routing = Routing::for_group(group);
     let references: Vec<Result<Reference, String>> = group
         .cases
         .iter()
-        .map(|case| Reference::of(case, &routing))
+        .map(|case| Reference::of(case, &routing, exit))
         .collect();
-    let _data = start_daemon(bed, group, &routing, &references);
+    let _data = start_daemon(bed, group, &routing, &references, exit);
     route_ipv6_hosts(bed, group, &references);
 
     for (case, reference) in group.cases.iter().zip(&references) {
@@ -149,10 +225,13 @@ fn run_group(bed: &mut SiitBed, group: &Group, tally: &mut Tally, paths: &mut Pa
         0,
         "the TUN workers translated nothing of what came in through the veths:\n{stats}"
     );
-    let translated = stats.af_xdp(|x| x.translated);
+    let sent = Sent {
+        translated: stats.af_xdp(|x| x.translated),
+        straight_out: stats.af_xdp(|x| x.sent_direct),
+    };
     bed.stop_nat64().expect("the gateway stops");
     bed.clear_host_routes().expect("host routes removed");
-    translated
+    sent
 }
 
 /// Links, TUN device and `tayga.conf` for `group`, and the daemon on them, with its AF_XDP
@@ -162,6 +241,7 @@ fn start_daemon(
     group: &Group,
     routing: &Routing,
     references: &[Result<Reference, String>],
+    exit: Exit,
 ) -> TempDir {
     for side in [Side::Ipv6, Side::Ipv4] {
         bed.set_link_mtu(side, link_mtu(side, &group.cases, references))
@@ -178,15 +258,15 @@ fn start_daemon(
     extra.push(format!("data-dir {}", data.path().display()));
     let conf = data.path().join("vectors.conf");
     std::fs::write(&conf, group.setup.tayga_conf(&extra)).expect("writing the configuration");
-    start_with_af_xdp(bed, &conf);
+    start_with_af_xdp(bed, &conf, exit);
     data
 }
 
 /// `nat64 run --config <config>` with XDP on both interfaces and the TC path behind it; its
 /// log must show the AF_XDP slow path up on both. Returns the log.
-pub(super) fn start_with_af_xdp(bed: &mut SiitBed, config: &std::path::Path) -> String {
+pub(super) fn start_with_af_xdp(bed: &mut SiitBed, config: &std::path::Path, exit: Exit) -> String {
     let config = config.to_str().expect("UTF-8 path");
-    bed.start_nat64(&[
+    let mut args = vec![
         "run",
         "--config",
         config,
@@ -196,8 +276,9 @@ pub(super) fn start_with_af_xdp(bed: &mut SiitBed, config: &std::path::Path) -> 
         "eth1",
         "--datapath",
         "tc",
-    ])
-    .expect("the gateway starts");
+    ];
+    args.extend_from_slice(exit.args());
+    bed.start_nat64(&args).expect("the gateway starts");
     let log = bed.gateway.last_child_output();
     assert!(
         log.contains("slow path by AF_XDP on eth0 (") && log.contains("eth1 ("),
@@ -301,14 +382,20 @@ pub(super) struct Reference {
     /// Also accepted from a packet the XDP program translated itself, when set: the
     /// translator's packets as they are (stateful NAT64 from a session map).
     pub(super) from_xdp: Option<Vec<(Side, Vec<u8>)>>,
+    /// Under [`Exit::Transmit`], also accepted by either path: the translator's packets as
+    /// the stack forwards them, where it had to help.
+    pub(super) through_stack: Option<Vec<(Side, Vec<u8>)>>,
 }
 
 impl Reference {
-    fn of(case: &Case, routing: &Routing) -> Result<Reference, String> {
+    fn of(case: &Case, routing: &Routing, exit: Exit) -> Result<Reference, String> {
         let translator = Translator::new(jool::config_for(case)).map_err(|e| format!("{e:#}"))?;
         let mut out = Output::new();
         let verdict = translator.translate(&case.sent, &mut NoDynamicMap, &mut out);
-        let mut packets = Vec::new();
+        // Forwarded copies; under Exit::Transmit only an alternative (a packet the stack
+        // could not forward, a TTL of 1, has none).
+        let (mut packets, mut as_made) = (Vec::new(), Vec::new());
+        let mut unforwardable = None;
         for packet in out.packets() {
             // An IPv4 packet to an IPv6 host's IPv4 address would be routed back into the
             // translator (TAYGA's hairpinning); the translator refuses the vectors' hairpins
@@ -318,12 +405,28 @@ impl Reference {
                     return Err(format!("{dst} would be routed back into the translator"));
                 }
             }
-            packets.push((Side::of_packet(packet), forwarded(packet)?));
+            match forwarded(packet) {
+                Ok(sent_on) => packets.push((Side::of_packet(packet), sent_on)),
+                Err(why) => unforwardable = Some(why),
+            }
+            as_made.push((Side::of_packet(packet), packet.to_vec()));
         }
-        Ok(Reference {
-            verdict,
-            packets,
-            from_xdp: None,
+        if let (Exit::Stack, Some(why)) = (exit, &unforwardable) {
+            return Err(why.clone());
+        }
+        Ok(match exit {
+            Exit::Stack => Reference {
+                verdict,
+                packets,
+                from_xdp: None,
+                through_stack: None,
+            },
+            Exit::Transmit => Reference {
+                verdict,
+                packets: as_made,
+                from_xdp: None,
+                through_stack: unforwardable.is_none().then_some(packets),
+            },
         })
     }
 }
@@ -376,10 +479,15 @@ pub(super) fn run_case(
             (Path::Xdp, Some(untouched)) => compare_caught(bed, case, untouched, &caught),
             _ => Err(String::new()),
         };
-        if untouched.is_err() {
-            return Err(format!("{e} [{moved}]"));
+        let forwarded = match &reference.through_stack {
+            Some(forwarded) => compare_caught(bed, case, forwarded, &caught),
+            None => Err(String::new()),
+        };
+        match (untouched, forwarded) {
+            (Ok(()), _) => paths.xdp_untouched += 1,
+            (_, Ok(())) => paths.through_stack += 1,
+            _ => return Err(format!("{e} [{moved}]")),
         }
-        paths.xdp_untouched += 1;
     }
     match path {
         Path::AfXdp => paths.af_xdp += 1,

@@ -207,6 +207,7 @@ fn references(toml: &str, cases: &[&Case]) -> Vec<Result<Reference, String>> {
                 verdict,
                 packets,
                 from_xdp: Some(untouched),
+                through_stack: None,
             })
         })
         .collect()
@@ -218,7 +219,7 @@ fn start_daemon(bed: &mut SiitBed, data_dir: &Path, toml: &str) {
     bed.make_tun(DEVICE, MTU).expect("TUN device");
     let file = data_dir.join("nat64.toml");
     std::fs::write(&file, toml).expect("writing the configuration");
-    let log = super::af_xdp::start_with_af_xdp(bed, &file);
+    let log = super::af_xdp::start_with_af_xdp(bed, &file, super::af_xdp::Exit::Stack);
     assert!(
         log.contains("the kernel translates the flows of open sessions"),
         "stateful NAT64 on the kernel path:\n{log}"
