@@ -1,4 +1,5 @@
-//! The way straight out for what an AF_XDP worker translated (`--xdp-forward direct`): the
+//! The way straight out for what an AF_XDP worker translated (`--xdp-slow-path
+//! af-xdp-transmit`, beside `--xdp-forward direct`): the
 //! kernel's own answer, from the program `nat64_next_hop` run on the translated packet's
 //! headers with `BPF_PROG_TEST_RUN` as if they had arrived on the worker's interface, so a
 //! packet the worker translates leaves exactly as one the XDP program translates: out of

@@ -4,8 +4,9 @@
 //! flow's session, is entered in the kernel first and its next packet stays there).
 //!
 //! What it translates leaves one of two ways, as the XDP program's own translations do:
-//! - `--xdp-forward direct`: by AF_XDP transmit on the interface the kernel's route names,
-//!   to the neighbour the kernel knows (`af_xdp::next_hop`). One thread holds every socket
+//! - `--xdp-slow-path af-xdp-transmit` (only beside `--xdp-forward direct`): by AF_XDP
+//!   transmit on the interface the kernel's route names, to the neighbour the kernel knows
+//!   (`af_xdp::next_hop`). One thread holds every socket
 //!   of its queue number because a ring has one writer: a packet from eth0 queue 0 for
 //!   eth1 goes out on eth1 queue 0's socket, which only this thread touches.
 //! - otherwise, and wherever the stack must help (no neighbour yet, too big for the link,
