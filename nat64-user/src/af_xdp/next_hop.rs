@@ -18,7 +18,14 @@ use std::{
 };
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-use nat64_common::maps::NEXT_HOP_STACK;
+use nat64_common::{
+    maps::NEXT_HOP_STACK,
+    wire::{
+        ethertype,
+        ipv4::{self, Ipv4},
+        ipv6::{self, Ipv6},
+    },
+};
 
 /// How long an answer stands.
 pub const FRESH_FOR: Duration = Duration::from_millis(500);
@@ -27,8 +34,6 @@ pub const FRESH_FOR: Duration = Duration::from_millis(500);
 const REMEMBERED: usize = 4096;
 
 const ETH_HEADER_LEN: usize = 14;
-const IPV4_HEADER_LEN: usize = 20;
-const IPV6_HEADER_LEN: usize = 40;
 
 /// The loaded `nat64_next_hop`, shared by the workers (running it needs no lock).
 pub struct NextHopProgram(Xdp);
@@ -45,10 +50,10 @@ impl NextHopProgram {
         let len = frame.len() as u32;
         // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
         // egress_ifindex.
-        let ctx: Vec<u8> = [0, len, 0, ingress, queue, 0]
-            .iter()
-            .flat_map(|v: &u32| v.to_ne_bytes())
-            .collect();
+        let mut ctx = [0u8; 24];
+        for (field, value) in ctx.chunks_exact_mut(4).zip([0, len, 0, ingress, queue, 0]) {
+            field.copy_from_slice(&u32::to_ne_bytes(value));
+        }
         let result = self
             .0
             .test_run(TestRunOptions {
@@ -124,11 +129,11 @@ impl NextHops {
                 Some(_) => {}
             }
         }
-        let mut frame = [0u8; ETH_HEADER_LEN + IPV6_HEADER_LEN];
+        let mut frame = [0u8; ETH_HEADER_LEN + ipv6::LEN];
         let frame = &mut frame[..ETH_HEADER_LEN + headers.header.len()];
         frame[12..14].copy_from_slice(&headers.ethertype.to_be_bytes());
         frame[ETH_HEADER_LEN..].copy_from_slice(headers.header);
-        let mut answer = [0u8; ETH_HEADER_LEN + IPV6_HEADER_LEN];
+        let mut answer = [0u8; ETH_HEADER_LEN + ipv6::LEN];
         let answer = &mut answer[..frame.len()];
         let hop = self
             .program
@@ -191,26 +196,22 @@ impl<'a> Headers<'a> {
     fn of(packet: &'a [u8]) -> Option<Self> {
         match packet.first()? >> 4 {
             4 => {
-                let header = packet.get(..IPV4_HEADER_LEN)?;
-                let src: [u8; 4] = header[12..16].try_into().ok()?;
-                let dst: [u8; 4] = header[16..20].try_into().ok()?;
+                let ip = Ipv4::from_slice(packet)?;
                 Some(Headers {
-                    ethertype: 0x0800,
-                    header,
-                    src: src.into(),
-                    dst: dst.into(),
+                    ethertype: ethertype::IPV4,
+                    header: packet.get(..ipv4::LEN)?,
+                    src: ip.src().into(),
+                    dst: ip.dst().into(),
                     len: packet.len(),
                 })
             }
             6 => {
-                let header = packet.get(..IPV6_HEADER_LEN)?;
-                let src: [u8; 16] = header[8..24].try_into().ok()?;
-                let dst: [u8; 16] = header[24..40].try_into().ok()?;
+                let ip = Ipv6::from_slice(packet)?;
                 Some(Headers {
-                    ethertype: 0x86dd,
-                    header,
-                    src: src.into(),
-                    dst: dst.into(),
+                    ethertype: ethertype::IPV6,
+                    header: packet.get(..ipv6::LEN)?,
+                    src: ip.src().into(),
+                    dst: ip.dst().into(),
                     len: packet.len(),
                 })
             }

@@ -24,6 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use nat64_common::wire::ethertype;
 use tracing::warn;
 
 use super::{
@@ -56,8 +57,6 @@ const MAX_PASSES: usize = 64;
 /// How often a worker copies the kernel's counts for its sockets.
 const KERNEL_STATS_EVERY: Duration = Duration::from_secs(1);
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETH_HEADER_LEN: usize = 14;
 
 /// One socket's counts, for `nat64 stats` and the metrics.
@@ -363,8 +362,8 @@ impl Exits<'_> {
             return false;
         };
         let ethertype = match packet.first().map(|b| b >> 4) {
-            Some(4) => ETHERTYPE_IPV4,
-            _ => ETHERTYPE_IPV6,
+            Some(4) => ethertype::IPV4,
+            _ => ethertype::IPV6,
         };
         let queued = self.tx[egress].queue(ETH_HEADER_LEN + packet.len(), |frame| {
             frame[..12].copy_from_slice(&macs);
@@ -524,8 +523,8 @@ fn ip_packet(frame: &[u8]) -> Option<&[u8]> {
     let ethertype = u16::from_be_bytes(frame.get(12..14)?.try_into().ok()?);
     let packet = frame.get(ETH_HEADER_LEN..)?;
     let len = match ethertype {
-        ETHERTYPE_IPV4 => usize::from(u16::from_be_bytes(packet.get(2..4)?.try_into().ok()?)),
-        ETHERTYPE_IPV6 => match u16::from_be_bytes(packet.get(4..6)?.try_into().ok()?) {
+        ethertype::IPV4 => usize::from(u16::from_be_bytes(packet.get(2..4)?.try_into().ok()?)),
+        ethertype::IPV6 => match u16::from_be_bytes(packet.get(4..6)?.try_into().ok()?) {
             // A jumbogram's length is in its options: the translator decides.
             0 => packet.len(),
             payload => 40 + usize::from(payload),
