@@ -39,6 +39,22 @@ pub mod names {
     /// AF_XDP slow path: ifindex → the interface's slot (`u32`), for [`crate::maps::xsk_key`].
     /// An interface without an entry has no sockets: its slow path is the stack and TUN.
     pub const XSK_SLOTS: &str = "NAT64_XSK_SLOTS";
+    /// Stateful NAT64, UDP and ICMP echo: the bindings by their IPv6 end ([`BibKey6`] →
+    /// [`Bib6`]); written by userspace for every binding it makes and by the programs for
+    /// those they make, never overwritten (the first writer wins).
+    pub const BIB_6: &str = "NAT64_BIB6";
+    /// The same bindings by their pool4 end ([`BibKey4`] → [`Bib4`]): whoever enters a port
+    /// here first holds it, which is what keeps two CPUs and userspace from handing out one
+    /// port twice.
+    pub const BIB_4: &str = "NAT64_BIB4";
+    /// The port block each subscriber lends the programs per protocol ([`LentKey`] →
+    /// [`LentBlock`]): where they pick a port for a new binding.
+    pub const LENT_BLOCKS: &str = "NAT64_LENT";
+    /// pool4's addresses (`[u8; 4]` → `u8`): a flow to one of them is hairpinned, which
+    /// userspace translates.
+    pub const POOL4: &str = "NAT64_POOL4";
+    /// Ring buffer of [`Opened`]: each session the programs opened, for userspace's tables.
+    pub const OPENED: &str = "NAT64_OPENED";
 }
 
 /// Interfaces that may have AF_XDP sockets (as many as the XDP device map holds).
@@ -80,6 +96,19 @@ pub const MAX_MAPPINGS: u32 = 262_144;
 pub const MAX_KERNEL_SESSIONS: u32 = 1 << 21;
 /// Upper bound of RFC 7757 explicit address mappings (`map` lines).
 pub const MAX_EAM: u32 = 4_096;
+/// Upper bound of the stateful bindings in the kernel's binding maps (a binding has one
+/// session or more, so this follows [`MAX_KERNEL_SESSIONS`]).
+pub const MAX_KERNEL_BINDINGS: u32 = MAX_KERNEL_SESSIONS;
+/// Subscribers that may lend the programs a block at once, per protocol together.
+pub const MAX_LENT_BLOCKS: u32 = 1 << 18;
+/// pool4 addresses the programs know (more than any pool4 a configuration check lets by).
+pub const MAX_POOL4_ADDRESSES: u32 = 4_096;
+/// Bytes of the [`names::OPENED`] ring: 128 Ki sessions of 40 bytes (with the ring's own
+/// header) between two drains. Full, the programs leave new sessions to userspace.
+pub const OPENED_RING_BYTES: u32 = 8 << 20;
+/// Ports a program tries in a lent block before it leaves the binding to userspace (which
+/// knows every free port there, and assigns the next block).
+pub const CLAIM_TRIES: u32 = 4;
 
 /// Key of the IPv6 → IPv4 host table: an IPv6 host address in network byte order.
 #[repr(C)]
@@ -203,6 +232,78 @@ pub struct Session4 {
     pub last_use_ns: u64,
 }
 
+/// Key of the kernel's bindings by their IPv6 end. `proto` is the IPv4 protocol number.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct BibKey6 {
+    pub host: [u8; 16],
+    pub host_port: [u8; 2],
+    pub proto: u8,
+    pub _pad: u8,
+}
+
+/// An IPv6 end's pool4 end.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Bib6 {
+    pub local: [u8; 4],
+    pub local_port: [u8; 2],
+    pub _pad: [u8; 2],
+}
+
+/// Key of the kernel's bindings by their pool4 end.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct BibKey4 {
+    pub local: [u8; 4],
+    pub local_port: [u8; 2],
+    pub proto: u8,
+    pub _pad: u8,
+}
+
+/// A pool4 end's IPv6 end.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Bib4 {
+    pub host: [u8; 16],
+    pub host_port: [u8; 2],
+    pub _pad: [u8; 2],
+}
+
+/// A subscriber (the IPv6 source masked to [`ConfigBlock::subscriber_len`]) and protocol.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct LentKey {
+    pub subscriber: [u8; 16],
+    pub proto: u8,
+    pub _pad: [u8; 3],
+}
+
+/// A port block lent to the programs: ports `first .. first + len` of `addr` (host byte
+/// order: arithmetic, never on the wire).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct LentBlock {
+    pub addr: [u8; 4],
+    pub first: u16,
+    pub len: u16,
+}
+
+/// A session a program opened (a record of the [`names::OPENED`] ring). Ports in network
+/// byte order as in the session keys.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Opened {
+    pub host: [u8; 16],
+    pub local: [u8; 4],
+    pub remote: [u8; 4],
+    pub host_port: [u8; 2],
+    pub local_port: [u8; 2],
+    pub remote_port: [u8; 2],
+    pub proto: u8,
+    pub _pad: u8,
+}
+
 /// What to do with an IPv4 UDP datagram whose checksum is zero — legal in IPv4, not in
 /// IPv6 (TAYGA's `udp-cksum-mode`). One definition for the configuration, the userspace
 /// translator and the datapath's configuration block.
@@ -277,7 +378,10 @@ pub struct ConfigBlock {
     /// 1: stateful NAT64 (RFC 6146). IPv6 hosts and pool4 are found by flow in the session
     /// tables, never in the host tables; what has no session goes to userspace.
     pub stateful: u8,
-    pub _reserved: [u8; 4],
+    /// Stateful NAT64: the IPv6 prefix length of one subscriber (the key of the lent
+    /// blocks).
+    pub subscriber_len: u8,
+    pub _reserved: [u8; 3],
 }
 
 impl ConfigBlock {
@@ -315,6 +419,13 @@ const _: () = assert!(core::mem::size_of::<SessionKey6>() == 28);
 const _: () = assert!(core::mem::size_of::<Session6>() == 16);
 const _: () = assert!(core::mem::size_of::<SessionKey4>() == 16);
 const _: () = assert!(core::mem::size_of::<Session4>() == 32);
+const _: () = assert!(core::mem::size_of::<BibKey6>() == 20);
+const _: () = assert!(core::mem::size_of::<Bib6>() == 8);
+const _: () = assert!(core::mem::size_of::<BibKey4>() == 8);
+const _: () = assert!(core::mem::size_of::<Bib4>() == 20);
+const _: () = assert!(core::mem::size_of::<LentKey>() == 20);
+const _: () = assert!(core::mem::size_of::<LentBlock>() == 8);
+const _: () = assert!(core::mem::size_of::<Opened>() == 32);
 
 #[cfg(feature = "user")]
 mod aya_pod {
@@ -330,6 +441,12 @@ mod aya_pod {
     unsafe impl aya::Pod for super::Session6 {}
     unsafe impl aya::Pod for super::SessionKey4 {}
     unsafe impl aya::Pod for super::Session4 {}
+    unsafe impl aya::Pod for super::BibKey6 {}
+    unsafe impl aya::Pod for super::Bib6 {}
+    unsafe impl aya::Pod for super::BibKey4 {}
+    unsafe impl aya::Pod for super::Bib4 {}
+    unsafe impl aya::Pod for super::LentKey {}
+    unsafe impl aya::Pod for super::LentBlock {}
 }
 
 #[cfg(test)]

@@ -88,6 +88,14 @@ pub fn prefix_matches(a: &[u8; 16], b: &[u8; 16], len: u8) -> bool {
     ((ah ^ bh) & mh) | ((al ^ bl) & ml) == 0
 }
 
+/// `a` with all but its first `len` bits cleared (a subscriber's prefix, for one).
+#[inline(always)]
+pub fn masked(a: &[u8; 16], len: u8) -> [u8; 16] {
+    let (h, l) = halves(a);
+    let (mh, ml) = masks(len);
+    join(h & mh, l & ml)
+}
+
 /// How a prefix length splits the 32 IPv4 bits around the u-octet (bits 64–71): the number
 /// of bits that land in the upper half (right after the prefix) and in the lower half (right
 /// after the u-octet). `None` for lengths RFC 6052 does not allow.

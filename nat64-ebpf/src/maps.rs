@@ -5,14 +5,15 @@ use crate::translate::icmp_error::ErrorPlan;
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, PerCpuArray, XskMap},
+    maps::{lpm_trie::Key, Array, DevMapHash, HashMap, LpmTrie, PerCpuArray, RingBuf, XskMap},
 };
 use nat64_common::{
     counters::Outcome,
     maps::{
-        ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, Session4, Session6, SessionKey4,
-        SessionKey6, V4ToV6Mapping, V6ToV4Mapping, MAX_EAM, MAX_KERNEL_SESSIONS, MAX_MAPPINGS,
-        MAX_XSK_INTERFACES, MAX_XSK_QUEUES,
+        Bib4, Bib6, BibKey4, BibKey6, ConfigBlock, EamEntry, Ipv4HostKey, Ipv6HostKey, LentBlock,
+        LentKey, Session4, Session6, SessionKey4, SessionKey6, V4ToV6Mapping, V6ToV4Mapping,
+        MAX_EAM, MAX_KERNEL_BINDINGS, MAX_KERNEL_SESSIONS, MAX_LENT_BLOCKS, MAX_MAPPINGS,
+        MAX_POOL4_ADDRESSES, MAX_XSK_INTERFACES, MAX_XSK_QUEUES, OPENED_RING_BYTES,
     },
 };
 
@@ -30,11 +31,10 @@ pub static NAT64_V6_TO_V4: HashMap<Ipv6HostKey, V6ToV4Mapping> =
 pub static NAT64_V4_TO_V6: HashMap<Ipv4HostKey, V4ToV6Mapping> =
     HashMap::with_max_entries(MAX_MAPPINGS, 0);
 
-/// Stateful NAT64: the sessions userspace opened, by their IPv6 side. Userspace is the only
-/// writer of entries; the programs write only the last-use stamps. Not preallocated: a
-/// stateless gateway, or a small one, should not pay for two million sessions up front
-/// (about 200 MB per table); entries are only ever added from userspace, where allocating
-/// one per insert costs nothing that matters.
+/// Stateful NAT64: the sessions by their IPv6 side, opened by userspace or, for UDP and
+/// ICMP echo, by the programs (never overwritten by them: an entry exists or is added
+/// whole). Only userspace removes entries. Not preallocated: a stateless gateway, or a
+/// small one, should not pay for two million sessions up front (about 200 MB per table).
 #[map]
 pub static NAT64_SESSION6: HashMap<SessionKey6, Session6> =
     HashMap::with_max_entries(MAX_KERNEL_SESSIONS, BPF_F_NO_PREALLOC);
@@ -43,6 +43,36 @@ pub static NAT64_SESSION6: HashMap<SessionKey6, Session6> =
 #[map]
 pub static NAT64_SESSION4: HashMap<SessionKey4, Session4> =
     HashMap::with_max_entries(MAX_KERNEL_SESSIONS, BPF_F_NO_PREALLOC);
+
+/// Stateful NAT64 bindings (UDP, ICMP echo) by their IPv6 end; see
+/// `nat64_common::maps::names::BIB_6`.
+#[map]
+pub static NAT64_BIB6: HashMap<BibKey6, Bib6> =
+    HashMap::with_max_entries(MAX_KERNEL_BINDINGS, BPF_F_NO_PREALLOC);
+
+/// The same bindings by their pool4 end: the port claim.
+#[map]
+pub static NAT64_BIB4: HashMap<BibKey4, Bib4> =
+    HashMap::with_max_entries(MAX_KERNEL_BINDINGS, BPF_F_NO_PREALLOC);
+
+/// The block each subscriber lends the programs, per protocol.
+#[map]
+pub static NAT64_LENT: HashMap<LentKey, LentBlock> =
+    HashMap::with_max_entries(MAX_LENT_BLOCKS, BPF_F_NO_PREALLOC);
+
+/// pool4's addresses: a flow to one is hairpinned (userspace's).
+#[map]
+pub static NAT64_POOL4: HashMap<[u8; 4], u8> = HashMap::with_max_entries(MAX_POOL4_ADDRESSES, 0);
+
+/// Working memory of a session the programs open, one per CPU; holds nothing between
+/// packets.
+#[map]
+pub static NAT64_OPEN_SCRATCH: PerCpuArray<crate::translate::open_session::Scratch> =
+    PerCpuArray::with_max_entries(1, 0);
+
+/// The sessions the programs opened, for userspace's tables.
+#[map]
+pub static NAT64_OPENED: RingBuf = RingBuf::with_byte_size(OPENED_RING_BYTES, 0);
 
 /// RFC 7757 explicit address mappings keyed by their IPv6 prefix.
 #[map]

@@ -30,6 +30,8 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("host", &["gateway", "ops", "cli"]),
     ("pins", &["gateway", "ops", "cli"]),
     ("tc_maps", &["gateway", "ops", "cli"]),
+    ("binding_maps", &["gateway", "ops", "cli"]),
+    ("session_maps", &["gateway", "ops", "cli"]),
     ("clock", &["gateway", "ops", "cli"]),
     ("gateway", &["cli"]),
 ];

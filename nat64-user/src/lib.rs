@@ -1,6 +1,7 @@
 //! The nat64 daemon as a library, so tests and benchmarks drive the same code the binary runs.
 
 pub mod af_xdp;
+pub mod binding_maps;
 pub mod cli;
 pub mod clock;
 pub mod config;

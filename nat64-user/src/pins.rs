@@ -25,7 +25,7 @@ const LINK_FILE: &str = "tc_link";
 const XDP_LINK_PREFIX: &str = "xdp_link_";
 
 /// Every map of the kernel path, by the name it has in the eBPF object and as a pin file.
-pub const PINNED_MAPS: [&str; 11] = [
+pub const PINNED_MAPS: [&str; 16] = [
     names::CONFIG,
     names::CLOCK,
     names::V6_TO_V4,
@@ -37,6 +37,11 @@ pub const PINNED_MAPS: [&str; 11] = [
     names::XDP_DEVICES,
     names::SESSIONS_6,
     names::SESSIONS_4,
+    names::BIB_6,
+    names::BIB_4,
+    names::LENT_BLOCKS,
+    names::POOL4,
+    names::OPENED,
 ];
 
 /// One device's pin directory.

@@ -133,6 +133,9 @@ pub struct FlowPorts {
     /// The remote's port; zero for an echo.
     pub remote_port: [u8; 2],
     pub tcp_flags: u8,
+    /// 1 when the packet may open a session the kernel programs keep by themselves: UDP,
+    /// and an ICMPv6 echo request (TCP opens with a SYN, whose state only userspace keeps).
+    pub opens: u8,
 }
 
 impl FlowPorts {
@@ -232,6 +235,9 @@ impl Transport {
                 port: word(icmp::field::REST),
                 remote_port: [0; 2],
                 tcp_flags: 0,
+                opens: u8::from(
+                    protocol == proto::ICMPV6 && self.head.first() == Some(&icmp::v6::ECHO_REQUEST),
+                ),
             };
         }
         let (ours, theirs) = if to_v6 {
@@ -245,6 +251,7 @@ impl Transport {
             port: word(ours),
             remote_port: word(theirs),
             tcp_flags: self.tcp_flags,
+            opens: u8::from(protocol == proto::UDP && !to_v6),
         }
     }
 

@@ -105,7 +105,7 @@ impl Mapper for KernelMapper<'_> {
             let (v4, stamp) = host_v6_to_v4(self.cfg, addr)?;
             return Ok((v4, PortRewrite::NONE, stamp));
         }
-        session_v6_to_v4(addr, remote, flow)
+        session_v6_to_v4(self.cfg, addr, remote, flow)
     }
 
     #[inline(always)]
@@ -209,6 +209,7 @@ fn check_tcp_flags(flow: &FlowPorts) -> Result<(), Outcome> {
 /// Stateful NAT64, an IPv6 host's query: its session's pool4 address and port.
 #[inline(always)]
 fn session_v6_to_v4(
+    cfg: &ConfigBlock,
     host: &[u8; 16],
     remote: [u8; 4],
     flow: &FlowPorts,
@@ -222,9 +223,11 @@ fn session_v6_to_v4(
         proto: flow.proto,
         _pad: [0; 3],
     };
-    let session = maps::NAT64_SESSION6
-        .get_ptr_mut(&key)
-        .ok_or(Outcome::PassNoSession)?;
+    let Some(session) = maps::NAT64_SESSION6.get_ptr_mut(&key) else {
+        // Stamped as it was entered.
+        let (local, port) = super::open_session::open(cfg, &key, flow)?;
+        return Ok((local, flow.rewrite_to(port), LastUse::NONE));
+    };
     // SAFETY: a map value, valid while the program runs.
     let (local, port, last_use) = unsafe {
         (

@@ -5,5 +5,6 @@
 //! with their own helpers.
 pub mod icmp_error;
 pub mod lookup;
+pub mod open_session;
 
 pub use nat64_common::plan::{echo, four_to_six, six_to_four, Packet, Plan, Stamp};

@@ -163,15 +163,20 @@ async fn attach(
     let loaded = loaded?;
     let ifindex = netlink.ifindex(&config.tun_device).await?;
     let translator = shared.translator.load();
-    let (prepared, tables, sessions) = loaded.configure(translator.config(), ifindex)?;
+    let (prepared, tables, sessions, bindings) = loaded.configure(translator.config(), ifindex)?;
     let pin_dir = prepared
         .pin_dir()
         .map_or(String::new(), |p| p.dir().display().to_string());
     if let Some(stateful) = &shared.stateful {
         // Stateful NAT64 keeps no host mappings: the sessions are what the kernel needs.
-        let entered =
-            stateful.enter_kernel(sessions, || kernel.attach(prepared, &config.tun_device))?;
-        info!("stateful: {entered} sessions entered in the kernel's session maps");
+        let entered = stateful.enter_kernel(sessions, bindings, || {
+            kernel.attach(prepared, &config.tun_device)
+        })?;
+        info!(
+            "stateful: {} sessions and {} bindings entered in the kernel's maps; the kernel \
+             opens UDP and ICMP echo sessions itself in a port block each subscriber lends it",
+            entered.sessions, entered.bindings
+        );
         return Ok(());
     }
     let reused = prepared.reused();

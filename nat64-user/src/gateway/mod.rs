@@ -47,6 +47,9 @@ use crate::{
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
 /// How often the kernel path's coarse clock (its last-use stamps) moves on.
 const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the sessions the kernel opened are taken into the stateful tables: its ring
+/// holds 128 Ki of them, over a second's worth at the rates this box takes every 10 ms.
+const OPENED_DRAIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Serves until SIGTERM or SIGINT. Starts the tokio runtime, so call it after daemonising.
 /// `info` says how the daemon was started, for `nat64 status` and the metrics.
@@ -389,6 +392,7 @@ async fn serve_signals_until_stop(
     } = signals;
     let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
     let mut clock = tokio::time::interval(CLOCK_INTERVAL);
+    let mut opened = tokio::time::interval(OPENED_DRAIN_INTERVAL);
     // systemd's watchdog is pinged from this loop, so a loop that hangs gets the daemon
     // restarted; without WatchdogSec the timer never fires.
     let watchdog_every = ops::systemd::watchdog_interval();
@@ -410,6 +414,11 @@ async fn serve_signals_until_stop(
             }
             _ = watchdog.tick(), if watchdog_every.is_some() => ops::systemd::watchdog_ping(),
             _ = clock.tick() => kernel.tick_clock(),
+            _ = opened.tick(), if shared.stateful.is_some() => {
+                if let Some(stateful) = &shared.stateful {
+                    stateful.adopt_opened();
+                }
+            }
             _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
             _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
             _ = maintenance.tick() => {

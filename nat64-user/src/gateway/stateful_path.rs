@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use tracing::{info, warn};
 
+use crate::binding_maps::BindingMaps;
 use crate::clock::boot_time_ns;
 use crate::session_maps::SessionMaps;
 use crate::stateful::{
@@ -56,6 +57,12 @@ impl State {
             }
         }
     }
+}
+
+/// What [`StatefulPath::enter_kernel`] entered in the kernel's maps.
+pub struct Entered {
+    pub sessions: usize,
+    pub bindings: usize,
 }
 
 /// `stamp_ns` (CLOCK_BOOTTIME) as an instant on the monotonic clock.
@@ -138,26 +145,45 @@ impl StatefulPath {
         self.lock().nat64.translator().config().clone()
     }
 
-    /// Hands the kernel's session maps over: emptied, then given every session the kernel
-    /// may translate, then `attach` runs, all under the lock, so no session the workers
-    /// open meanwhile is missed. Returns the sessions entered.
+    /// Hands the kernel's session and binding maps over: what the kernel opened while no
+    /// daemon read its ring taken in, the maps emptied, then given every session the kernel
+    /// may translate, every binding and every lent block, then `attach` runs, all under
+    /// the lock, so no session the workers open meanwhile is missed.
     pub fn enter_kernel(
         &self,
         mut maps: SessionMaps,
+        mut bindings: BindingMaps,
         attach: impl FnOnce() -> anyhow::Result<()>,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<Entered> {
         let mut state = self.lock();
+        bindings
+            .enter_pool4(&state.nat64.pool4())
+            .context("entering pool4 in the kernel")?;
+        let now = Instant::now();
+        state.nat64.start_kernel_opening(Box::new(bindings), now);
         maps.clear().context("emptying the kernel's session maps")?;
         state.nat64.start_kernel_sync();
         state.kernel = Some(maps);
         state.sync_kernel();
-        let entered = state.kernel.as_ref().map_or(0, SessionMaps::len);
+        let entered = Entered {
+            sessions: state.kernel.as_ref().map_or(0, SessionMaps::len),
+            bindings: state.nat64.counts().bindings.iter().sum(),
+        };
         if let Err(err) = attach() {
             state.kernel = None;
             state.nat64.stop_kernel_sync();
             return Err(err);
         }
         Ok(entered)
+    }
+
+    /// Takes in the sessions the kernel opened since the last call (the control plane's
+    /// timer calls this often enough that the ring never fills at any rate this box takes).
+    pub fn adopt_opened(&self) {
+        let mut state = self.lock();
+        if state.nat64.adopt_opened(Instant::now()) > 0 {
+            state.sync_kernel();
+        }
     }
 
     pub fn translate(&self, packet: &[u8], out: &mut Output) -> Verdict {

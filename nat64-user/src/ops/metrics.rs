@@ -337,6 +337,16 @@ fn stateful_tables(s: &Snapshot, r: &Registry) -> prometheus::Result<()> {
             "Stateful NAT64 sessions removed when their timer ran out.",
             &st.sessions_expired,
         ),
+        (
+            "nat64_stateful_sessions_opened_in_kernel_total",
+            "Stateful NAT64 sessions the kernel programs opened themselves.",
+            &st.sessions_opened_in_kernel,
+        ),
+        (
+            "nat64_stateful_kernel_conflicts_total",
+            "Sessions the kernel opened on a binding given away meanwhile, taken out again.",
+            &st.kernel_conflicts,
+        ),
     ] {
         let family = counter_vec(r, name, help, &["protocol"])?;
         for (protocol, value) in values {

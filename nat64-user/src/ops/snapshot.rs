@@ -109,6 +109,13 @@ pub struct StatefulUse {
     pub sessions_opened: BTreeMap<String, u64>,
     #[serde(default)]
     pub sessions_expired: BTreeMap<String, u64>,
+    /// Of the sessions opened, those the kernel programs opened themselves.
+    #[serde(default)]
+    pub sessions_opened_in_kernel: BTreeMap<String, u64>,
+    /// Sessions the kernel opened on a binding userspace had given away meanwhile, taken
+    /// out again.
+    #[serde(default)]
+    pub kernel_conflicts: BTreeMap<String, u64>,
 }
 
 impl StatefulUse {
@@ -130,6 +137,8 @@ impl StatefulUse {
             translated_v4_to_v6: activity(|a| a.translated_v4_to_v6),
             sessions_opened: activity(|a| a.sessions_opened),
             sessions_expired: activity(|a| a.sessions_expired),
+            sessions_opened_in_kernel: activity(|a| a.sessions_opened_in_kernel),
+            kernel_conflicts: activity(|a| a.kernel_conflicts),
             bindings: by_protocol(&c.bindings),
             sessions: by_protocol(&c.sessions),
             blocks_assigned: by_protocol(&c.blocks_assigned),

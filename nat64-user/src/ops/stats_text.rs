@@ -153,6 +153,12 @@ pub fn render(s: &Snapshot) -> String {
             line(&st.sessions_opened),
             line(&st.sessions_expired)
         );
+        let _ = writeln!(
+            out,
+            "stateful sessions opened in the kernel: {}; conflicts: {}",
+            line(&st.sessions_opened_in_kernel),
+            line(&st.kernel_conflicts)
+        );
     }
     out
 }

@@ -18,15 +18,14 @@ struct RangeIndex {
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::config::{Pool4Range, PortBlocks, Protocol};
+use super::kernel::Lent;
 
 /// A subscriber: the IPv6 address masked to the configured prefix length.
 pub type Subscriber = Ipv6Addr;
 
+/// The same mask as the kernel programs apply to key the blocks lent to them.
 pub fn subscriber_of(v6: Ipv6Addr, prefix_len: u8) -> Subscriber {
-    let mask = u128::MAX
-        .checked_shl(128 - u32::from(prefix_len.min(128)))
-        .unwrap_or(0);
-    Ipv6Addr::from(u128::from(v6) & mask)
+    Ipv6Addr::from(nat64_common::rfc6052::masked(&v6.octets(), prefix_len))
 }
 
 #[derive(Debug)]
@@ -114,6 +113,11 @@ pub struct PortSpace {
     rules: PortBlocks,
     /// Dynamic bindings in all blocks together.
     in_use: u64,
+    /// The block each subscriber lends the kernel programs (its newest), for protocols they
+    /// open sessions of.
+    lent: HashMap<Subscriber, usize>,
+    /// Changes of `lent` the kernel has not been told of.
+    lendings: Vec<(Subscriber, Option<Lent>)>,
 }
 
 impl PortSpace {
@@ -151,7 +155,39 @@ impl PortSpace {
             held: HashMap::new(),
             rules,
             in_use: 0,
+            lent: HashMap::new(),
+            lendings: Vec::new(),
         }
+    }
+
+    /// Lends block `i` (`None`: nothing) to `sub`'s new bindings in the kernel.
+    fn lend(&mut self, sub: Subscriber, i: Option<usize>) {
+        if !self.protocol.opens_in_kernel() {
+            return;
+        }
+        match i {
+            Some(i) => self.lent.insert(sub, i),
+            None => self.lent.remove(&sub),
+        };
+        let block = i.and_then(|i| self.blocks.get(i)).map(|b| Lent {
+            addr: b.addr,
+            first: b.first,
+            len: b.len,
+        });
+        self.lendings.push((sub, block));
+    }
+
+    /// Lends again every block lent (the kernel's maps were emptied).
+    pub fn lend_all(&mut self) {
+        let lent: Vec<(Subscriber, usize)> = self.lent.iter().map(|(s, i)| (*s, *i)).collect();
+        for (sub, i) in lent {
+            self.lend(sub, Some(i));
+        }
+    }
+
+    /// Hands over the lendings the kernel has not been told of.
+    pub fn take_lendings(&mut self, into: &mut Vec<(Subscriber, Option<Lent>)>) {
+        into.append(&mut self.lendings);
     }
 
     fn block_of(&self, addr: Ipv4Addr, port: u16) -> Option<usize> {
@@ -231,6 +267,9 @@ impl PortSpace {
                 self.blocks[i].owner = Some(sub);
                 self.held.entry(sub).or_default().push(i);
                 self.log_block("assigned", i);
+                if !self.lent.contains_key(&sub) {
+                    self.lend(sub, Some(i));
+                }
             }
         }
         if self.blocks[i].is_taken(port) {
@@ -282,6 +321,7 @@ impl PortSpace {
         b.hint = 0;
         self.held.entry(sub).or_default().push(i);
         self.log_block("assigned", i);
+        self.lend(sub, Some(i));
         Ok(i)
     }
 
@@ -312,6 +352,10 @@ impl PortSpace {
                 if list.is_empty() {
                     self.held.remove(&sub);
                 }
+            }
+            if self.lent.get(&sub) == Some(&i) {
+                let newest = self.held.get(&sub).and_then(|h| h.last()).copied();
+                self.lend(sub, newest);
             }
             self.free.push_back(i);
         }

@@ -31,6 +31,20 @@ impl Protocol {
         }
     }
 
+    /// Whether the kernel programs open sessions of this protocol themselves (in blocks
+    /// lent to them): UDP and ICMP echo. A TCP session opens with a SYN, and its state is
+    /// userspace's alone.
+    pub fn opens_in_kernel(self) -> bool {
+        self != Protocol::Tcp
+    }
+
+    /// The protocol of an IPv4 protocol number, as the kernel's maps key it.
+    pub fn of_ipv4_number(number: u8) -> Option<Protocol> {
+        Protocol::ALL
+            .into_iter()
+            .find(|p| p.ipv4_number() == number)
+    }
+
     /// The IPv4 protocol number (an echo of either family is keyed as ICMP).
     pub fn ipv4_number(self) -> u8 {
         use nat64_common::wire::proto;

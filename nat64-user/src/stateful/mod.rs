@@ -29,7 +29,7 @@ pub use blocks::BlockInfo;
 pub use config::{
     Filtering, Pool4Range, PortBlocks, Protocol, StatefulConfig, StaticBinding, Timeouts,
 };
-pub use kernel::{Change, KernelSession};
+pub use kernel::{Change, Claim, KernelBindings, KernelSession, Lent};
 pub use tables::{Activity, BindingInfo, SessionInfo};
 
 use crate::translate::wire::{self, parse_v4, parse_v6};
@@ -96,6 +96,10 @@ pub struct Nat64 {
     hairpin: Output,
     /// The kernel programs translate sessions too: their changes are kept for the gateway.
     kernel_sync: bool,
+    /// The kernel programs open sessions too: their binding maps, lent blocks and ring.
+    kernel: Option<Box<dyn KernelBindings>>,
+    /// Working space for the sessions read from the kernel's ring.
+    opened: Vec<KernelSession>,
 }
 
 impl Nat64 {
@@ -115,6 +119,7 @@ impl Nat64 {
         translator.rfc6791_v4 = None;
         translator.v4_errors_from_destination = true;
         translator.stateful = true;
+        translator.subscriber_prefix_len = cfg.blocks.subscriber_prefix_len;
         let mut pool4: Vec<Ipv4Addr> = cfg.pool4.iter().map(|r| r.addr).collect();
         pool4.sort();
         pool4.dedup();
@@ -130,6 +135,8 @@ impl Nat64 {
             fragments: fragments::Fragments::default(),
             hairpin: Output::new(),
             kernel_sync: false,
+            kernel: None,
+            opened: Vec::new(),
         })
     }
 
@@ -153,12 +160,17 @@ impl Nat64 {
     /// Translates one packet (starting at its IP header) at time `now`.
     pub fn translate(&mut self, pkt: &[u8], now: Instant, out: &mut Output) -> Verdict {
         out.clear();
-        match pkt.first().map(|b| b >> 4) {
+        // What the kernel opened first: a packet of a session it opened meanwhile is
+        // then one of a known session here too.
+        self.adopt_opened(now);
+        let verdict = match pkt.first().map(|b| b >> 4) {
             Some(6) => self.six_to_four(pkt, now, out),
             Some(4) => self.four_to_six(pkt, now, None, out),
             Some(_) => Verdict::Drop(DropReason::UnknownVersion),
             None => Verdict::Drop(DropReason::Truncated),
-        }
+        };
+        self.flush_kernel_bindings();
+        verdict
     }
 
     fn six_to_four(&mut self, pkt: &[u8], now: Instant, out: &mut Output) -> Verdict {
@@ -189,18 +201,20 @@ impl Nat64 {
         };
         let table = &mut self.tables[flow.protocol.index()];
         let (local, made) = match flow.kind {
-            Kind::Query { opens: true, .. } => match table.bind(flow.local) {
-                Ok(b) => b,
-                Err(_) => {
-                    return self.translator.icmp_error(
-                        pkt,
-                        icmp::v6::DEST_UNREACHABLE,
-                        1,
-                        DropReason::PortsExhausted,
-                        out,
-                    )
+            Kind::Query { opens: true, .. } => {
+                match table.bind(flow.local, self.kernel.as_deref_mut()) {
+                    Ok(b) => b,
+                    Err(_) => {
+                        return self.translator.icmp_error(
+                            pkt,
+                            icmp::v6::DEST_UNREACHABLE,
+                            1,
+                            DropReason::PortsExhausted,
+                            out,
+                        )
+                    }
                 }
-            },
+            }
             _ => match table.v4_of(flow.local) {
                 Some(v4) => (v4, false),
                 None => return Verdict::Drop(DropReason::NoBinding),
@@ -530,11 +544,89 @@ impl Nat64 {
             };
         }
         self.fragments.expire(now);
+        self.adopt_opened(now);
         let timeouts = self.cfg.timeouts;
-        self.tables
+        let expired = self
+            .tables
             .iter_mut()
             .map(|t| t.expire(now, &timeouts, kernel_last_use))
-            .sum()
+            .sum();
+        self.flush_kernel_bindings();
+        expired
+    }
+
+    /// From now on the kernel programs open UDP and ICMP echo sessions too, in blocks lent
+    /// to them: `kernel`'s maps (emptied) get every binding and lent block the tables
+    /// hold. What its ring still holds from before is taken in first.
+    pub fn start_kernel_opening(&mut self, mut kernel: Box<dyn KernelBindings>, now: Instant) {
+        let mut stale = Vec::new();
+        kernel.opened(&mut stale);
+        self.kernel = Some(kernel);
+        self.adopt(&stale, now);
+        let Some(kernel) = self.kernel.as_deref_mut() else {
+            return;
+        };
+        kernel.clear();
+        for t in &mut self.tables {
+            for (v6, v4) in t.all_bindings() {
+                // Empty maps take every binding; anything else is a bug to hear of.
+                let claim = kernel.claim(t.protocol(), v6, v4);
+                if claim != Claim::Took {
+                    tracing::warn!(
+                        "stateful: the kernel refused binding {v6:?} -> {v4:?}: {claim:?}"
+                    );
+                }
+            }
+            t.lend_all();
+        }
+        self.flush_kernel_bindings();
+    }
+
+    /// Takes in the sessions the kernel opened since the last call; returns how many.
+    pub fn adopt_opened(&mut self, now: Instant) -> usize {
+        let Some(kernel) = self.kernel.as_deref_mut() else {
+            return 0;
+        };
+        let mut opened = std::mem::take(&mut self.opened);
+        kernel.opened(&mut opened);
+        let n = opened.len();
+        self.adopt(&opened, now);
+        opened.clear();
+        self.opened = opened;
+        n
+    }
+
+    fn adopt(&mut self, opened: &[KernelSession], now: Instant) {
+        let timeouts = self.cfg.timeouts;
+        for s in opened {
+            let table = &mut self.tables[s.protocol.index()];
+            if table.adopt_session(s, now, &timeouts) {
+                continue;
+            }
+            // Its binding is taken here: the kernel's session and binding go again.
+            table.push_kernel_change(Change::Remove(*s));
+            if let Some(kernel) = self.kernel.as_deref_mut() {
+                kernel.release(s.protocol, s.host, s.local);
+            }
+        }
+    }
+
+    /// Tells the kernel of bindings removed and blocks lent or taken back.
+    fn flush_kernel_bindings(&mut self) {
+        let mut released = Vec::new();
+        let mut lendings = Vec::new();
+        for t in &mut self.tables {
+            t.take_binding_changes(&mut released, &mut lendings);
+            let Some(kernel) = self.kernel.as_deref_mut() else {
+                continue;
+            };
+            for (v6, v4) in released.drain(..) {
+                kernel.release(t.protocol(), v6, v4);
+            }
+            for (subscriber, block) in lendings.drain(..) {
+                kernel.lend(t.protocol(), subscriber, block);
+            }
+        }
     }
 
     /// From now on the kernel translates sessions too: every session it may translate is
@@ -548,9 +640,16 @@ impl Nat64 {
         }
     }
 
-    /// The kernel path is gone (it could not be attached): the tables stop keeping changes.
+    /// The addresses of pool4.
+    pub fn pool4(&self) -> Vec<Ipv4Addr> {
+        self.pool4.clone()
+    }
+
+    /// The kernel path is gone (it could not be attached): the tables stop keeping changes,
+    /// and the kernel opens nothing.
     pub fn stop_kernel_sync(&mut self) {
         self.kernel_sync = false;
+        self.kernel = None;
         for t in &mut self.tables {
             t.forget_kernel();
         }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::blocks::{BlockInfo, Exhausted, PortSpace};
 use super::config::{Filtering, Pool4Range, PortBlocks, Protocol, StaticBinding, Timeouts};
-use super::kernel::{self, Change, KernelSession};
+use super::kernel::{self, Change, Claim, KernelBindings, KernelSession, Lent};
 use super::saved::{Restored, SavedBinding, SavedSession, SavedState};
 use super::tcp::{Flags, Side, TcpState};
 
@@ -70,6 +70,11 @@ pub struct Activity {
     pub translated_v4_to_v6: u64,
     pub sessions_opened: u64,
     pub sessions_expired: u64,
+    /// Of the sessions opened, those the kernel programs opened themselves.
+    pub sessions_opened_in_kernel: u64,
+    /// Sessions the kernel opened that could not be kept (their binding was taken here
+    /// meanwhile): removed from the kernel's maps again.
+    pub kernel_conflicts: u64,
 }
 
 /// How long a session lives after a packet that leaves it in `tcp` (RFC 6146 §3.5).
@@ -94,6 +99,8 @@ pub(crate) struct Table {
     ports: PortSpace,
     /// What the kernel's session maps must follow, since the gateway last took it.
     kernel_changes: Vec<Change>,
+    /// Bindings removed whose entries in the kernel's binding maps must go too.
+    released: Vec<(End6, End4)>,
 }
 
 impl Table {
@@ -112,6 +119,7 @@ impl Table {
             remote_hosts: HashMap::default(),
             ports: PortSpace::new(protocol, pool4, blocks),
             kernel_changes: Vec::new(),
+            released: Vec::new(),
         };
         for s in statics.iter().filter(|s| s.protocol == protocol) {
             let v6 = (s.v6, s.port6);
@@ -120,6 +128,15 @@ impl Table {
             t.insert(v6, v4, true);
         }
         t
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// A change the kernel's session maps must follow, decided outside the table.
+    pub fn push_kernel_change(&mut self, change: Change) {
+        self.kernel_changes.push(change);
     }
 
     pub fn v4_of(&self, v6: End6) -> Option<End4> {
@@ -131,14 +148,120 @@ impl Table {
     }
 
     /// `v6`'s binding, made (its port from the subscriber's blocks) when it has none.
-    /// `true` with a binding made now.
-    pub fn bind(&mut self, v6: End6) -> Result<(End4, bool), Exhausted> {
+    /// `true` with a binding made now. With `kernel`, a binding the kernel made first is
+    /// taken over, and a new one is claimed there before it counts.
+    pub fn bind(
+        &mut self,
+        v6: End6,
+        kernel: Option<&mut (dyn KernelBindings + 'static)>,
+    ) -> Result<(End4, bool), Exhausted> {
         if let Some(v4) = self.v4_of(v6) {
             return Ok((v4, false));
         }
-        let v4 = self.ports.take(v6.0, v6.1)?;
-        self.insert(v6, v4, false);
-        Ok((v4, true))
+        let Some(kernel) = kernel.filter(|_| self.protocol.opens_in_kernel()) else {
+            let v4 = self.ports.take(v6.0, v6.1)?;
+            self.insert(v6, v4, false);
+            return Ok((v4, true));
+        };
+        if let Some(v4) = kernel.bound(self.protocol, v6) {
+            if self.adopt_binding(v6, v4) {
+                return Ok((v4, false));
+            }
+        }
+        // Each round takes a port the kernel holds out of the way (adopting its binding),
+        // so this ends within the subscriber's ports.
+        for _ in 0..=u16::MAX {
+            let v4 = self.ports.take(v6.0, v6.1)?;
+            match kernel.claim(self.protocol, v6, v4) {
+                Claim::Took => {
+                    self.insert(v6, v4, false);
+                    return Ok((v4, true));
+                }
+                Claim::PortTaken(theirs) => {
+                    self.ports.release(v4.0, v4.1);
+                    if !self.adopt_binding(theirs, v4) {
+                        // Theirs conflicts with one of ours: the port is kept out of use.
+                        self.ports.reserve_static(v4.0, v4.1);
+                        self.activity.kernel_conflicts += 1;
+                    }
+                }
+                Claim::HostBound(theirs) => {
+                    self.ports.release(v4.0, v4.1);
+                    if self.adopt_binding(v6, theirs) {
+                        return Ok((theirs, false));
+                    }
+                    self.activity.kernel_conflicts += 1;
+                    return Err(Exhausted::SubscriberLimit);
+                }
+            }
+        }
+        Err(Exhausted::SubscriberLimit)
+    }
+
+    /// Takes in a binding the kernel made: `false` when it conflicts with one of ours.
+    fn adopt_binding(&mut self, v6: End6, v4: End4) -> bool {
+        match (self.by_v6.get(&v6), self.by_v4.contains_key(&v4)) {
+            (Some(&ours), _) => ours == v4,
+            (None, true) => false,
+            (None, false) => {
+                if !self.ports.claim(v6.0, v4.0, v4.1) {
+                    return false;
+                }
+                self.insert(v6, v4, false);
+                true
+            }
+        }
+    }
+
+    /// Takes in a session the kernel opened (already in its session maps), at `now`.
+    /// `false` when its binding conflicts with one of ours: the caller takes it out of the
+    /// kernel's maps again.
+    pub fn adopt_session(&mut self, s: &KernelSession, now: Instant, timeouts: &Timeouts) -> bool {
+        if !self.adopt_binding(s.host, s.local) {
+            self.activity.kernel_conflicts += 1;
+            return false;
+        }
+        let opened = !self.has_session(s.local, s.remote);
+        self.touch(
+            s.local,
+            s.remote,
+            Side::V6,
+            Flags::default(),
+            true,
+            now,
+            timeouts,
+        );
+        if let Some(session) = self.sessions.get_mut(&(s.local, s.remote)) {
+            session.in_kernel = true;
+        }
+        if opened {
+            self.activity.sessions_opened_in_kernel += 1;
+        }
+        true
+    }
+
+    /// Every binding, for a kernel whose binding maps are empty (statics included).
+    pub fn all_bindings(&self) -> Vec<(End6, End4)> {
+        if !self.protocol.opens_in_kernel() {
+            return Vec::new();
+        }
+        self.by_v4.iter().map(|(v4, b)| (b.v6, *v4)).collect()
+    }
+
+    /// Lends again every block lent (the kernel's maps were emptied).
+    pub fn lend_all(&mut self) {
+        self.ports.lend_all();
+    }
+
+    /// Hands over the bindings removed and the blocks lent or taken back since the last
+    /// call, for the kernel's maps.
+    pub fn take_binding_changes(
+        &mut self,
+        released: &mut Vec<(End6, End4)>,
+        lendings: &mut Vec<(Ipv6Addr, Option<Lent>)>,
+    ) {
+        released.append(&mut self.released);
+        self.ports.take_lendings(lendings);
     }
 
     fn insert(&mut self, v6: End6, v4: End4, is_static: bool) {
@@ -159,9 +282,13 @@ impl Table {
             if b.is_static || b.sessions != 0 {
                 return;
             }
-            self.by_v6.remove(&b.v6);
+            let v6 = b.v6;
+            self.by_v6.remove(&v6);
             self.by_v4.remove(&v4);
             self.ports.release(v4.0, v4.1);
+            if self.protocol.opens_in_kernel() {
+                self.released.push((v6, v4));
+            }
         }
     }
 

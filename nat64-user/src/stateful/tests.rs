@@ -128,6 +128,7 @@ fn a_client_gets_a_binding_and_the_reply_finds_it() {
             translated_v4_to_v6: 1,
             sessions_opened: 1,
             sessions_expired: 0,
+            ..Activity::default()
         }
     );
     n.expire(now + Duration::from_secs(301), &mut out);

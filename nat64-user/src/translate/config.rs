@@ -136,6 +136,9 @@ pub struct TranslatorConfig {
     /// Stateful NAT64 (set by it): the kernel programs find hosts by flow in the session
     /// maps, never in the host tables.
     pub stateful: bool,
+    /// Stateful NAT64 (set by it): the IPv6 prefix length of one subscriber, whose lent port
+    /// block the kernel programs open sessions in.
+    pub subscriber_prefix_len: u8,
 }
 
 impl Default for TranslatorConfig {
@@ -157,6 +160,7 @@ impl Default for TranslatorConfig {
             allow_source: Vec::new(),
             v4_errors_from_destination: false,
             stateful: false,
+            subscriber_prefix_len: 128,
         }
     }
 }
@@ -184,6 +188,7 @@ impl TranslatorConfig {
         block.ipv6_mtu = self.ipv6_mtu;
         block.has_eam = u8::from(!self.eam.is_empty());
         block.stateful = u8::from(self.stateful);
+        block.subscriber_len = self.subscriber_prefix_len;
         if let Some((net, len)) = self.dynamic_pool {
             block.has_pool = 1;
             block.pool_v4 = net.octets();

@@ -100,6 +100,39 @@ print(answered)
         .unwrap_or(0)
 }
 
+/// One datagram each from `count` new sockets (new flows, ports `first_port..`); how many
+/// came back.
+fn udp_flows(bed: &GatewayBed, count: u16, first_port: u16) -> u32 {
+    let script = format!(
+        r#"
+import socket
+answered = 0
+for port in range({first_port}, {first_port} + {count}):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::", port))
+    s.settimeout(2)
+    s.connect(("{SERVER_VIA_PREFIX}", 7777))
+    s.send(b"flow %d" % port)
+    try:
+        answered += s.recv(100) == b"flow %d" % port
+    except socket.timeout:
+        pass
+    s.close()
+print(answered)
+"#
+    );
+    let out = bed
+        .client
+        .command("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
 /// The server routes pool4 back through the gateway and runs the echo server on 7777.
 fn serve_behind_pool4(bed: &mut GatewayBed) {
     bed.server
@@ -295,7 +328,14 @@ fn clients_share_one_ipv4_address_with_fair_port_blocks() {
         "{stats}"
     );
     assert!(
-        tables.translated_v6_to_v4["udp"] >= 8 && tables.translated_v4_to_v6["tcp"] > 0,
+        tables.sessions_opened["udp"] >= 8 && tables.translated_v4_to_v6["tcp"] > 0,
+        "{stats}"
+    );
+    // The /64's block is lent to the kernel once userspace assigned it: the second client's
+    // new flows are opened there (and adopted here from the ring), and the flow past the
+    // block still reaches userspace, which refuses it.
+    assert!(
+        tables.sessions_opened_in_kernel["udp"] >= 1 && tables.kernel_conflicts["udp"] == 0,
         "{stats}"
     );
 
@@ -381,7 +421,8 @@ print("intact" if hashlib.sha256(got).digest() == hashlib.sha256(data).digest() 
     wait_for_kernel_path(&bed);
     let second = bed.gateway.last_child_output();
     assert!(
-        second.contains("stateful: 1 sessions entered in the kernel's session maps"),
+        second.contains("stateful: 1 sessions and ")
+            && second.contains("bindings entered in the kernel's maps"),
         "the established connection goes back into the kernel: {second}"
     );
 
@@ -544,6 +585,42 @@ fn stateful_over_xdp(forward: &str) {
         "flows without a session open theirs by AF_XDP:\n{stats}"
     );
     assert_eq!(stats.tun().translated, 0, "nothing by TUN:\n{stats}");
+
+    // New flows of a subscriber that holds a block: XDP opens their sessions itself, in
+    // the block lent to it, with no packet through userspace; userspace takes them in from
+    // the ring (listed, counted, expired from there).
+    const NEW_FLOWS: u16 = 20;
+    let by_af_xdp = stats.af_xdp(|s| s.translated);
+    assert_eq!(
+        udp_flows(&bed, NEW_FLOWS, 43000),
+        u32::from(NEW_FLOWS),
+        "new UDP flows echoed"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = bed.stats().expect("nat64 stats --json");
+    let tables = stats.stateful.as_ref().expect("stateful in nat64 stats");
+    assert!(
+        tables.sessions_opened_in_kernel["udp"] >= u64::from(NEW_FLOWS)
+            && tables.kernel_conflicts["udp"] == 0,
+        "the kernel opened the new flows' sessions:\n{stats}"
+    );
+    assert_eq!(
+        stats.af_xdp(|s| s.translated),
+        by_af_xdp,
+        "no new flow's packet went through userspace:\n{stats}"
+    );
+    let sessions = json(&bed, "sessions");
+    let opened_here = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["protocol"] == "udp"
+                && s["in_kernel"] == true
+                && (43000..43000 + u64::from(NEW_FLOWS)).contains(&s["port6"].as_u64().unwrap_or(0))
+        })
+        .count();
+    assert_eq!(opened_here, usize::from(NEW_FLOWS), "listed: {sessions}");
     let sessions = json(&bed, "sessions");
     for protocol in ["udp", "icmp"] {
         assert!(

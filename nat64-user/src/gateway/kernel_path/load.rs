@@ -9,6 +9,7 @@ use tracing::warn;
 
 use super::xdp;
 use crate::{
+    binding_maps::BindingMaps,
     clock::boot_time_ns,
     ebpf_object,
     pins::{self, PinDir},
@@ -149,12 +150,13 @@ impl Loaded {
         mut self,
         translator: &TranslatorConfig,
         ifindex: u32,
-    ) -> Result<(Prepared, HostTables, SessionMaps)> {
+    ) -> Result<(Prepared, HostTables, SessionMaps, BindingMaps)> {
         let targets = Targets::tun(ifindex);
         tc_maps::write_config(&mut self.ebpf, translator, targets)?;
         tc_maps::write_clock(&mut self.ebpf, boot_time_ns())?;
         let tables = HostTables::take(&mut self.ebpf)?;
         let sessions = SessionMaps::take(&mut self.ebpf)?;
+        let bindings = BindingMaps::take(&mut self.ebpf)?;
         let Loaded {
             ebpf,
             reused,
@@ -171,6 +173,7 @@ impl Loaded {
             },
             tables,
             sessions,
+            bindings,
         ))
     }
 }

@@ -1,0 +1,229 @@
+//! The kernel's stateful binding maps, lent blocks, pool4 set and ring of opened sessions:
+//! the [`KernelBindings`] the stateful tables claim their bindings in and adopt the kernel's
+//! sessions from. The one place that turns them into the layouts of `nat64_common::maps`.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use anyhow::anyhow;
+use aya::maps::{HashMap, MapData, MapError, RingBuf};
+use aya::Ebpf;
+use nat64_common::maps::{names, Bib4, Bib6, BibKey4, BibKey6, LentBlock, LentKey, Opened};
+use tracing::warn;
+
+use crate::stateful::{Claim, KernelBindings, KernelSession, Lent, Protocol};
+
+/// `BPF_NOEXIST`: the first writer of a key wins.
+const NOEXIST: u64 = 1;
+
+pub struct BindingMaps {
+    pool4: HashMap<MapData, [u8; 4], u8>,
+    by_v6: HashMap<MapData, BibKey6, Bib6>,
+    by_v4: HashMap<MapData, BibKey4, Bib4>,
+    lent: HashMap<MapData, LentKey, LentBlock>,
+    opened: RingBuf<MapData>,
+}
+
+impl std::fmt::Debug for BindingMaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BindingMaps")
+    }
+}
+
+fn key6(protocol: Protocol, v6: (Ipv6Addr, u16)) -> BibKey6 {
+    BibKey6 {
+        host: v6.0.octets(),
+        host_port: v6.1.to_be_bytes(),
+        proto: protocol.ipv4_number(),
+        _pad: 0,
+    }
+}
+
+fn key4(protocol: Protocol, v4: (Ipv4Addr, u16)) -> BibKey4 {
+    BibKey4 {
+        local: v4.0.octets(),
+        local_port: v4.1.to_be_bytes(),
+        proto: protocol.ipv4_number(),
+        _pad: 0,
+    }
+}
+
+fn v4_of(b: &Bib6) -> (Ipv4Addr, u16) {
+    (Ipv4Addr::from(b.local), u16::from_be_bytes(b.local_port))
+}
+
+fn v6_of(b: &Bib4) -> (Ipv6Addr, u16) {
+    (Ipv6Addr::from(b.host), u16::from_be_bytes(b.host_port))
+}
+
+fn session_of(o: &Opened) -> Option<KernelSession> {
+    Some(KernelSession {
+        protocol: Protocol::of_ipv4_number(o.proto)?,
+        host: (Ipv6Addr::from(o.host), u16::from_be_bytes(o.host_port)),
+        local: (Ipv4Addr::from(o.local), u16::from_be_bytes(o.local_port)),
+        remote: (Ipv4Addr::from(o.remote), u16::from_be_bytes(o.remote_port)),
+    })
+}
+
+impl BindingMaps {
+    /// Takes the maps out of the loaded object. Take them once every program of the object
+    /// is loaded.
+    pub fn take(ebpf: &mut Ebpf) -> anyhow::Result<BindingMaps> {
+        let mut take = |name: &str| {
+            ebpf.take_map(name)
+                .ok_or_else(|| anyhow!("the eBPF object has no map {name}"))
+        };
+        Ok(BindingMaps {
+            pool4: HashMap::try_from(take(names::POOL4)?)?,
+            by_v6: HashMap::try_from(take(names::BIB_6)?)?,
+            by_v4: HashMap::try_from(take(names::BIB_4)?)?,
+            lent: HashMap::try_from(take(names::LENT_BLOCKS)?)?,
+            opened: RingBuf::try_from(take(names::OPENED)?)?,
+        })
+    }
+
+    /// Enters pool4's addresses (the programs leave flows to them, hairpinned ones, to
+    /// userspace), replacing what was there.
+    pub fn enter_pool4(&mut self, pool4: &[Ipv4Addr]) -> anyhow::Result<()> {
+        let old: Vec<[u8; 4]> = self.pool4.keys().collect::<Result<_, _>>()?;
+        for k in &old {
+            let _ = self.pool4.remove(k);
+        }
+        for a in pool4 {
+            self.pool4.insert(a.octets(), 1, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Bindings in the IPv6-side map.
+    pub fn len(&self) -> usize {
+        self.by_v6.keys().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether an insert failed because the key is there already.
+fn exists(err: &MapError) -> bool {
+    matches!(err, MapError::SyscallError(e) if e.io_error.raw_os_error() == Some(libc::EEXIST))
+}
+
+impl KernelBindings for BindingMaps {
+    fn bound(&self, protocol: Protocol, v6: (Ipv6Addr, u16)) -> Option<(Ipv4Addr, u16)> {
+        self.by_v6
+            .get(&key6(protocol, v6), 0)
+            .ok()
+            .map(|b| v4_of(&b))
+    }
+
+    fn claim(&mut self, protocol: Protocol, v6: (Ipv6Addr, u16), v4: (Ipv4Addr, u16)) -> Claim {
+        let k4 = key4(protocol, v4);
+        let value4 = Bib4 {
+            host: v6.0.octets(),
+            host_port: v6.1.to_be_bytes(),
+            _pad: [0; 2],
+        };
+        match self.by_v4.insert(k4, value4, NOEXIST) {
+            Ok(()) => {}
+            Err(err) if exists(&err) => {
+                if let Ok(theirs) = self.by_v4.get(&k4, 0) {
+                    return Claim::PortTaken(v6_of(&theirs));
+                }
+                // Gone again meanwhile (a program took back a claim): ours to take.
+                return self.claim(protocol, v6, v4);
+            }
+            Err(err) => {
+                // A full map: the programs cannot enter anything either; the binding is
+                // userspace's alone.
+                warn!("stateful: the kernel's binding map refused {v6:?} -> {v4:?}: {err}");
+                return Claim::Took;
+            }
+        }
+        let k6 = key6(protocol, v6);
+        let value6 = Bib6 {
+            local: v4.0.octets(),
+            local_port: v4.1.to_be_bytes(),
+            _pad: [0; 2],
+        };
+        match self.by_v6.insert(k6, value6, NOEXIST) {
+            Ok(()) => Claim::Took,
+            Err(err) if exists(&err) => {
+                let _ = self.by_v4.remove(&k4);
+                match self.by_v6.get(&k6, 0) {
+                    Ok(theirs) => Claim::HostBound(v4_of(&theirs)),
+                    Err(_) => self.claim(protocol, v6, v4),
+                }
+            }
+            Err(err) => {
+                let _ = self.by_v4.remove(&k4);
+                warn!("stateful: the kernel's binding map refused {v6:?} -> {v4:?}: {err}");
+                Claim::Took
+            }
+        }
+    }
+
+    fn release(&mut self, protocol: Protocol, v6: (Ipv6Addr, u16), v4: (Ipv4Addr, u16)) {
+        // Only what still says so: the programs never change an entry, only add.
+        let k6 = key6(protocol, v6);
+        if self.by_v6.get(&k6, 0).is_ok_and(|b| v4_of(&b) == v4) {
+            let _ = self.by_v6.remove(&k6);
+        }
+        let k4 = key4(protocol, v4);
+        if self.by_v4.get(&k4, 0).is_ok_and(|b| v6_of(&b) == v6) {
+            let _ = self.by_v4.remove(&k4);
+        }
+    }
+
+    fn lend(&mut self, protocol: Protocol, subscriber: Ipv6Addr, block: Option<Lent>) {
+        let key = LentKey {
+            subscriber: subscriber.octets(),
+            proto: protocol.ipv4_number(),
+            _pad: [0; 3],
+        };
+        let result = match block {
+            Some(b) => self.lent.insert(
+                key,
+                LentBlock {
+                    addr: b.addr.octets(),
+                    first: b.first,
+                    len: b.len,
+                },
+                0,
+            ),
+            None => self.lent.remove(&key).or(Ok(())),
+        };
+        if let Err(err) = result {
+            // The subscriber's sessions are then opened by userspace alone.
+            warn!(
+                "stateful: lending {subscriber}'s {} block to the kernel: {err}",
+                protocol.name()
+            );
+        }
+    }
+
+    fn clear(&mut self) {
+        let k6: Vec<BibKey6> = self.by_v6.keys().filter_map(Result::ok).collect();
+        for k in &k6 {
+            let _ = self.by_v6.remove(k);
+        }
+        let k4: Vec<BibKey4> = self.by_v4.keys().filter_map(Result::ok).collect();
+        for k in &k4 {
+            let _ = self.by_v4.remove(k);
+        }
+        let lent: Vec<LentKey> = self.lent.keys().filter_map(Result::ok).collect();
+        for k in &lent {
+            let _ = self.lent.remove(k);
+        }
+    }
+
+    fn opened(&mut self, into: &mut Vec<KernelSession>) {
+        while let Some(item) = self.opened.next() {
+            if item.len() >= std::mem::size_of::<Opened>() {
+                let o: Opened =
+                    bytemuck::pod_read_unaligned(&item[..std::mem::size_of::<Opened>()]);
+                into.extend(session_of(&o));
+            }
+        }
+    }
+}
