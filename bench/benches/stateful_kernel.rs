@@ -4,7 +4,9 @@
 //! same flow with 1,000,000 sessions in the maps; the kernel memory a session takes (the
 //! maps' own accounting, `memlock` in their fdinfo); and what a new session costs on its way
 //! through the slow path (the program passing it, userspace opening the session, the two map
-//! entries written), against an established packet.
+//! entries written), and what it costs when the program opens it itself (in the block the
+//! subscriber lends it: binding claimed, both session entries, the ring record), against an
+//! established packet.
 //!
 //! Goals (issue 13): 1,000,000 sessions within 20% of the 64-flow rate; new sessions at
 //! ≥ 0.5× the established-flow rate.
@@ -15,6 +17,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use aya::programs::SchedClassifier;
 use etherparse::PacketBuilder;
+use nat64::binding_maps::BindingMaps;
 use nat64::session_maps::SessionMaps;
 use nat64::stateful::{Change, KernelSession, Nat64, Protocol};
 use nat64::tc_maps::{self, Targets};
@@ -22,12 +25,18 @@ use nat64::translate::{Output, Verdict};
 use nat64_bench::stateful_sample::{from_client, nat64};
 use nat64_bench::{programs, Table};
 use nat64_common::maps::MappingKind;
-use nat64_tests::{packets, tc_program, test_run::PacketTestRun, xdp_program};
+use nat64_tests::{
+    packets, tc_program,
+    test_run::{median_ns_of_each, PacketTestRun},
+    xdp_program,
+};
 
 const RUNS: usize = 20_000;
 const SESSIONS: u32 = 1_000_000;
 const FLOWS: u16 = 64;
 const NEW_FLOWS: u32 = 20_000;
+/// New flows per subscriber the kernel opens: within the one block (1,024 ports) lent to it.
+const PER_SUBSCRIBER: u32 = 1_000;
 
 /// Kernel-timed net ns of `program` on `frame`, less the empty program's.
 fn net_ns<P: PacketTestRun>(program: &P, empty: &P, frame: &[u8]) -> Result<f64> {
@@ -205,6 +214,49 @@ fn main() -> Result<()> {
     }
     let userspace_ns = started.elapsed().as_secs_f64() * 1e9 / f64::from(NEW_FLOWS);
 
+    // New sessions the programs open themselves: each subscriber's first flow through
+    // userspace (which assigns its block and lends it to the kernel), the next ones
+    // through the program, each run once; then userspace takes them in from the ring.
+    let mut bindings = BindingMaps::take(&mut ebpf)?;
+    bindings.enter_pool4(&n.pool4())?;
+    n.start_kernel_opening(Box::new(bindings), now);
+    sync(&mut n, &mut maps)?;
+    let subscribers = NEW_FLOWS / PER_SUBSCRIBER;
+    let mut new_flows = |first_client: u32| -> Result<Vec<Vec<u8>>> {
+        let mut frames = Vec::new();
+        for c in first_client..first_client + subscribers {
+            let lend = from_client(&template, c, 1);
+            anyhow::ensure!(n.translate(&lend, now, &mut out) == Verdict::Translated);
+            for k in 0..PER_SUBSCRIBER {
+                frames.push(from_client(&template, c, 2000 + k as u16));
+            }
+        }
+        sync(&mut n, &mut maps)?;
+        Ok(frames)
+    };
+    let tc_new: Vec<Vec<u8>> = new_flows(10_000)?
+        .iter()
+        .map(|p| tc_program::frame(p))
+        .collect();
+    let xdp_new: Vec<Vec<u8>> = new_flows(20_000)?
+        .iter()
+        .map(|p| xdp_program::frame(p))
+        .collect();
+    let tc_base = tc_program::ns_per_packet(tc_empty, &tc_new[0], RUNS)?;
+    let xdp_base = tc_program::ns_per_packet(xdp_empty, &xdp_new[0], RUNS)?;
+    let opened_tc =
+        (median_ns_of_each(&*tc_program::program(&mut ebpf)?, &tc_new)? - tc_base).max(0.0);
+    let opened_xdp =
+        (median_ns_of_each(&*xdp_program::program(&mut ebpf)?, &xdp_new)? - xdp_base).max(0.0);
+    let adopting = Instant::now();
+    let adopted = n.adopt_opened(now);
+    let adopt_ns = adopting.elapsed().as_secs_f64() * 1e9 / (adopted.max(1) as f64);
+    anyhow::ensure!(
+        adopted == tc_new.len() + xdp_new.len(),
+        "the programs opened {adopted} of {} new sessions",
+        tc_new.len() + xdp_new.len()
+    );
+
     // A million sessions in the maps.
     let memory_before = maps_memory(&maps);
     let filling = Instant::now();
@@ -258,11 +310,24 @@ fn main() -> Result<()> {
         "goal: 1,000,000 sessions within 20% of the 64-flow rate (UDP 6->4): TC {scale:.2}x, XDP {scale_xdp:.2}x ({})",
         if scale >= 0.8 && scale_xdp >= 0.8 { "met" } else { "NOT met" }
     ));
-    let new_ratio = among_64[0].0 / new_ns;
+    table.row(vec![
+        "new UDP session opened by the program itself (6->4 64 B)".into(),
+        format!("{opened_tc:.0}"),
+        format!("{opened_xdp:.0}"),
+        format!("{:.2}x", opened_tc / stateless_ns[0].0.max(1.0)),
+        format!("{:.2}x", opened_xdp / stateless_ns[0].1.max(1.0)),
+    ]);
     table.note(&format!(
-        "goal: new sessions at >= 0.5x the established-flow rate: {new_ratio:.2}x ({}): sessions are opened in userspace, \
-         not in the kernel (the port is picked from the subscriber's blocks there)",
-        if new_ratio >= 0.5 { "met" } else { "NOT met" }
+        "the kernel opened {adopted} sessions ({PER_SUBSCRIBER} per subscriber, in the block lent to it); \
+         userspace took them in from the ring at {adopt_ns:.0} ns each (off the packet path)"
+    ));
+    let new_ratio = among_64[0].0 / opened_tc.max(1.0);
+    let new_ratio_xdp = among_64[0].1 / opened_xdp.max(1.0);
+    let slow_ratio = among_64[0].0 / new_ns;
+    table.note(&format!(
+        "goal: new sessions at >= 0.5x the established-flow rate: opened by the program: TC {new_ratio:.2}x, XDP {new_ratio_xdp:.2}x ({}); \
+         through the slow path (a subscriber's first flow, TCP, fragments): {slow_ratio:.2}x",
+        if new_ratio >= 0.5 && new_ratio_xdp >= 0.5 { "met" } else { "NOT met" }
     ));
     let path = table.publish("stateful_kernel.txt")?;
     println!("written to {}", path.display());

@@ -106,9 +106,10 @@ pub const MAX_POOL4_ADDRESSES: u32 = 4_096;
 /// Bytes of the [`names::OPENED`] ring: 128 Ki sessions of 40 bytes (with the ring's own
 /// header) between two drains. Full, the programs leave new sessions to userspace.
 pub const OPENED_RING_BYTES: u32 = 8 << 20;
-/// Ports a program tries in a lent block before it leaves the binding to userspace (which
-/// knows every free port there, and assigns the next block).
-pub const CLAIM_TRIES: u32 = 4;
+/// Ports a program tries in a lent block, one after another from its hint, before it
+/// leaves the binding to userspace (which knows every free port there, and assigns the
+/// next block).
+pub const CLAIM_TRIES: u32 = 8;
 
 /// Key of the IPv6 → IPv4 host table: an IPv6 host address in network byte order.
 #[repr(C)]
@@ -287,6 +288,12 @@ pub struct LentBlock {
     pub addr: [u8; 4],
     pub first: u16,
     pub len: u16,
+    /// Where the programs try next (an offset into the block): after the port they took
+    /// last, so a block fills in order and a try rarely meets a taken port. Only a hint:
+    /// CPUs that race for it each claim their port in the binding map. Userspace starts it
+    /// at a random offset.
+    pub next: u16,
+    pub _pad: u16,
 }
 
 /// A session a program opened (a record of the [`names::OPENED`] ring). Ports in network
@@ -424,7 +431,7 @@ const _: () = assert!(core::mem::size_of::<Bib6>() == 8);
 const _: () = assert!(core::mem::size_of::<BibKey4>() == 8);
 const _: () = assert!(core::mem::size_of::<Bib4>() == 20);
 const _: () = assert!(core::mem::size_of::<LentKey>() == 20);
-const _: () = assert!(core::mem::size_of::<LentBlock>() == 8);
+const _: () = assert!(core::mem::size_of::<LentBlock>() == 12);
 const _: () = assert!(core::mem::size_of::<Opened>() == 32);
 
 #[cfg(feature = "user")]

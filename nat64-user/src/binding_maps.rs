@@ -104,6 +104,17 @@ impl BindingMaps {
     }
 }
 
+/// A random offset into a block of `len` ports.
+fn random_offset(len: u16) -> u16 {
+    let mut bytes = [0u8; 2];
+    // SAFETY: getrandom writes at most the buffer's length.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != 2 {
+        return 0;
+    }
+    u16::from_ne_bytes(bytes) % len.max(1)
+}
+
 /// Whether an insert failed because the key is there already.
 fn exists(err: &MapError) -> bool {
     matches!(err, MapError::SyscallError(e) if e.io_error.raw_os_error() == Some(libc::EEXIST))
@@ -188,6 +199,10 @@ impl KernelBindings for BindingMaps {
                     addr: b.addr.octets(),
                     first: b.first,
                     len: b.len,
+                    // A random start: which ports a subscriber's flows get is not told
+                    // by the block alone (RFC 6056).
+                    next: random_offset(b.len),
+                    _pad: 0,
                 },
                 0,
             ),

@@ -29,6 +29,27 @@ pub fn run<P: PacketTestRun>(program: &P, frame: &[u8]) -> anyhow::Result<(u32, 
     Ok((result.return_value, out))
 }
 
+/// Median nanoseconds the program spends on each of `frames`, each run once, in order: for
+/// packets whose first run differs from any later one (a new flow's, which opens its
+/// session).
+pub fn median_ns_of_each<P: PacketTestRun>(program: &P, frames: &[Vec<u8>]) -> anyhow::Result<f64> {
+    let mut samples = Vec::with_capacity(frames.len());
+    for frame in frames {
+        let mut out = vec![0u8; frame.len() + 64];
+        let result = program
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat: 1,
+                ..Default::default()
+            })
+            .context("BPF_PROG_TEST_RUN")?;
+        samples.push(result.duration.as_nanos() as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    Ok(samples.get(samples.len() / 2).copied().unwrap_or(0.0))
+}
+
 /// Median nanoseconds the program spends on `frame`, as BPF_PROG_TEST_RUN measures it, over
 /// `runs` runs. One run per call with a fresh copy of the frame: with `repeat > 1` the kernel
 /// runs the program again on the packet it has just translated, which measures the other

@@ -11,7 +11,7 @@
 //! or a CPU and userspace) the first wins and the second takes what the first wrote. The
 //! pool4 end of a binding is claimed first: a port is in one binding or in none.
 
-use aya_ebpf::{bindings::BPF_NOEXIST, helpers::bpf_get_prandom_u32};
+use aya_ebpf::bindings::BPF_NOEXIST;
 use nat64_common::{
     counters::Outcome,
     maps::{
@@ -209,43 +209,47 @@ fn bind(subscriber_len: u8, s: &mut Scratch) -> Result<bool, Outcome> {
     s.bib_key4._pad = 0;
     s.bib6.local = s.block.addr;
     // The host's own port first when the block has it (as userspace and Jool keep it),
-    // then random ones (RFC 6056: a port nobody can guess).
+    // then on from the block's hint.
     let wanted = u16::from_be_bytes(s.bib_key6.host_port).wrapping_sub(s.block.first);
-    s.bib_key4.local_port = if wanted < s.block.len {
-        s.bib_key6.host_port
-    } else {
-        random_port(&s.block)
-    };
+    // Compares, not `%`: the block is re-read after each helper call, and a remainder by
+    // a length the compiler cannot prove non-zero brings a panic path the verifier refuses.
+    if wanted < s.block.len {
+        s.block.next = wanted;
+    } else if s.block.next >= s.block.len {
+        s.block.next = 0;
+    }
     for _ in 0..CLAIM_TRIES {
+        s.bib_key4.local_port = s.block.first.wrapping_add(s.block.next).to_be_bytes();
+        s.block.next = s.block.next.wrapping_add(1);
+        if s.block.next >= s.block.len {
+            s.block.next = 0;
+        }
         if maps::NAT64_BIB4
             .insert(&s.bib_key4, &s.bib4, NOEXIST)
+            .is_err()
+        {
+            continue;
+        }
+        if let Some(lent) = maps::NAT64_LENT.get_ptr_mut(&s.lent) {
+            // SAFETY: a map value; a racing CPU's store is as good a hint.
+            unsafe { (*lent).next = s.block.next };
+        }
+        s.bib6.local_port = s.bib_key4.local_port;
+        if maps::NAT64_BIB6
+            .insert(&s.bib_key6, &s.bib6, NOEXIST)
             .is_ok()
         {
-            s.bib6.local_port = s.bib_key4.local_port;
-            if maps::NAT64_BIB6
-                .insert(&s.bib_key6, &s.bib6, NOEXIST)
-                .is_ok()
-            {
-                return Ok(true);
-            }
-            // The host end was bound meanwhile (another CPU, or userspace): that binding.
-            let _ = maps::NAT64_BIB4.remove(&s.bib_key4);
-            return if existing(s) {
-                Ok(false)
-            } else {
-                Err(Outcome::PassNoSession)
-            };
+            return Ok(true);
         }
-        s.bib_key4.local_port = random_port(&s.block);
+        // The host end was bound meanwhile (another CPU, or userspace): that binding.
+        let _ = maps::NAT64_BIB4.remove(&s.bib_key4);
+        return if existing(s) {
+            Ok(false)
+        } else {
+            Err(Outcome::PassNoSession)
+        };
     }
     Err(Outcome::PassNoSession)
-}
-
-#[inline(always)]
-fn random_port(block: &LentBlock) -> [u8; 2] {
-    // SAFETY: a helper without arguments.
-    let r = unsafe { bpf_get_prandom_u32() } % u32::from(block.len.max(1));
-    block.first.wrapping_add(r as u16).to_be_bytes()
 }
 
 /// Byte by byte: three bytes at once become a `memset` call (see above).

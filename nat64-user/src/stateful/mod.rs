@@ -582,6 +582,14 @@ impl Nat64 {
         self.flush_kernel_bindings();
     }
 
+    /// The kernel's binding maps back, for another translator (the kernel opens nothing
+    /// more for this one). What the ring holds is taken in first.
+    pub fn take_kernel_opening(&mut self, now: Instant) -> Option<Box<dyn KernelBindings>> {
+        self.adopt_opened(now);
+        self.flush_kernel_bindings();
+        self.kernel.take()
+    }
+
     /// Takes in the sessions the kernel opened since the last call; returns how many.
     pub fn adopt_opened(&mut self, now: Instant) -> usize {
         let Some(kernel) = self.kernel.as_deref_mut() else {

@@ -530,3 +530,229 @@ fn a_session_with_a_remote_in_pool4_stays_in_userspace() {
     assert_eq!(n.sessions(now).len(), 2);
     assert!(changes(&mut n).is_empty());
 }
+
+/// The kernel's binding maps as userspace sees them through [`KernelBindings`]: first writer
+/// wins, entries removed only where they still say so; what the kernel "opened" is pushed by
+/// the test. The real maps and programs are exercised by the vector and namespace tests.
+#[derive(Debug, Default)]
+struct FakeKernel {
+    by_v6: std::collections::HashMap<(Protocol, (Ipv6Addr, u16)), (Ipv4Addr, u16)>,
+    by_v4: std::collections::HashMap<(Protocol, (Ipv4Addr, u16)), (Ipv6Addr, u16)>,
+    lent: std::collections::HashMap<(Protocol, Ipv6Addr), Lent>,
+    opened: Vec<KernelSession>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct SharedFake(std::sync::Arc<std::sync::Mutex<FakeKernel>>);
+
+impl SharedFake {
+    fn with<R>(&self, f: impl FnOnce(&mut FakeKernel) -> R) -> R {
+        f(&mut self.0.lock().unwrap())
+    }
+
+    /// The kernel opens `s` as its program would: binding first, then the session.
+    fn kernel_opens(&self, s: KernelSession) {
+        self.with(|k| {
+            k.by_v4.entry((s.protocol, s.local)).or_insert(s.host);
+            k.by_v6.entry((s.protocol, s.host)).or_insert(s.local);
+            k.opened.push(s);
+        });
+    }
+}
+
+impl KernelBindings for SharedFake {
+    fn bound(&self, protocol: Protocol, v6: (Ipv6Addr, u16)) -> Option<(Ipv4Addr, u16)> {
+        self.with(|k| k.by_v6.get(&(protocol, v6)).copied())
+    }
+
+    fn claim(&mut self, protocol: Protocol, v6: (Ipv6Addr, u16), v4: (Ipv4Addr, u16)) -> Claim {
+        self.with(|k| {
+            if let Some(theirs) = k.by_v4.get(&(protocol, v4)) {
+                return Claim::PortTaken(*theirs);
+            }
+            if let Some(theirs) = k.by_v6.get(&(protocol, v6)) {
+                return Claim::HostBound(*theirs);
+            }
+            k.by_v4.insert((protocol, v4), v6);
+            k.by_v6.insert((protocol, v6), v4);
+            Claim::Took
+        })
+    }
+
+    fn release(&mut self, protocol: Protocol, v6: (Ipv6Addr, u16), v4: (Ipv4Addr, u16)) {
+        self.with(|k| {
+            if k.by_v6.get(&(protocol, v6)) == Some(&v4) {
+                k.by_v6.remove(&(protocol, v6));
+            }
+            if k.by_v4.get(&(protocol, v4)) == Some(&v6) {
+                k.by_v4.remove(&(protocol, v4));
+            }
+        });
+    }
+
+    fn lend(&mut self, protocol: Protocol, subscriber: Ipv6Addr, block: Option<Lent>) {
+        self.with(|k| match block {
+            Some(b) => k.lent.insert((protocol, subscriber), b),
+            None => k.lent.remove(&(protocol, subscriber)),
+        });
+    }
+
+    fn clear(&mut self) {
+        self.with(|k| {
+            k.by_v6.clear();
+            k.by_v4.clear();
+            k.lent.clear();
+        });
+    }
+
+    fn opened(&mut self, into: &mut Vec<KernelSession>) {
+        self.with(|k| into.append(&mut k.opened));
+    }
+}
+
+fn with_fake_kernel(n: &mut Nat64, now: Instant) -> SharedFake {
+    let fake = SharedFake::default();
+    n.start_kernel_sync();
+    n.start_kernel_opening(Box::new(fake.clone()), now);
+    fake
+}
+
+#[test]
+fn a_binding_is_claimed_in_the_kernel_and_its_block_lent() {
+    let mut n = nat64(|_| {});
+    let now = Instant::now();
+    let fake = with_fake_kernel(&mut n, now);
+    let mut out = Output::new();
+    let c = client(1, 5);
+    assert_eq!(
+        n.translate(&udp6(c, 40000, 64), now, &mut out),
+        Verdict::Translated
+    );
+    let local = v4_source(out.packets().next().unwrap());
+    let subscriber = Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, 0);
+    fake.with(|k| {
+        assert_eq!(
+            k.by_v6.get(&(Protocol::Udp, (Ipv6Addr::from(c), 40000))),
+            Some(&local)
+        );
+        let lent = k
+            .lent
+            .get(&(Protocol::Udp, subscriber))
+            .expect("the block is lent");
+        assert_eq!(lent.addr, POOL);
+        assert!((lent.first..lent.first + lent.len).contains(&local.1));
+    });
+    // TCP is never lent: its sessions open with a SYN, userspace's alone.
+    n.translate(&tcp6(c, 40001, true, false), now, &mut out);
+    fake.with(|k| assert!(!k.lent.contains_key(&(Protocol::Tcp, subscriber))));
+}
+
+#[test]
+fn a_port_the_kernel_holds_is_not_handed_out_again() {
+    let mut n = nat64(|_| {});
+    let now = Instant::now();
+    let fake = with_fake_kernel(&mut n, now);
+    let mut out = Output::new();
+    let (a, b) = (client(1, 5), client(1, 6));
+    n.translate(&udp6(a, 40000, 64), now, &mut out);
+    let first = v4_source(out.packets().next().unwrap());
+    // The kernel bound b#40001 to the next port of the block; its ring is not read yet.
+    let next = (POOL, first.1 + 1);
+    let theirs = KernelSession {
+        protocol: Protocol::Udp,
+        host: (Ipv6Addr::from(b), 40001),
+        local: next,
+        remote: (Ipv4Addr::from(SERVER), 53),
+    };
+    fake.with(|k| {
+        k.by_v4.insert((Protocol::Udp, next), theirs.host);
+        k.by_v6.insert((Protocol::Udp, theirs.host), next);
+    });
+    // a's next flows want that port; they get others, and the kernel's binding is taken in.
+    for port in [first.1 + 1, first.1 + 2] {
+        n.translate(&udp6(a, port, 64), now, &mut out);
+        assert_ne!(v4_source(out.packets().next().unwrap()), next);
+    }
+    assert!(n
+        .bindings()
+        .iter()
+        .any(|x| x.v6 == Ipv6Addr::from(b) && x.port4 == next.1));
+    // And a host end the kernel bound is the kernel's binding here too.
+    n.translate(&udp6(b, 40001, 64), now, &mut out);
+    assert_eq!(v4_source(out.packets().next().unwrap()), next);
+    assert!(n.violations().is_empty(), "{:?}", n.violations());
+}
+
+#[test]
+fn a_session_the_kernel_opened_is_taken_in_listed_and_expired() {
+    let mut n = nat64(|cfg| cfg.timeouts.udp = Duration::from_secs(10));
+    let start = Instant::now();
+    let fake = with_fake_kernel(&mut n, start);
+    let mut out = Output::new();
+    let c = client(1, 5);
+    n.translate(&udp6(c, 40000, 64), start, &mut out);
+    let first = v4_source(out.packets().next().unwrap());
+    changes(&mut n);
+    let opened = KernelSession {
+        protocol: Protocol::Udp,
+        host: (Ipv6Addr::from(client(1, 7)), 50000),
+        local: (POOL, first.1 + 1),
+        remote: (Ipv4Addr::from(SERVER), 53),
+    };
+    fake.kernel_opens(opened);
+    assert_eq!(n.adopt_opened(start), 1);
+    assert!(
+        changes(&mut n).is_empty(),
+        "it is in the kernel's maps already"
+    );
+    let listed = n.sessions(start);
+    assert!(listed
+        .iter()
+        .any(|s| s.port6 == 50000 && s.port4 == first.1 + 1 && s.in_kernel));
+    let udp = Protocol::Udp.index();
+    assert_eq!(n.counts().activity[udp].sessions_opened_in_kernel, 1);
+    // The reply finds it in userspace too.
+    assert_eq!(
+        n.translate(&udp4(SERVER, 53, first.1 + 1), start, &mut out),
+        Verdict::Translated
+    );
+    assert_eq!(
+        v6_destination(out.packets().next().unwrap()),
+        (Ipv6Addr::from(client(1, 7)), 50000)
+    );
+    // Unused, it expires: out of the kernel's session maps, its binding out of the
+    // binding maps, and the idle block taken back from the kernel.
+    n.expire_with_kernel(start + Duration::from_secs(11), &mut out, &mut |_| None);
+    assert!(changes(&mut n).contains(&Change::Remove(opened)));
+    fake.with(|k| {
+        assert!(k.by_v6.is_empty() && k.by_v4.is_empty(), "{k:?}");
+        assert!(k.lent.is_empty(), "{k:?}");
+    });
+    assert!(n.violations().is_empty(), "{:?}", n.violations());
+}
+
+#[test]
+fn a_kernel_session_on_a_port_userspace_gave_away_is_taken_out_again() {
+    let mut n = nat64(|_| {});
+    let now = Instant::now();
+    let fake = with_fake_kernel(&mut n, now);
+    let mut out = Output::new();
+    let c = client(1, 5);
+    n.translate(&udp6(c, 40000, 64), now, &mut out);
+    let ours = v4_source(out.packets().next().unwrap());
+    changes(&mut n);
+    // A session the kernel reports on our port for another host (the block was taken
+    // back and given away while a program was opening it).
+    let stale = KernelSession {
+        protocol: Protocol::Udp,
+        host: (Ipv6Addr::from(client(1, 9)), 50000),
+        local: ours,
+        remote: (Ipv4Addr::from(SERVER), 53),
+    };
+    fake.with(|k| k.opened.push(stale));
+    n.adopt_opened(now);
+    assert_eq!(changes(&mut n), vec![Change::Remove(stale)]);
+    let udp = Protocol::Udp.index();
+    assert_eq!(n.counts().activity[udp].kernel_conflicts, 1);
+    assert!(n.violations().is_empty(), "{:?}", n.violations());
+}

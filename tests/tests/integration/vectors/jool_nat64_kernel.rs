@@ -1,14 +1,17 @@
 //! Jool's stateful NAT64 vectors, in order, through the TC and the XDP program
 //! (BPF_PROG_TEST_RUN) as the gateway runs them: each packet meets the kernel program first,
-//! with the session maps as the userspace tables left them; what the program passes on goes
-//! to the userspace stateful translator, whose changes are then written into the maps. A
-//! packet the kernel translates must come out as the vector expects.
+//! with the session and binding maps as the userspace tables left them and the subscriber's
+//! block lent, so the program opens UDP and echo sessions itself; what the program passes
+//! on goes to the userspace stateful translator, whose changes are then written into the
+//! maps, and what the program opened is taken into the tables from its ring. A packet the
+//! kernel translates must come out as the vector expects.
 
 use std::io::Write as _;
 use std::time::Instant;
 
+use nat64::binding_maps::BindingMaps;
 use nat64::session_maps::SessionMaps;
-use nat64::stateful::{Change, Nat64};
+use nat64::stateful::{Change, KernelBindings, Nat64};
 use nat64::tc_maps::{self, Targets};
 use nat64_common::maps::XdpForward;
 use nat64_tests::jool::{self, Case, Direction, Tally};
@@ -29,12 +32,15 @@ fn sync(nat64: &mut Nat64, maps: &mut SessionMaps) -> Result<(), String> {
     Ok(())
 }
 
-/// The maps hold `nat64`'s sessions and nothing else, and the programs its settings.
+/// The maps hold `nat64`'s sessions, bindings and lent blocks and nothing else, and the
+/// programs its settings.
 fn hand_over(
     ebpf: &mut aya::Ebpf,
     nat64: &mut Nat64,
     maps: &mut SessionMaps,
+    bindings: Box<dyn KernelBindings>,
 ) -> Result<(), String> {
+    nat64.start_kernel_opening(bindings, Instant::now());
     maps.clear().map_err(|e| format!("{e:#}"))?;
     nat64.start_kernel_sync();
     sync(nat64, maps)?;
@@ -103,6 +109,7 @@ fn run_case(
         }
         Kernel::Passed => run_in(case, nat64, clock),
     };
+    nat64.adopt_opened(*clock);
     sync(nat64, maps)?;
     result
 }
@@ -113,10 +120,16 @@ fn run_all(program: Program) {
     };
     let mut ebpf = xdp_program::load().expect("both programs load");
     let mut maps = SessionMaps::take(&mut ebpf).expect("the session maps");
+    let mut bindings = BindingMaps::take(&mut ebpf).expect("the binding maps");
     let cases = jool::load_cases_from(&jool::nat64_vectors_dir());
     assert_eq!(cases.len(), 42, "the suite has 42 cases");
     let mut shared = new_nat64(&cases[0]);
-    hand_over(&mut ebpf, &mut shared, &mut maps).expect("the maps take the tables");
+    bindings
+        .enter_pool4(&shared.pool4())
+        .expect("pool4 in the kernel");
+    hand_over(&mut ebpf, &mut shared, &mut maps, Box::new(bindings))
+        .expect("the maps take the tables");
+    let mut opened_in_kernel = 0;
     let mut clock = Instant::now();
     let mut tally = Tally::default();
     let mut in_kernel = Vec::new();
@@ -125,7 +138,10 @@ fn run_all(program: Program) {
             // Other MTUs: a translator of its own, its sessions alone in the maps; the shared
             // tables come back after it.
             let mut own = new_nat64(case);
-            hand_over(&mut ebpf, &mut own, &mut maps).and_then(|()| {
+            let bindings = shared
+                .take_kernel_opening(clock)
+                .expect("the shared translator has the binding maps");
+            let result = hand_over(&mut ebpf, &mut own, &mut maps, bindings).and_then(|()| {
                 run_case(
                     &mut ebpf,
                     &mut maps,
@@ -135,7 +151,14 @@ fn run_all(program: Program) {
                     &mut clock,
                     &mut in_kernel,
                 )
-            })
+            });
+            opened_in_kernel += kernel_opened(&own);
+            let bindings = own
+                .take_kernel_opening(clock)
+                .expect("the case's translator has the binding maps");
+            hand_over(&mut ebpf, &mut shared, &mut maps, bindings)
+                .expect("the shared tables come back");
+            result
         } else {
             run_case(
                 &mut ebpf,
@@ -147,14 +170,12 @@ fn run_all(program: Program) {
                 &mut in_kernel,
             )
         };
-        if has_own_translator(case) {
-            hand_over(&mut ebpf, &mut shared, &mut maps).expect("the shared tables come back");
-        }
         tally.record(case, result, deliberate(case));
     }
     tally.report(&format!("jool-nat64 vectors ({})", program.name()));
+    opened_in_kernel += kernel_opened(&shared);
     let mut report = format!(
-        "jool-nat64 vectors ({}): {} translated in the kernel from the sessions userspace opened\n",
+        "jool-nat64 vectors ({}): {} translated in the kernel, {opened_in_kernel} sessions of them opened by the kernel itself\n",
         program.name(),
         in_kernel.len()
     );
@@ -174,6 +195,12 @@ fn run_all(program: Program) {
         "only {} cases translated in the kernel",
         in_kernel.len()
     );
+    // The UDP and echo flows after a subscriber's first open their sessions in the kernel,
+    // in the block lent to it, with the ports the vectors expect (the host's own).
+    assert!(
+        opened_in_kernel >= 4,
+        "only {opened_in_kernel} sessions opened by the kernel itself"
+    );
     let directions = |d: Direction| {
         cases
             .iter()
@@ -183,6 +210,16 @@ fn run_all(program: Program) {
         directions(Direction::SixToFour) && directions(Direction::FourToSix),
         "the kernel translated in one direction only"
     );
+}
+
+/// Sessions the kernel opened for `nat64`, all protocols together.
+fn kernel_opened(nat64: &Nat64) -> u64 {
+    nat64
+        .counts()
+        .activity
+        .iter()
+        .map(|a| a.sessions_opened_in_kernel)
+        .sum()
 }
 
 #[test]
