@@ -217,8 +217,7 @@ fn main() -> Result<()> {
     // New sessions the programs open themselves: each subscriber's first flow through
     // userspace (which assigns its block and lends it to the kernel), the next ones
     // through the program, each run once; then userspace takes them in from the ring.
-    let mut bindings = BindingMaps::take(&mut ebpf)?;
-    bindings.enter_pool4(&n.pool4())?;
+    let bindings = BindingMaps::take(&mut ebpf)?;
     n.start_kernel_opening(Box::new(bindings), now);
     sync(&mut n, &mut maps)?;
     let subscribers = NEW_FLOWS / PER_SUBSCRIBER;

@@ -81,19 +81,6 @@ impl BindingMaps {
         })
     }
 
-    /// Enters pool4's addresses (the programs leave flows to them, hairpinned ones, to
-    /// userspace), replacing what was there.
-    pub fn enter_pool4(&mut self, pool4: &[Ipv4Addr]) -> anyhow::Result<()> {
-        let old: Vec<[u8; 4]> = self.pool4.keys().collect::<Result<_, _>>()?;
-        for k in &old {
-            let _ = self.pool4.remove(k);
-        }
-        for a in pool4 {
-            self.pool4.insert(a.octets(), 1, 0)?;
-        }
-        Ok(())
-    }
-
     /// Bindings in the IPv6-side map.
     pub fn len(&self) -> usize {
         self.by_v6.keys().count()
@@ -215,6 +202,20 @@ impl KernelBindings for BindingMaps {
                 protocol.name()
             );
         }
+    }
+
+    fn enter_pool4(&mut self, pool4: &[Ipv4Addr]) -> bool {
+        let old: Vec<[u8; 4]> = self.pool4.keys().filter_map(Result::ok).collect();
+        for k in &old {
+            let _ = self.pool4.remove(k);
+        }
+        for a in pool4 {
+            if let Err(err) = self.pool4.insert(a.octets(), 1, 0) {
+                warn!("stateful: entering pool4 address {a} in the kernel: {err}");
+                return false;
+            }
+        }
+        true
     }
 
     fn clear(&mut self) {

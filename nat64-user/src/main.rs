@@ -197,7 +197,16 @@ fn run_tayga(flags: TaygaFlags) -> Result<()> {
     } else {
         LogTarget::Stderr
     };
-    logging::init(target, if flags.debug { "debug" } else { "info" });
+    // `-d` is the gateway's own detail: aya's loader traces every relocation of the eBPF
+    // object at debug (tens of kilobytes per start), which says nothing to an operator.
+    logging::init(
+        target,
+        if flags.debug {
+            "debug,aya=info,aya_obj=info"
+        } else {
+            "info"
+        },
+    );
     log_warnings(&config);
 
     if flags.mktun {

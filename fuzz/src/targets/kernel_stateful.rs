@@ -1,6 +1,8 @@
 //! `kernel_stateful_tc` and `kernel_stateful_xdp`: stateful NAT64 as the gateway runs it,
 //! the kernel first. Each packet goes through the program (BPF_PROG_TEST_RUN) with the
-//! session maps as userspace's tables left them. What the program passes on, userspace
+//! session and binding maps as userspace's tables left them and the subscribers' blocks
+//! lent, so the program opens UDP and echo sessions itself (userspace takes them in from
+//! its ring before it translates the same packet, which must then come out the same). What the program passes on, userspace
 //! translates at the target's clock (as a TUN worker would) and its changes go into the
 //! maps; what the program translates, userspace must translate to the same bytes, and
 //! without changing what the kernel holds. The timers run as the clock moves on, and the
@@ -13,8 +15,9 @@
 
 use std::time::Instant;
 
+use nat64::binding_maps::BindingMaps;
 use nat64::session_maps::SessionMaps;
-use nat64::stateful::{Change, Nat64, SessionInfo};
+use nat64::stateful::{Change, KernelBindings, Nat64, SessionInfo};
 use nat64::translate::{Output, Prefix, Verdict};
 use nat64_common::counters::Outcome;
 use rand::{rngs::StdRng, Rng};
@@ -31,6 +34,9 @@ const LIST_EVERY: u64 = 8;
 pub struct KernelStatefulTarget {
     bench: Bench,
     maps: SessionMaps,
+    /// The binding maps, with the setup that holds them (or here, before the first).
+    bindings: Option<Box<dyn KernelBindings>>,
+    holder: Option<usize>,
     setups: Vec<Setup>,
     nat64: Vec<Nat64>,
     books: Vec<AddressBook>,
@@ -52,6 +58,7 @@ impl KernelStatefulTarget {
     pub fn new(program: Program) -> anyhow::Result<KernelStatefulTarget> {
         let mut bench = Bench::load(program)?;
         let maps = SessionMaps::take(&mut bench.ebpf)?;
+        let bindings = BindingMaps::take(&mut bench.ebpf)?;
         let Setups {
             list: setups,
             nat64,
@@ -68,6 +75,8 @@ impl KernelStatefulTarget {
         Ok(KernelStatefulTarget {
             bench,
             maps,
+            bindings: Some(Box::new(bindings)),
+            holder: None,
             setups,
             nat64,
             books,
@@ -181,11 +190,22 @@ impl Target for KernelStatefulTarget {
         self.setups.iter().map(|s| s.name.to_string()).collect()
     }
 
-    /// The maps hold `setup`'s sessions and nothing else, and the program its settings.
+    /// The maps hold `setup`'s sessions, bindings and lent blocks and nothing else, and the
+    /// program its settings.
     fn select(&mut self, setup: usize) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        if let Some(holder) = self.holder.take().and_then(|h| self.nat64.get_mut(h)) {
+            self.bindings = holder.take_kernel_opening(now);
+        }
         let Some(nat64) = self.nat64.get_mut(setup) else {
             anyhow::bail!("no setup {setup}");
         };
+        let bindings = self
+            .bindings
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the binding maps were not given back"))?;
+        nat64.start_kernel_opening(bindings, now);
+        self.holder = Some(setup);
         self.maps.clear()?;
         nat64.start_kernel_sync();
         self.bench.configure(nat64.translator().config())?;

@@ -152,13 +152,10 @@ impl StatefulPath {
     pub fn enter_kernel(
         &self,
         mut maps: SessionMaps,
-        mut bindings: BindingMaps,
+        bindings: BindingMaps,
         attach: impl FnOnce() -> anyhow::Result<()>,
     ) -> anyhow::Result<Entered> {
         let mut state = self.lock();
-        bindings
-            .enter_pool4(&state.nat64.pool4())
-            .context("entering pool4 in the kernel")?;
         let now = Instant::now();
         state.nat64.start_kernel_opening(Box::new(bindings), now);
         maps.clear().context("emptying the kernel's session maps")?;

@@ -58,6 +58,9 @@ pub trait KernelBindings: Send + std::fmt::Debug {
     fn release(&mut self, protocol: Protocol, v6: (Ipv6Addr, u16), v4: (Ipv4Addr, u16));
     /// Lends `block` to `subscriber`'s new bindings (`None`: takes back what it lent).
     fn lend(&mut self, protocol: Protocol, subscriber: Ipv6Addr, block: Option<Lent>);
+    /// Replaces the pool4 addresses the programs know (a flow to one is hairpinned, left
+    /// to userspace); `false` when they could not be entered, and nothing must be lent.
+    fn enter_pool4(&mut self, pool4: &[Ipv4Addr]) -> bool;
     /// Empties the binding maps and lent blocks (the sessions the ring still holds are
     /// read first by whoever calls this).
     fn clear(&mut self);

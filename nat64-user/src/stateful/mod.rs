@@ -559,6 +559,12 @@ impl Nat64 {
     /// to them: `kernel`'s maps (emptied) get every binding and lent block the tables
     /// hold. What its ring still holds from before is taken in first.
     pub fn start_kernel_opening(&mut self, mut kernel: Box<dyn KernelBindings>, now: Instant) {
+        if !kernel.enter_pool4(&self.pool4) {
+            tracing::warn!(
+                "stateful: pool4 could not be entered in the kernel; it opens no sessions"
+            );
+            return;
+        }
         let mut stale = Vec::new();
         kernel.opened(&mut stale);
         self.kernel = Some(kernel);
@@ -646,11 +652,6 @@ impl Nat64 {
             t.forget_kernel();
             t.offer_all_to_kernel(|remote| !pool4_holds(pool4, remote));
         }
-    }
-
-    /// The addresses of pool4.
-    pub fn pool4(&self) -> Vec<Ipv4Addr> {
-        self.pool4.clone()
     }
 
     /// The kernel path is gone (it could not be attached): the tables stop keeping changes,

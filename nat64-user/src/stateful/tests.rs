@@ -597,6 +597,10 @@ impl KernelBindings for SharedFake {
         });
     }
 
+    fn enter_pool4(&mut self, _pool4: &[Ipv4Addr]) -> bool {
+        true
+    }
+
     fn clear(&mut self) {
         self.with(|k| {
             k.by_v6.clear();

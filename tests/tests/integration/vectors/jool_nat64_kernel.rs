@@ -120,13 +120,10 @@ fn run_all(program: Program) {
     };
     let mut ebpf = xdp_program::load().expect("both programs load");
     let mut maps = SessionMaps::take(&mut ebpf).expect("the session maps");
-    let mut bindings = BindingMaps::take(&mut ebpf).expect("the binding maps");
+    let bindings = BindingMaps::take(&mut ebpf).expect("the binding maps");
     let cases = jool::load_cases_from(&jool::nat64_vectors_dir());
     assert_eq!(cases.len(), 42, "the suite has 42 cases");
     let mut shared = new_nat64(&cases[0]);
-    bindings
-        .enter_pool4(&shared.pool4())
-        .expect("pool4 in the kernel");
     hand_over(&mut ebpf, &mut shared, &mut maps, Box::new(bindings))
         .expect("the maps take the tables");
     let mut opened_in_kernel = 0;
