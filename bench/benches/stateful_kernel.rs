@@ -247,6 +247,12 @@ fn main() -> Result<()> {
         (median_ns_of_each(&*tc_program::program(&mut ebpf)?, &tc_new)? - tc_base).max(0.0);
     let opened_xdp =
         (median_ns_of_each(&*xdp_program::program(&mut ebpf)?, &xdp_new)? - xdp_base).max(0.0);
+    // The same packets again, now of established sessions, measured the same way (each
+    // once, 40,000 different flows): the like-for-like baseline of the opening.
+    let again_tc =
+        (median_ns_of_each(&*tc_program::program(&mut ebpf)?, &tc_new)? - tc_base).max(0.0);
+    let again_xdp =
+        (median_ns_of_each(&*xdp_program::program(&mut ebpf)?, &xdp_new)? - xdp_base).max(0.0);
     let adopting = Instant::now();
     let adopted = n.adopt_opened(now);
     let adopt_ns = adopting.elapsed().as_secs_f64() * 1e9 / (adopted.max(1) as f64);
@@ -316,6 +322,13 @@ fn main() -> Result<()> {
         format!("{:.2}x", opened_tc / stateless_ns[0].0.max(1.0)),
         format!("{:.2}x", opened_xdp / stateless_ns[0].1.max(1.0)),
     ]);
+    table.row(vec![
+        "the same flows again, established, each once (6->4 64 B)".into(),
+        format!("{again_tc:.0}"),
+        format!("{again_xdp:.0}"),
+        format!("{:.2}x", again_tc / stateless_ns[0].0.max(1.0)),
+        format!("{:.2}x", again_xdp / stateless_ns[0].1.max(1.0)),
+    ]);
     table.note(&format!(
         "the kernel opened {adopted} sessions ({PER_SUBSCRIBER} per subscriber, in the block lent to it); \
          userspace took them in from the ring at {adopt_ns:.0} ns each (off the packet path)"
@@ -323,10 +336,14 @@ fn main() -> Result<()> {
     let new_ratio = among_64[0].0 / opened_tc.max(1.0);
     let new_ratio_xdp = among_64[0].1 / opened_xdp.max(1.0);
     let slow_ratio = among_64[0].0 / new_ns;
+    let like_tc = again_tc / opened_tc.max(1.0);
+    let like_xdp = again_xdp / opened_xdp.max(1.0);
     table.note(&format!(
-        "goal: new sessions at >= 0.5x the established-flow rate: opened by the program: TC {new_ratio:.2}x, XDP {new_ratio_xdp:.2}x ({}); \
+        "goal: new sessions at >= 0.5x the established-flow rate: opened by the program against one hot flow: TC {new_ratio:.2}x, XDP {new_ratio_xdp:.2}x ({}); \
+         against the same 40,000 flows established, each once: TC {like_tc:.2}x, XDP {like_xdp:.2}x ({}); \
          through the slow path (a subscriber's first flow, TCP, fragments): {slow_ratio:.2}x",
-        if new_ratio >= 0.5 && new_ratio_xdp >= 0.5 { "met" } else { "NOT met" }
+        if new_ratio >= 0.5 && new_ratio_xdp >= 0.5 { "met" } else { "NOT met" },
+        if like_tc >= 0.5 && like_xdp >= 0.5 { "met" } else { "NOT met" }
     ));
     let path = table.publish("stateful_kernel.txt")?;
     println!("written to {}", path.display());

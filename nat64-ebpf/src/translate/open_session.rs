@@ -25,6 +25,9 @@ use nat64_common::{
 use crate::maps;
 
 const NOEXIST: u64 = BPF_NOEXIST as u64;
+/// Userspace reads the ring on a timer, never waits on it: no wakeup per record (an
+/// irq_work each, which the opening would pay for).
+const BPF_RB_NO_WAKEUP: u64 = 1;
 
 /// Opens the session of `key` (a flow from `key.host`), returning its pool4 end; the
 /// packet is then translated as a packet of an existing session is.
@@ -170,7 +173,9 @@ fn try_enter(key: &SessionKey6, made: bool) -> Result<([u8; 4], [u8; 2]), Outcom
     if maps::NAT64_SESSION4
         .insert(&s.key4, &s.four, NOEXIST)
         .is_err()
-        || maps::NAT64_OPENED.output::<Opened>(&s.opened, 0).is_err()
+        || maps::NAT64_OPENED
+            .output::<Opened>(&s.opened, BPF_RB_NO_WAKEUP)
+            .is_err()
     {
         // No room to keep or to report it: a session userspace would never learn of must
         // not exist.
