@@ -33,21 +33,7 @@ pub fn run<P: PacketTestRun>(program: &P, frame: &[u8]) -> anyhow::Result<(u32, 
 /// packets whose first run differs from any later one (a new flow's, which opens its
 /// session).
 pub fn median_ns_of_each<P: PacketTestRun>(program: &P, frames: &[Vec<u8>]) -> anyhow::Result<f64> {
-    let mut samples = Vec::with_capacity(frames.len());
-    for frame in frames {
-        let mut out = vec![0u8; frame.len() + 64];
-        let result = program
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                repeat: 1,
-                ..Default::default()
-            })
-            .context("BPF_PROG_TEST_RUN")?;
-        samples.push(result.duration.as_nanos() as f64);
-    }
-    samples.sort_by(f64::total_cmp);
-    Ok(samples.get(samples.len() / 2).copied().unwrap_or(0.0))
+    median_ns(program, frames.iter().map(Vec::as_slice))
 }
 
 /// Median nanoseconds the program spends on `frame`, as BPF_PROG_TEST_RUN measures it, over
@@ -59,9 +45,18 @@ pub fn ns_per_packet<P: PacketTestRun>(
     frame: &[u8],
     runs: usize,
 ) -> anyhow::Result<f64> {
-    let mut out = vec![0u8; frame.len() + 64];
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
+    median_ns(program, std::iter::repeat_n(frame, runs))
+}
+
+/// The median of one BPF_PROG_TEST_RUN per frame.
+fn median_ns<'a, P: PacketTestRun>(
+    program: &P,
+    frames: impl Iterator<Item = &'a [u8]>,
+) -> anyhow::Result<f64> {
+    let mut samples = Vec::new();
+    let mut out = Vec::new();
+    for frame in frames {
+        out.resize(frame.len() + 64, 0);
         let result = program
             .test_run(TestRunOptions {
                 data_in: Some(frame),

@@ -88,16 +88,7 @@ for i in range({count}):
 print(answered)
 "#
     );
-    let out = bed
-        .client
-        .command("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
+    answered(bed, &script)
 }
 
 /// One datagram each from `count` new sockets (new flows, ports `first_port..`); how many
@@ -121,10 +112,15 @@ for port in range({first_port}, {first_port} + {count}):
 print(answered)
 "#
     );
+    answered(bed, &script)
+}
+
+/// Runs a client script that prints how many answers came back.
+fn answered(bed: &GatewayBed, script: &str) -> u32 {
     let out = bed
         .client
         .command("python3")
-        .args(["-c", &script])
+        .args(["-c", script])
         .output()
         .expect("python3 runs");
     String::from_utf8_lossy(&out.stdout)
