@@ -170,15 +170,21 @@ fn try_enter(key: &SessionKey6, made: bool) -> Result<([u8; 4], [u8; 2]), Outcom
             None => Err(Outcome::PassNoSession),
         };
     }
+    // No room to keep it or to report it: a session userspace would never learn of must
+    // not exist, so what was entered goes again (and only that: an entry someone else
+    // made stays).
     if maps::NAT64_SESSION4
         .insert(&s.key4, &s.four, NOEXIST)
         .is_err()
-        || maps::NAT64_OPENED
-            .output::<Opened>(&s.opened, BPF_RB_NO_WAKEUP)
-            .is_err()
     {
-        // No room to keep or to report it: a session userspace would never learn of must
-        // not exist.
+        let _ = maps::NAT64_SESSION6.remove(key);
+        undo_binding(made, s);
+        return Err(Outcome::PassNoSession);
+    }
+    if maps::NAT64_OPENED
+        .output::<Opened>(&s.opened, BPF_RB_NO_WAKEUP)
+        .is_err()
+    {
         let _ = maps::NAT64_SESSION4.remove(&s.key4);
         let _ = maps::NAT64_SESSION6.remove(key);
         undo_binding(made, s);
