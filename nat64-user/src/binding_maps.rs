@@ -47,6 +47,22 @@ fn key4(protocol: Protocol, v4: (Ipv4Addr, u16)) -> BibKey4 {
     }
 }
 
+fn value4(v6: (Ipv6Addr, u16)) -> Bib4 {
+    Bib4 {
+        host: v6.0.octets(),
+        host_port: v6.1.to_be_bytes(),
+        _pad: [0; 2],
+    }
+}
+
+fn value6(v4: (Ipv4Addr, u16)) -> Bib6 {
+    Bib6 {
+        local: v4.0.octets(),
+        local_port: v4.1.to_be_bytes(),
+        _pad: [0; 2],
+    }
+}
+
 fn v4_of(b: &Bib6) -> (Ipv4Addr, u16) {
     (Ipv4Addr::from(b.local), u16::from_be_bytes(b.local_port))
 }
@@ -80,15 +96,6 @@ impl BindingMaps {
             opened: RingBuf::try_from(take(names::OPENED)?)?,
         })
     }
-
-    /// Bindings in the IPv6-side map.
-    pub fn len(&self) -> usize {
-        self.by_v6.keys().count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A random offset into a block of `len` ports.
@@ -100,6 +107,16 @@ fn random_offset(len: u16) -> u16 {
         return 0;
     }
     u16::from_ne_bytes(bytes) % len.max(1)
+}
+
+/// Rounds of [`KernelBindings::claim`] against programs that claim and take back.
+const CLAIM_ROUNDS: usize = 4;
+
+/// A full map: the programs cannot enter anything either; the binding is userspace's
+/// alone.
+fn refused(v6: (Ipv6Addr, u16), v4: (Ipv4Addr, u16), err: &MapError) -> Claim {
+    warn!("stateful: the kernel's binding map refused {v6:?} -> {v4:?}: {err}");
+    Claim::Took
 }
 
 /// Whether an insert failed because the key is there already.
@@ -116,49 +133,32 @@ impl KernelBindings for BindingMaps {
     }
 
     fn claim(&mut self, protocol: Protocol, v6: (Ipv6Addr, u16), v4: (Ipv4Addr, u16)) -> Claim {
-        let k4 = key4(protocol, v4);
-        let value4 = Bib4 {
-            host: v6.0.octets(),
-            host_port: v6.1.to_be_bytes(),
-            _pad: [0; 2],
-        };
-        match self.by_v4.insert(k4, value4, NOEXIST) {
-            Ok(()) => {}
-            Err(err) if exists(&err) => {
-                if let Ok(theirs) = self.by_v4.get(&k4, 0) {
-                    return Claim::PortTaken(v6_of(&theirs));
-                }
-                // Gone again meanwhile (a program took back a claim): ours to take.
-                return self.claim(protocol, v6, v4);
+        let (k4, k6) = (key4(protocol, v4), key6(protocol, v6));
+        // An entry found taken but gone again before it could be read was a program's
+        // claim taken back: try again, a few times.
+        for _ in 0..CLAIM_ROUNDS {
+            match self.by_v4.insert(k4, value4(v6), NOEXIST) {
+                Ok(()) => {}
+                Err(err) if exists(&err) => match self.by_v4.get(&k4, 0) {
+                    Ok(theirs) => return Claim::PortTaken(v6_of(&theirs)),
+                    Err(_) => continue,
+                },
+                Err(err) => return refused(v6, v4, &err),
             }
-            Err(err) => {
-                // A full map: the programs cannot enter anything either; the binding is
-                // userspace's alone.
-                warn!("stateful: the kernel's binding map refused {v6:?} -> {v4:?}: {err}");
-                return Claim::Took;
-            }
-        }
-        let k6 = key6(protocol, v6);
-        let value6 = Bib6 {
-            local: v4.0.octets(),
-            local_port: v4.1.to_be_bytes(),
-            _pad: [0; 2],
-        };
-        match self.by_v6.insert(k6, value6, NOEXIST) {
-            Ok(()) => Claim::Took,
-            Err(err) if exists(&err) => {
-                let _ = self.by_v4.remove(&k4);
-                match self.by_v6.get(&k6, 0) {
-                    Ok(theirs) => Claim::HostBound(v4_of(&theirs)),
-                    Err(_) => self.claim(protocol, v6, v4),
+            match self.by_v6.insert(k6, value6(v4), NOEXIST) {
+                Ok(()) => return Claim::Took,
+                Err(err) => {
+                    let _ = self.by_v4.remove(&k4);
+                    if !exists(&err) {
+                        return refused(v6, v4, &err);
+                    }
+                    if let Ok(theirs) = self.by_v6.get(&k6, 0) {
+                        return Claim::HostBound(v4_of(&theirs));
+                    }
                 }
             }
-            Err(err) => {
-                let _ = self.by_v4.remove(&k4);
-                warn!("stateful: the kernel's binding map refused {v6:?} -> {v4:?}: {err}");
-                Claim::Took
-            }
         }
+        Claim::Took
     }
 
     fn release(&mut self, protocol: Protocol, v6: (Ipv6Addr, u16), v4: (Ipv4Addr, u16)) {

@@ -135,6 +135,12 @@ impl PinDir {
         for (_, link) in self.xdp_links() {
             remove_if_present(&link)?;
         }
+        self.remove_if_empty()
+    }
+
+    /// Removes the directory, and the root, where nothing is pinned in them (what
+    /// [`PinDir::prepare`] made for a kernel path that then could not be loaded).
+    pub fn remove_if_empty(&self) -> io::Result<()> {
         remove_dir_if_empty(&self.dir)?;
         if let Some(root) = self.dir.parent() {
             remove_dir_if_empty(root)?;

@@ -157,14 +157,14 @@ impl StatefulPath {
     ) -> anyhow::Result<Entered> {
         let mut state = self.lock();
         let now = Instant::now();
-        state.nat64.start_kernel_opening(Box::new(bindings), now);
+        let bindings = state.nat64.start_kernel_opening(Box::new(bindings), now);
         maps.clear().context("emptying the kernel's session maps")?;
         state.nat64.start_kernel_sync();
         state.kernel = Some(maps);
         state.sync_kernel();
         let entered = Entered {
             sessions: state.kernel.as_ref().map_or(0, SessionMaps::len),
-            bindings: state.nat64.counts().bindings.iter().sum(),
+            bindings,
         };
         if let Err(err) = attach() {
             state.kernel = None;

@@ -557,26 +557,33 @@ impl Nat64 {
 
     /// From now on the kernel programs open UDP and ICMP echo sessions too, in blocks lent
     /// to them: `kernel`'s maps (emptied) get every binding and lent block the tables
-    /// hold. What its ring still holds from before is taken in first.
-    pub fn start_kernel_opening(&mut self, mut kernel: Box<dyn KernelBindings>, now: Instant) {
+    /// hold. What its ring still holds from before is taken in first. Returns the bindings
+    /// entered.
+    pub fn start_kernel_opening(
+        &mut self,
+        mut kernel: Box<dyn KernelBindings>,
+        now: Instant,
+    ) -> usize {
         if !kernel.enter_pool4(&self.pool4) {
             tracing::warn!(
                 "stateful: pool4 could not be entered in the kernel; it opens no sessions"
             );
-            return;
+            return 0;
         }
         let mut stale = Vec::new();
         kernel.opened(&mut stale);
         self.kernel = Some(kernel);
         self.adopt(&stale, now);
         let Some(kernel) = self.kernel.as_deref_mut() else {
-            return;
+            return 0;
         };
         kernel.clear();
+        let mut entered = 0;
         for t in &mut self.tables {
             for (v6, v4) in t.all_bindings() {
                 // Empty maps take every binding; anything else is a bug to hear of.
                 let claim = kernel.claim(t.protocol(), v6, v4);
+                entered += 1;
                 if claim != Claim::Took {
                     tracing::warn!(
                         "stateful: the kernel refused binding {v6:?} -> {v4:?}: {claim:?}"
@@ -586,6 +593,7 @@ impl Nat64 {
             t.lend_all();
         }
         self.flush_kernel_bindings();
+        entered
     }
 
     /// The kernel's binding maps back, for another translator (the kernel opens nothing

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use nat64_common::counters::Outcome;
 use nat64_tests::{
+    bpffs::BpfFs,
     gateway_bed::{self, GatewayBed, SERVER_VIA_PREFIX},
     privileges::require_root,
     tempdir::TempDir,
@@ -365,7 +366,17 @@ fn a_tcp_transfer_survives_a_restart_under_keep() {
     let data_dir = TempDir::new("stateful-keep").expect("data-dir");
     let file = data_dir.path().join("nat64.toml");
     std::fs::write(&file, format!("keep = true\n{}", config(data_dir.path()))).expect("config");
-    let args = ["run", "-c", file.to_str().unwrap()];
+    // Kept pins on a bpf filesystem of the test's own: they go with its mount, also when
+    // the test fails half-way.
+    let bpffs = BpfFs::mount("stateful-keep-bpffs").expect("a bpf filesystem of the test's own");
+    let pins = bpffs.path().join("nat64");
+    let args = [
+        "run",
+        "-c",
+        file.to_str().unwrap(),
+        "--pin-dir",
+        pins.to_str().expect("UTF-8"),
+    ];
     bed.start_until_serving(&args).expect("gateway starts");
 
     // 3 MiB echoed back in 48 KiB steps, paced to last about 4 s; the sender and the reader

@@ -115,9 +115,22 @@ impl Loaded {
     /// Loads the programs, with their maps pinned in `pins` when given; the XDP program too
     /// when `with_xdp` (its refusal leaves the TC program serving alone).
     pub fn load(pins: Option<PinDir>, with_xdp: bool) -> Result<Loaded> {
-        let (mut ebpf, reused) = match &pins {
-            Some(pins) => load_pinned(pins)?,
-            None => (load(0, None)?, false),
+        let loaded = match &pins {
+            Some(pins) => load_pinned(pins),
+            None => load(0, None).map(|ebpf| (ebpf, false)),
+        };
+        let (mut ebpf, reused) = match loaded {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                // The directories prepared for the pins go again; an earlier run's kept
+                // pins stay for a run that can load them.
+                if let Some(pins) = &pins {
+                    if let Err(e) = pins.remove_if_empty() {
+                        warn!("removing {}: {e}", pins.dir().display());
+                    }
+                }
+                return Err(err);
+            }
         };
         let xdp = if with_xdp {
             match xdp::load_program(&mut ebpf) {
